@@ -1,0 +1,138 @@
+# reftrack - reference trackers in Ceph RADOS and a crash-safe batch journal.
+#
+#   make            build the library and the tools into build/
+#   make test       every test: unit, headers, symbols, valgrind, integration
+#                   on a throwaway cluster, then the same under ASan+UBSan
+#   make demo       the main job end to end on a throwaway cluster
+#   make bench      benchmarks (throughput ratios, peak RSS)
+#   make deps       install the Debian packages the build and tests need
+#   make install    PREFIX=/usr/local DESTDIR=
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR ?= $(PREFIX)/share/man
+DATADIR ?= $(PREFIX)/share
+
+CC ?= cc
+WARNINGS = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+STD = -std=c11 -D_GNU_SOURCE
+OPT ?= -O2 -g
+CFLAGS ?=
+
+# SANITIZE=1 builds everything with ASan+UBSan into its own tree, so the two
+# builds never mix objects.
+ifeq ($(SANITIZE),1)
+B ?= build-san
+SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+OPT = -O1 -g
+else
+B ?= build
+SANFLAGS =
+endif
+
+ALL_CFLAGS = $(STD) $(WARNINGS) $(OPT) $(SANFLAGS) -fPIC -Iinclude -Isrc/lib $(CFLAGS)
+LIBS = -lrados -llmdb -lyaml -lcrypto -lpthread -lm
+ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
+
+PUBLIC_HEADERS = $(wildcard include/reftrack/*.h)
+LIB_SRCS = $(wildcard src/lib/*.c)
+LIB_HDRS = $(wildcard src/lib/*.h)
+LIB_OBJS = $(LIB_SRCS:src/lib/%.c=$(B)/obj/lib/%.o)
+
+CLI_COMMON_SRCS = $(wildcard src/cli/cli_*.c)
+CLI_HDRS = $(wildcard src/cli/*.h)
+REFTRACK_SRCS = $(wildcard src/cli/reftrack*.c)
+REFTRACKER_SRCS = src/cli/reference_tracker.c
+CLI_COMMON_OBJS = $(CLI_COMMON_SRCS:src/cli/%.c=$(B)/obj/cli/%.o)
+REFTRACK_OBJS = $(REFTRACK_SRCS:src/cli/%.c=$(B)/obj/cli/%.o)
+REFTRACKER_OBJS = $(REFTRACKER_SRCS:src/cli/%.c=$(B)/obj/cli/%.o)
+
+UNIT_SRCS = $(wildcard tests/unit/test_*.c)
+UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/unit/%)
+INTEG_SRCS = $(wildcard tests/integration/test_*.c)
+INTEG_BINS = $(INTEG_SRCS:tests/integration/%.c=$(B)/tests/integration/%)
+BENCH_SRCS = $(wildcard tests/bench/*.c)
+BENCH_BINS = $(BENCH_SRCS:tests/bench/%.c=$(B)/tests/bench/%)
+
+LIB_A = $(B)/libreftrack.a
+TOOLS = $(B)/reftrack $(B)/reference-tracker
+
+.PHONY: all test test-unit test-headers test-symbols test-valgrind \
+        test-integration test-sanitize demo bench deps install clean
+
+all: $(LIB_A) $(TOOLS)
+
+$(B)/obj/lib/%.o: src/lib/%.c $(PUBLIC_HEADERS) $(LIB_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/obj/cli/%.o: src/cli/%.c $(PUBLIC_HEADERS) $(CLI_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(STD) $(WARNINGS) $(OPT) $(SANFLAGS) -Iinclude $(CFLAGS) -c -o $@ $<
+
+$(LIB_A): $(LIB_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@
+	ar rcs $@ $^
+
+$(B)/reftrack: $(REFTRACK_OBJS) $(CLI_COMMON_OBJS) $(LIB_A)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(REFTRACK_OBJS) $(CLI_COMMON_OBJS) $(LIB_A) $(LIBS)
+
+$(B)/reference-tracker: $(REFTRACKER_OBJS) $(CLI_COMMON_OBJS) $(LIB_A)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(REFTRACKER_OBJS) $(CLI_COMMON_OBJS) $(LIB_A) $(LIBS)
+
+# Tests may include private module headers (src/lib) to test pure code.
+$(B)/tests/%: tests/%.c tests/check.h $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Itests -o $@ $< $(LIB_A) $(LIBS) $(ALL_LDFLAGS)
+
+test: deps
+	$(MAKE) test-unit test-headers test-symbols test-valgrind test-integration
+	$(MAKE) SANITIZE=1 test-sanitize
+
+test-unit: $(UNIT_BINS) $(TOOLS)
+	@tests/run-suite.sh unit $(UNIT_BINS) $(wildcard tests/unit/*.sh)
+
+# Every public header compiles on its own, pedantically.
+test-headers:
+	@for h in $(PUBLIC_HEADERS); do \
+		printf '#include "%s"\nint main(void) { return 0; }\n' "$$h" | \
+		$(CC) -std=c11 -pedantic -Wall -Wextra -Werror -I. -x c -o /dev/null - || exit 1; \
+	done; echo "headers: $(words $(PUBLIC_HEADERS)) passed, 0 failed"
+
+# The library exports rt_ symbols only.
+test-symbols: $(LIB_A)
+	@bad=$$(nm -g --defined-only $(LIB_A) | awk 'NF==3 {print $$3}' | grep -v '^rt_' || true); \
+	if [ -n "$$bad" ]; then echo "non-rt_ exported symbols:"; echo "$$bad"; echo "symbols: 0 passed, 1 failed"; exit 1; fi; \
+	echo "symbols: 1 passed, 0 failed"
+
+test-valgrind: $(UNIT_BINS)
+	@tests/run-suite.sh valgrind $(UNIT_BINS)
+
+test-integration: $(INTEG_BINS) $(TOOLS)
+	@tests/run-integration.sh $(B)
+
+# Runs inside the SANITIZE=1 tree (see `test`).
+test-sanitize: $(UNIT_BINS) $(INTEG_BINS) $(TOOLS)
+	@tests/run-suite.sh unit $(UNIT_BINS) $(wildcard tests/unit/*.sh)
+	@tests/run-integration.sh $(B)
+
+demo: deps all
+	@examples/demo.sh $(B)
+
+bench: deps all $(BENCH_BINS)
+	@tests/bench/run.sh $(B)
+
+deps:
+	@tests/deps.sh
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/reftrack
+	install -m 755 $(TOOLS) $(DESTDIR)$(BINDIR)/
+	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
+	install -m 644 $(PUBLIC_HEADERS) $(DESTDIR)$(INCLUDEDIR)/reftrack/
+
+clean:
+	rm -rf build build-san

@@ -1,0 +1,181 @@
+/*
+ * reftrack.h - reference trackers kept in Ceph RADOS.
+ *
+ * This header is the library's core API: error codes, cluster connection,
+ * pool handles and the tracker operations.  batch.h (batch files),
+ * journal.h (the LMDB journal) and replay.h (the replayer) build on it.
+ *
+ * Conventions, for every function in every reftrack header:
+ *  - Functions return int: 0 on success, a negative RT_E* code on failure.
+ *    rt_strerror() names any code.  A handle that failed also carries a
+ *    message naming what was involved (pool, namespace, tracker, key), read
+ *    with that handle's *_errmsg() call; it stays valid until the next call
+ *    on that handle.
+ *  - Out-parameters come first.  Where a caller may not care, NULL is allowed
+ *    and documented.
+ *  - Every *_close()/*_free() accepts NULL.
+ *  - The library never prints, exits or aborts on bad input.
+ *  - A handle is used by one thread at a time; distinct handles are
+ *    independent.
+ */
+#ifndef REFTRACK_REFTRACK_H
+#define REFTRACK_REFTRACK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RT_VERSION_STRING "0.1.0"
+
+/* Error codes.  The range is reserved so that callers can tell them apart
+ * from anything else they mix in. */
+enum rt_error {
+	RT_OK = 0,
+	RT_ENOTFOUND = -30900, /* tracker, pool or entry does not exist */
+	RT_ECONFLICT,          /* concurrent writers won every retry */
+	RT_ECORRUPT,           /* tracker bytes violate the v1 format */
+	RT_EFOREIGN,           /* an object of another layout (e.g. the draft tool's) */
+	RT_EVERSION,           /* tracker or journal of an unknown format version */
+	RT_EINVAL,             /* invalid argument or input */
+	RT_EPERM,              /* permission denied by the cluster or the OS */
+	RT_ETRANSIENT,         /* timeout, connection loss, EAGAIN: try later */
+	RT_EOVERFLOW,          /* refcount would exceed UINT32_MAX */
+	RT_ENOMEM,             /* out of memory */
+	RT_EIO,                /* any other failure; the message has the errno */
+	RT_EBUSY,              /* a lock is held by another process */
+	RT_EJOURNAL,           /* journal is corrupt, foreign or full */
+};
+
+/* Returns a static description of an RT_E* code (or "success"). */
+const char *rt_strerror(int code);
+
+/* Limits.  RADOS object names and omap keys have no hard cap in the OSD, but
+ * the OSD rejects names longer than osd_max_object_name_len (2048 by
+ * default); keys are kept to the same bound so a batch validated offline is
+ * never refused by a default-configured cluster. */
+#define RT_TRACKER_NAME_MAX 2048
+#define RT_KEY_MAX 2048
+#define RT_POOL_NAME_MAX 256
+#define RT_NAMESPACE_MAX 2048
+
+/* The on-RADOS format, version 1 (byte-compatible with ceph-csi). */
+#define RT_FORMAT_VERSION 1
+#define RT_VERSION_XATTR "csi.ceph.com/rt-version"
+
+typedef enum rt_ref_type {
+	RT_REF_NORMAL = 1, /* counts towards the refcount */
+	RT_REF_MASK = 2    /* present but not counted; ignored by add */
+} rt_ref_type;
+
+/* One reference key with its type.  key is a NUL-terminated string. */
+typedef struct rt_ref {
+	const char *key;
+	rt_ref_type type;
+} rt_ref;
+
+/* What one add or remove did to its tracker. */
+typedef struct rt_outcome {
+	int created;             /* the tracker object was created */
+	int deleted;             /* the tracker is gone (removed now, or missing) */
+	uint32_t added;          /* keys added as normal */
+	uint32_t removed;        /* keys removed from the omap */
+	uint32_t masked;         /* keys turned into masks or added as masks */
+	uint32_t refcount;       /* refcount after the change (0 if deleted) */
+	uint64_t object_version; /* RADOS object version after the change; 0 if
+	                          * nothing was written or the object is gone */
+	unsigned attempts;       /* read/write rounds it took (>= 1) */
+} rt_outcome;
+
+/* ---- cluster connection ---------------------------------------------- */
+
+typedef struct rt_cluster rt_cluster;
+
+typedef struct rt_connect_opts {
+	const char *conf_path;   /* NULL: $CEPH_CONF, then Ceph's default paths */
+	const char *name;        /* entity name, e.g. "client.admin"; or NULL */
+	const char *id;          /* client id, e.g. "admin"; used if name is NULL */
+	const char *keyring;     /* NULL: whatever the configuration says */
+	int use_ceph_args;       /* apply $CEPH_ARGS (lower precedence than the
+	                          * fields above, higher than the conf file) */
+	unsigned op_timeout_sec; /* 0: librados defaults; else bounds mon/osd ops
+	                          * and the connection attempt */
+} rt_connect_opts;
+
+/* Connects to a cluster.  On failure *out is still set (unless ENOMEM) so
+ * that rt_cluster_errmsg() can say why; close it in either case.  Errors:
+ * RT_EINVAL (bad options or unreadable conf), RT_EPERM (auth refused),
+ * RT_ETRANSIENT (no monitor answered in time), RT_ENOMEM. */
+int rt_cluster_connect(rt_cluster **out, const rt_connect_opts *opts);
+void rt_cluster_close(rt_cluster *cluster);
+const char *rt_cluster_errmsg(const rt_cluster *cluster);
+
+/* ---- pools ----------------------------------------------------------- */
+
+typedef struct rt_pool rt_pool;
+
+/* Retry policy for one tracker change.  Conflicts (a racing writer) are
+ * re-read and re-planned at once; transient errors back off exponentially
+ * from base_delay_ms to max_delay_ms with full jitter. */
+typedef struct rt_retry_policy {
+	unsigned max_attempts;  /* read/write rounds before RT_ECONFLICT or
+	                         * RT_ETRANSIENT is returned; default 64 */
+	unsigned base_delay_ms; /* default 1 */
+	unsigned max_delay_ms;  /* default 250 */
+} rt_retry_policy;
+
+/* Opens pool `pool` in RADOS namespace `ns` (NULL or "" = default).  The
+ * pool handle borrows `cluster`, which must outlive it.  On failure *out is
+ * set as for rt_cluster_connect().  Errors: RT_ENOTFOUND (no such pool),
+ * RT_EINVAL, RT_ENOMEM. */
+int rt_pool_open(rt_pool **out, rt_cluster *cluster, const char *pool,
+                 const char *ns);
+void rt_pool_close(rt_pool *pool);
+const char *rt_pool_errmsg(const rt_pool *pool);
+/* Copies *policy into the handle.  Zero fields keep their defaults. */
+void rt_pool_set_retry(rt_pool *pool, const rt_retry_policy *policy);
+
+/* ---- tracker operations ---------------------------------------------- */
+
+/* Adds `keys` as normal references to tracker `tracker`, creating it if it
+ * does not exist.  Duplicate keys count once.  Keys already present (normal
+ * or mask) are left alone.  `out` may be NULL.
+ * Errors: RT_EINVAL (no keys, an empty or over-long key or name),
+ * RT_ECORRUPT, RT_EFOREIGN, RT_EVERSION (nothing written), RT_EOVERFLOW,
+ * RT_ECONFLICT, RT_ETRANSIENT (retry budget spent), RT_EPERM, RT_ENOTFOUND
+ * (pool vanished), RT_EIO, RT_ENOMEM. */
+int rt_tracker_add(rt_outcome *out, rt_pool *pool, const char *tracker,
+                   const char *const *keys, size_t nkeys);
+
+/* Removes references.  A normal ref removes the key (counted only if it was
+ * normal); a mask ref turns a normal key into a mask or records a new mask.
+ * When the count reaches 0 the object is removed in the same guarded write.
+ * A missing tracker is reported as out->deleted = 1.  Duplicates of the same
+ * key and type count once; one key given as both normal and mask is
+ * RT_EINVAL.  Errors as for rt_tracker_add(), plus RT_ECORRUPT on refcount
+ * underflow. */
+int rt_tracker_remove(rt_outcome *out, rt_pool *pool, const char *tracker,
+                      const rt_ref *refs, size_t nrefs);
+
+/* A whole tracker, as rt_tracker_read() saw it. */
+typedef struct rt_tracker_info {
+	uint64_t object_version;
+	uint32_t format_version;
+	uint32_t refcount;
+	size_t nrefs;
+	rt_ref *refs; /* sorted by key; owned by the info */
+} rt_tracker_info;
+
+/* Reads every key of a tracker.  *out is owned by the caller and freed with
+ * rt_tracker_info_free().  Errors: RT_ENOTFOUND, RT_ECORRUPT, RT_EFOREIGN,
+ * RT_EVERSION, RT_EPERM, RT_ETRANSIENT, RT_EIO, RT_ENOMEM. */
+int rt_tracker_read(rt_tracker_info **out, rt_pool *pool, const char *tracker);
+void rt_tracker_info_free(rt_tracker_info *info);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

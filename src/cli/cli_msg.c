@@ -1,0 +1,83 @@
+/*
+ * cli_msg.c - the tools' only path to stderr, and exit-code mapping.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char *progname = "reftrack";
+
+void cli_set_progname(const char *name)
+{
+	const char *slash = strrchr(name, '/');
+
+	progname = slash ? slash + 1 : name;
+}
+
+const char *cli_progname(void)
+{
+	return progname;
+}
+
+static void vwarn(const char *fmt, va_list ap)
+{
+	int saved_errno = errno;
+	size_t len = strlen(fmt);
+
+	fprintf(stderr, "%s: ", progname);
+	vfprintf(stderr, fmt, ap);
+	if (len > 0 && fmt[len - 1] == ':')
+		fprintf(stderr, " %s", strerror(saved_errno));
+	fputc('\n', stderr);
+}
+
+void cli_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vwarn(fmt, ap);
+	va_end(ap);
+}
+
+void cli_die(int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vwarn(fmt, ap);
+	va_end(ap);
+	exit(status);
+}
+
+int cli_exit_code(int rt_code)
+{
+	switch (rt_code) {
+	case RT_OK:
+		return EX_OK;
+	case RT_EINVAL:
+	case RT_ECORRUPT:
+	case RT_EFOREIGN:
+	case RT_EVERSION:
+	case RT_EOVERFLOW:
+		return EX_DATAERR;
+	case RT_ENOTFOUND:
+		return EX_NOINPUT;
+	case RT_ECONFLICT:
+	case RT_ETRANSIENT:
+	case RT_EBUSY:
+		return EX_TEMPFAIL;
+	case RT_EPERM:
+		return EX_NOPERM;
+	case RT_ENOMEM:
+		return EX_OSERR;
+	case RT_EJOURNAL:
+		return EX_DATAERR;
+	default:
+		return EX_SOFTWARE;
+	}
+}
