@@ -13,7 +13,7 @@
  *    on that handle.
  *  - Out-parameters come first.  Where a caller may not care, NULL is allowed
  *    and documented.
- *  - Every *_close()/*_free() accepts NULL.
+ *  - Every close and free function accepts NULL.
  *  - The library never prints, exits or aborts on bad input.
  *  - A handle is used by one thread at a time; distinct handles are
  *    independent.

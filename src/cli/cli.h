@@ -8,6 +8,8 @@
 #ifndef REFTRACK_CLI_H
 #define REFTRACK_CLI_H
 
+#include <getopt.h>
+#include <stddef.h>
 #include <sysexits.h>
 
 #include <reftrack/reftrack.h>
@@ -29,13 +31,64 @@ _Noreturn void cli_die(int status, const char *fmt, ...)
 int cli_exit_code(int rt_code);
 
 /* Ceph connection flags shared by every subcommand that talks to a cluster:
- * -c/--conf, --id/-i, --name/-n, --keyring/-k, -p/--pool, -N/--namespace,
+ * -c/--conf, --id, -n/--name, --keyring, -p/--pool, -N/--namespace,
  * --op-timeout.  CEPH_CONF and CEPH_ARGS are honoured by the library. */
 struct cli_conn {
 	rt_connect_opts opts;
 	const char *pool;
 	const char *ns;
 };
+
+/* Default bound on connecting and on each cluster operation, so that a dead
+ * cluster fails a command instead of hanging it for librados' 300 s. */
+#define CLI_DEFAULT_OP_TIMEOUT 30
+
+/* getopt_long codes of the long-only connection flags. */
+enum {
+	CLI_OPT_ID = 0x100,
+	CLI_OPT_KEYRING,
+	CLI_OPT_OP_TIMEOUT,
+	CLI_OPT_JOURNAL,
+	CLI_OPT_JSON,
+	CLI_OPT_HELP,
+	CLI_OPT_FIRST_FREE /* subcommands number their own options from here */
+};
+
+/* Entries for a getopt_long table, and the matching short options. */
+#define CLI_CONN_LONGOPTS                                                       \
+	{ "conf", required_argument, NULL, 'c' },                              \
+	{ "id", required_argument, NULL, CLI_OPT_ID },                         \
+	{ "name", required_argument, NULL, 'n' },                              \
+	{ "keyring", required_argument, NULL, CLI_OPT_KEYRING },               \
+	{ "pool", required_argument, NULL, 'p' },                              \
+	{ "namespace", required_argument, NULL, 'N' },                         \
+	{ "op-timeout", required_argument, NULL, CLI_OPT_OP_TIMEOUT }
+#define CLI_CONN_SHORTOPTS "c:n:p:N:"
+#define CLI_CONN_USAGE                                                          \
+	"  -c, --conf FILE        Ceph configuration (default: $CEPH_CONF, then\n" \
+	"                         Ceph's usual places)\n"                         \
+	"      --id ID            client id, e.g. admin (also via $CEPH_ARGS)\n"  \
+	"  -n, --name NAME        entity name, e.g. client.admin\n"               \
+	"      --keyring FILE     keyring to authenticate with\n"                 \
+	"  -p, --pool POOL        pool holding the trackers\n"                    \
+	"  -N, --namespace NS     RADOS namespace (default: none)\n"              \
+	"      --op-timeout SEC   bound on connecting and on each operation\n"    \
+	"                         (default 30; 0 = librados' own defaults)\n"
+
+void cli_conn_init(struct cli_conn *conn);
+/* Applies one getopt_long result if it is a connection flag: returns 1 if
+ * it was, 0 if not; exits 64 on a malformed value. */
+int cli_conn_option(struct cli_conn *conn, int opt, const char *arg);
+/* Connects and opens conn->pool (required).  On failure prints why and
+ * returns the exit status (69 unreachable, 77 permission, 78 bad
+ * configuration, 66 no such pool); on success returns 0 and the caller owns
+ * both handles. */
+int cli_conn_open(const struct cli_conn *conn, rt_cluster **cluster,
+                  rt_pool **pool);
+/* Parses a non-negative decimal number of at most `max`; exits 64 naming
+ * `what` otherwise. */
+unsigned long cli_parse_ulong(const char *what, const char *arg,
+                              unsigned long max);
 
 /* reftrack subcommands: argv[0] is the subcommand's name; each parses its
  * own options and returns the process exit status. */

@@ -1,0 +1,107 @@
+/*
+ * cli_conn.c - Ceph connection flags and opening a pool for the tools.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+void cli_conn_init(struct cli_conn *conn)
+{
+	memset(conn, 0, sizeof(*conn));
+	conn->opts.use_ceph_args = 1;
+	conn->opts.op_timeout_sec = CLI_DEFAULT_OP_TIMEOUT;
+}
+
+unsigned long cli_parse_ulong(const char *what, const char *arg,
+                              unsigned long max)
+{
+	char *end;
+	unsigned long value;
+
+	errno = 0;
+	value = strtoul(arg, &end, 10);
+	if (arg[0] < '0' || arg[0] > '9' || *end != '\0' || errno != 0 ||
+	    value > max)
+		cli_die(EX_USAGE, "%s: '%s' is not a number from 0 to %lu", what,
+		        arg, max);
+	return value;
+}
+
+int cli_conn_option(struct cli_conn *conn, int opt, const char *arg)
+{
+	switch (opt) {
+	case 'c':
+		conn->opts.conf_path = arg;
+		return 1;
+	case CLI_OPT_ID:
+		conn->opts.id = arg;
+		return 1;
+	case 'n':
+		conn->opts.name = arg;
+		return 1;
+	case CLI_OPT_KEYRING:
+		conn->opts.keyring = arg;
+		return 1;
+	case 'p':
+		conn->pool = arg;
+		return 1;
+	case 'N':
+		conn->ns = arg;
+		return 1;
+	case CLI_OPT_OP_TIMEOUT:
+		conn->opts.op_timeout_sec =
+			(unsigned)cli_parse_ulong("--op-timeout", arg, 86400);
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static int connect_status(int code)
+{
+	switch (code) {
+	case RT_EPERM:
+		return EX_NOPERM;
+	case RT_EINVAL:
+		return EX_CONFIG;
+	case RT_ENOTFOUND:
+		return EX_NOINPUT;
+	case RT_ENOMEM:
+		return EX_OSERR;
+	default:
+		return EX_UNAVAILABLE;
+	}
+}
+
+int cli_conn_open(const struct cli_conn *conn, rt_cluster **cluster,
+                  rt_pool **pool)
+{
+	int rc;
+
+	*cluster = NULL;
+	*pool = NULL;
+	if (!conn->pool || !conn->pool[0]) {
+		cli_warn("no pool given (-p POOL)");
+		return EX_USAGE;
+	}
+	rc = rt_cluster_connect(cluster, &conn->opts);
+	if (rc != 0) {
+		cli_warn("%s", *cluster ? rt_cluster_errmsg(*cluster)
+		                        : rt_strerror(rc));
+		goto fail;
+	}
+	rc = rt_pool_open(pool, *cluster, conn->pool, conn->ns);
+	if (rc != 0) {
+		cli_warn("%s", *pool ? rt_pool_errmsg(*pool) : rt_strerror(rc));
+		goto fail;
+	}
+	return 0;
+fail:
+	rt_pool_close(*pool);
+	rt_cluster_close(*cluster);
+	*pool = NULL;
+	*cluster = NULL;
+	return connect_status(rc);
+}

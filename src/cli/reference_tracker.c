@@ -1,0 +1,219 @@
+/*
+ * reference_tracker.c - `reference-tracker`, the draft tool's interface kept
+ * as it was, on top of libreftrack:
+ *
+ *   reference-tracker -i CLIENT_ID -p POOL -c CEPH_CONF [-r RT_NAME]
+ *                     -k KEY1,KEY2 -o add|rem [-n NAMESPACE]
+ *                     [-t normal|mask] [-v] [-h]
+ *
+ * The last line on stdout is created=0|1 (add) or deleted=0|1 (rem); -v
+ * narrates on stderr.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+#define DEFAULT_TRACKER "hello-reference-tracker"
+
+static int verbose;
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+	        "usage: reference-tracker -i CLIENT_ID -p POOL -c CEPH_CONF "
+	        "[-r RT_NAME]\n"
+	        "                         -k KEY1,KEY2,... -o add|rem "
+	        "[-n NAMESPACE] [-t normal|mask] [-v]\n"
+	        "\n"
+	        "  -i CLIENT_ID  cephx client id, e.g. admin\n"
+	        "  -p POOL       pool holding the tracker\n"
+	        "  -c CONF       Ceph configuration file\n"
+	        "  -r RT_NAME    tracker object name (default " DEFAULT_TRACKER
+	        ")\n"
+	        "  -k KEYS       comma-separated reference keys\n"
+	        "  -o OP         add: add the keys; rem: remove them\n"
+	        "  -n NAMESPACE  RADOS namespace of the tracker\n"
+	        "  -t TYPE       with rem: normal (default) removes the keys, mask\n"
+	        "                masks them\n"
+	        "  -v            narrate the steps on stderr\n"
+	        "  -h            this help\n"
+	        "\n"
+	        "Prints created=0|1 (add) or deleted=0|1 (rem) as its last line.\n"
+	        "Exit status: 0 done, 64 usage, 65 bad input or corrupt tracker,\n"
+	        "66 no such pool, 69 cluster unreachable, 75 conflict or timeout "
+	        "after retries,\n"
+	        "77 permission denied.\n");
+}
+
+static void narrate(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void narrate(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!verbose)
+		return;
+	va_start(ap, fmt);
+	fprintf(stderr, "%s: ", cli_progname());
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+/* Splits "a,b,c" in place into *keys; an empty element stays empty so the
+ * library can reject it with a message naming the problem. */
+static char **split_keys(char *list, size_t *nkeys)
+{
+	size_t n = 1, i = 0;
+	char **keys;
+	char *p;
+
+	for (p = list; *p; p++)
+		if (*p == ',')
+			n++;
+	keys = calloc(n, sizeof(*keys));
+	if (!keys)
+		cli_die(EX_OSERR, "out of memory");
+	keys[i++] = list;
+	for (p = list; *p; p++) {
+		if (*p == ',') {
+			*p = '\0';
+			keys[i++] = p + 1;
+		}
+	}
+	*nkeys = n;
+	return keys;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli_conn conn;
+	const char *tracker = DEFAULT_TRACKER, *op = NULL, *type = "normal";
+	char *keylist = NULL;
+	char **keys = NULL;
+	rt_ref *refs = NULL;
+	rt_cluster *cluster = NULL;
+	rt_pool *pool = NULL;
+	rt_outcome outcome;
+	size_t nkeys = 0, i;
+	int opt, rc, status = EX_OK, is_add;
+
+	cli_set_progname("reference-tracker");
+	cli_conn_init(&conn);
+	while ((opt = getopt(argc, argv, "i:p:c:r:k:o:n:t:vh")) != -1) {
+		switch (opt) {
+		case 'i':
+			conn.opts.id = optarg;
+			break;
+		case 'p':
+			conn.pool = optarg;
+			break;
+		case 'c':
+			conn.opts.conf_path = optarg;
+			break;
+		case 'r':
+			tracker = optarg;
+			break;
+		case 'k':
+			keylist = optarg;
+			break;
+		case 'o':
+			op = optarg;
+			break;
+		case 'n':
+			conn.ns = optarg;
+			break;
+		case 't':
+			type = optarg;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return EX_OK;
+		default:
+			usage(stderr);
+			return EX_USAGE;
+		}
+	}
+	if (optind != argc) {
+		cli_warn("unexpected argument '%s'", argv[optind]);
+		usage(stderr);
+		return EX_USAGE;
+	}
+	if (!keylist || !op || !conn.pool) {
+		cli_warn("-k KEYS, -o OP and -p POOL are required");
+		usage(stderr);
+		return EX_USAGE;
+	}
+	if (strcmp(op, "add") != 0 && strcmp(op, "rem") != 0) {
+		cli_warn("-o takes add or rem, not '%s'", op);
+		return EX_USAGE;
+	}
+	is_add = op[0] == 'a';
+	if (strcmp(type, "normal") != 0 && strcmp(type, "mask") != 0) {
+		cli_warn("-t takes normal or mask, not '%s'", type);
+		return EX_USAGE;
+	}
+	if (is_add && strcmp(type, "normal") != 0) {
+		cli_warn("-t mask goes with -o rem only");
+		return EX_USAGE;
+	}
+
+	keys = split_keys(keylist, &nkeys);
+	narrate("connecting to the cluster as %s%s (conf %s)",
+	        conn.opts.id ? "client." : "",
+	        conn.opts.id ? conn.opts.id : "the default client",
+	        conn.opts.conf_path ? conn.opts.conf_path : "from $CEPH_CONF");
+	status = cli_conn_open(&conn, &cluster, &pool);
+	if (status != 0)
+		goto done;
+	narrate("connected; pool '%s' namespace '%s'", conn.pool,
+	        conn.ns ? conn.ns : "");
+
+	if (is_add) {
+		narrate("adding %zu key(s) to tracker '%s'", nkeys, tracker);
+		rc = rt_tracker_add(&outcome, pool, tracker,
+		                    (const char *const *)keys, nkeys);
+	} else {
+		refs = calloc(nkeys, sizeof(*refs));
+		if (!refs)
+			cli_die(EX_OSERR, "out of memory");
+		for (i = 0; i < nkeys; i++) {
+			refs[i].key = keys[i];
+			refs[i].type = type[0] == 'm' ? RT_REF_MASK
+			                              : RT_REF_NORMAL;
+		}
+		narrate("removing %zu key(s) (%s) from tracker '%s'", nkeys,
+		        type, tracker);
+		rc = rt_tracker_remove(&outcome, pool, tracker, refs, nkeys);
+	}
+	if (rc != 0) {
+		cli_warn("%s", rt_pool_errmsg(pool));
+		status = cli_exit_code(rc);
+		goto done;
+	}
+	narrate("done in %u round(s): %u added, %u removed, %u masked; "
+	        "refcount %u; object version %llu",
+	        outcome.attempts, outcome.added, outcome.removed,
+	        outcome.masked, outcome.refcount,
+	        (unsigned long long)outcome.object_version);
+	if (is_add)
+		printf("created=%d\n", outcome.created);
+	else
+		printf("deleted=%d\n", outcome.deleted);
+
+done:
+	free(refs);
+	free(keys);
+	rt_pool_close(pool);
+	rt_cluster_close(cluster);
+	if (fflush(stdout) != 0 && status == EX_OK)
+		status = EX_IOERR;
+	return status;
+}
