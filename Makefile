@@ -93,7 +93,7 @@ test: deps
 	$(MAKE) SANITIZE=1 test-sanitize
 
 test-unit: $(UNIT_BINS) $(TOOLS)
-	@tests/run-suite.sh unit $(UNIT_BINS) $(wildcard tests/unit/*.sh)
+	@RT_BUILD=$(B) tests/run-suite.sh unit $(UNIT_BINS) $(wildcard tests/unit/*.sh)
 
 # Every public header compiles on its own, pedantically.
 test-headers:
@@ -116,7 +116,7 @@ test-integration: $(INTEG_BINS) $(TOOLS)
 
 # Runs inside the SANITIZE=1 tree (see `test`).
 test-sanitize: $(UNIT_BINS) $(INTEG_BINS) $(TOOLS)
-	@tests/run-suite.sh unit $(UNIT_BINS) $(wildcard tests/unit/*.sh)
+	@RT_BUILD=$(B) tests/run-suite.sh unit $(UNIT_BINS) $(wildcard tests/unit/*.sh)
 	@tests/run-integration.sh $(B)
 
 demo: deps all
