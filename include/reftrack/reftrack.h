@@ -55,11 +55,12 @@ const char *rt_strerror(int code);
 /* Limits.  RADOS object names and omap keys have no hard cap in the OSD, but
  * the OSD rejects names longer than osd_max_object_name_len (2048 by
  * default); keys are kept to the same bound so a batch validated offline is
- * never refused by a default-configured cluster. */
+ * never refused by a default-configured cluster.  Namespaces are bounded by
+ * the OSD's osd_max_object_namespace_len (256 by default). */
 #define RT_TRACKER_NAME_MAX 2048
 #define RT_KEY_MAX 2048
 #define RT_POOL_NAME_MAX 256
-#define RT_NAMESPACE_MAX 2048
+#define RT_NAMESPACE_MAX 256
 
 /* The on-RADOS format, version 1 (byte-compatible with ceph-csi). */
 #define RT_FORMAT_VERSION 1

@@ -1,0 +1,325 @@
+/*
+ * journal.h - the batch journal: a local LMDB environment that holds every
+ * submitted batch as numbered entries, with their replay state.
+ *
+ * One journal is one LMDB environment in one directory (data.mdb and
+ * lock.mdb).  Entries are numbered by a global sequence number, `seq`, in
+ * submission order, starting at 1; a number is never reused.  A batch is
+ * written in one LMDB write transaction, so it is either wholly in the
+ * journal or not at all, also after a crash or kill -9 at any instant.
+ *
+ * Concurrency: any number of processes may open the same journal.  Reads
+ * see a consistent snapshot; writers are serialised by LMDB (a second
+ * writer waits for the first).  A handle, and every transaction and
+ * iterator made from it, is used by one thread at a time.
+ *
+ * Conventions are those of reftrack.h: 0 or a negative RT_E* code; on
+ * failure rt_journal_errmsg() says what went wrong and names the journal
+ * directory.  Codes common to most calls:
+ *   RT_EJOURNAL  the journal is corrupt, foreign or full (message says which)
+ *   RT_EIO       an operating-system error (message has the errno text)
+ *   RT_ENOMEM    out of memory
+ */
+#ifndef REFTRACK_JOURNAL_H
+#define REFTRACK_JOURNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "batch.h"
+#include "reftrack.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* On-disk format of the journal.  A journal whose format is newer is
+ * refused with RT_EVERSION and never written to. */
+#define RT_JOURNAL_FORMAT 1
+
+/* The LMDB map starts at RT_JOURNAL_MAP_INITIAL and doubles whenever a write
+ * transaction runs out of room, up to RT_JOURNAL_MAP_MAX; past that, writes
+ * fail with RT_EJOURNAL "journal full".  The map is address space, not disk:
+ * data.mdb only grows with the data it holds. */
+#define RT_JOURNAL_MAP_INITIAL ((uint64_t)64 << 20)
+#define RT_JOURNAL_MAP_MAX ((uint64_t)64 << 30)
+
+/* A batch id is the SHA-256 of the batch file's bytes, in lower-case hex. */
+#define RT_BATCH_ID_LEN 64
+
+/* Entry states.  Counts are kept per state in arrays indexed by the state
+ * value; RT_ENTRY_STATE_SLOTS leaves room for states added later without
+ * changing the size of those arrays. */
+typedef enum rt_entry_state {
+	RT_ENTRY_PENDING = 1,      /* submitted, not yet applied */
+	RT_ENTRY_IN_FLIGHT = 2,    /* a write may have been sent (see guard) */
+	RT_ENTRY_DONE = 3,         /* applied; the outcome is recorded */
+	RT_ENTRY_FAILED = 4,       /* a permanent error; error says which */
+	RT_ENTRY_SKIPPED = 5,      /* an operator chose not to apply it */
+	RT_ENTRY_BLOCKED = 6,      /* waits behind a failed entry of its tracker */
+	RT_ENTRY_NEEDS_REVIEW = 7  /* a crash left it ambiguous; not guessed */
+} rt_entry_state;
+#define RT_ENTRY_STATE_FIRST RT_ENTRY_PENDING
+#define RT_ENTRY_STATE_LAST RT_ENTRY_NEEDS_REVIEW
+#define RT_ENTRY_STATE_SLOTS 16
+
+/* "pending", "in-flight", "done", "failed", "skipped", "blocked",
+ * "needs-review"; NULL for a value that is not a state.  Static strings. */
+const char *rt_entry_state_name(int state);
+/* The state named `name` (as above), or RT_EINVAL. */
+int rt_entry_state_parse(const char *name);
+
+/* What applying an entry did, as the replayer records it. */
+typedef enum rt_entry_result {
+	RT_RESULT_NONE = 0,    /* not applied (yet) */
+	RT_RESULT_CREATED = 1, /* the tracker was created */
+	RT_RESULT_DELETED = 2, /* the tracker is gone */
+	RT_RESULT_CHANGED = 3, /* keys were added, removed or masked */
+	RT_RESULT_NOOP = 4     /* nothing needed changing */
+} rt_entry_result;
+/* "none", "created", "deleted", "changed", "no-op"; NULL otherwise. */
+const char *rt_entry_result_name(int result);
+
+typedef struct rt_entry_outcome {
+	rt_entry_result result;
+	uint32_t added, removed, masked; /* as in rt_outcome */
+} rt_entry_outcome;
+
+/* One journal entry: one request of a batch.  Returned by
+ * rt_journal_entry_get() as a single allocation: every pointer in it points
+ * into the same block, stays valid until rt_journal_entry_free(), and is
+ * independent of any transaction. */
+typedef struct rt_journal_entry {
+	uint64_t seq;
+	char batch_id[RT_BATCH_ID_LEN + 1];
+	uint64_t request_index;  /* position of the request in its batch, from 0 */
+	const char *pool;
+	const char *ns;          /* "" for the default namespace */
+	const char *tracker;
+	rt_op op;
+	size_t nrefs;
+	const rt_ref *refs;      /* for RT_OP_ADD every type is RT_REF_NORMAL */
+	const char *request_id;  /* the caller's id, or NULL */
+	rt_entry_state state;
+	uint32_t attempts;
+	const char *error;       /* last error text, or NULL */
+	rt_entry_outcome outcome;
+	int has_guard;           /* guard_version below is set */
+	uint64_t guard_version;  /* RADOS object version a write was guarded on */
+	int64_t submitted_ns;    /* unix time in ns; updated/done 0 = never */
+	int64_t updated_ns;
+	int64_t done_ns;
+} rt_journal_entry;
+
+/* A batch record with its per-state counts.  From rt_journal_batch_get() it
+ * is one allocation owned by the caller (rt_journal_batch_free()); passed to
+ * an rt_journal_batch_foreach() callback it is valid during that call only.
+ * The entries of a batch are seq first_seq .. first_seq + nentries - 1. */
+typedef struct rt_journal_batch {
+	char id[RT_BATCH_ID_LEN + 1];
+	const char *file_name;  /* as given at submit; "-" for stdin */
+	int64_t submitted_ns;
+	uint64_t first_seq;
+	uint64_t nentries;
+	uint64_t counts[RT_ENTRY_STATE_SLOTS]; /* indexed by rt_entry_state */
+} rt_journal_batch;
+
+typedef struct rt_journal rt_journal;
+typedef struct rt_journal_txn rt_journal_txn;
+typedef struct rt_journal_iter rt_journal_iter;
+
+/* ---- opening --------------------------------------------------------- */
+
+/* Resolves where a journal lives: `dir` if not NULL, else
+ * $REFTRACK_JOURNAL if set and not empty, else the default:
+ * /var/lib/reftrack/journal for root, $XDG_STATE_HOME/reftrack/journal for
+ * others, or ~/.local/state/reftrack/journal when XDG_STATE_HOME is unset or
+ * not absolute.  *out is a malloc'd string owned by the caller.
+ * Errors: RT_EINVAL (no home directory to be found), RT_ENOMEM. */
+int rt_journal_resolve_dir(char **out, const char *dir);
+
+/* rt_journal_open() flags. */
+#define RT_JOURNAL_NOCREATE 0x1 /* fail with RT_ENOTFOUND if none exists */
+
+/* Opens the journal in `dir` (resolved as by rt_journal_resolve_dir()),
+ * creating it if needed: missing directories with mode 0700, files with
+ * 0600.  Clears reader slots left by dead processes.  On failure *out is
+ * still set (unless RT_ENOMEM) so that rt_journal_errmsg() can say why;
+ * close it in either case.
+ * Errors: RT_ENOTFOUND (RT_JOURNAL_NOCREATE and no journal there),
+ * RT_EVERSION (a journal of a newer format: it is left untouched),
+ * RT_EJOURNAL (data.mdb is not an LMDB file, or an LMDB environment that
+ * is not a reftrack journal, or `dir` is not a directory), RT_EPERM, RT_EIO,
+ * RT_EBUSY (the reader table is full), RT_ENOMEM. */
+int rt_journal_open(rt_journal **out, const char *dir, unsigned flags);
+void rt_journal_close(rt_journal *j);
+
+/* The message of the last failure on `j` (or on a transaction or iterator
+ * made from it); "" if none.  Valid until the next call on `j`. */
+const char *rt_journal_errmsg(const rt_journal *j);
+/* The journal's directory, as resolved.  Valid until rt_journal_close(). */
+const char *rt_journal_dir(const rt_journal *j);
+/* The journal's id: a random UUID given at creation, as 36 characters.
+ * Valid until rt_journal_close(); "" if the open failed before reading it. */
+const char *rt_journal_id(const rt_journal *j);
+
+/* ---- submitting a batch ---------------------------------------------- */
+
+/* rt_journal_submit() flags. */
+#define RT_SUBMIT_DRY_RUN 0x1 /* validate and hash only; write nothing */
+
+typedef struct rt_submit_result {
+	char batch_id[RT_BATCH_ID_LEN + 1];
+	uint64_t nentries;      /* entries of the batch */
+	uint64_t first_seq;     /* seq of its first entry; 0 on a dry run of a
+	                         * batch not in the journal */
+	int already_present;    /* the same bytes were submitted before;
+	                         * nothing was added */
+	rt_batch_error error;   /* where and why the file was rejected (also
+	                         * when `j` is NULL); line 0 if not positional */
+} rt_submit_result;
+
+/* Validates the batch file `path` ("-" reads standard input) and, unless
+ * RT_SUBMIT_DRY_RUN, writes its batch record and all its entries in one
+ * write transaction: all of it or nothing.  Submitting bytes whose batch id
+ * is already in the journal adds nothing and sets already_present.
+ * `name` is recorded as the batch's file name (NULL: `path`).  Standard
+ * input and other non-regular files are spooled to an unlinked temporary
+ * file in the journal directory (the system's temporary directory when `j`
+ * is NULL), so memory stays bounded whatever the size.  With
+ * RT_SUBMIT_DRY_RUN `j` may be NULL: nothing but the file is looked at.
+ * `out` must not be NULL; it is filled on success and on RT_EINVAL.
+ * Errors: RT_EINVAL (the batch is invalid: out->error says where and why,
+ * and rt_journal_errmsg() has "FILE:LINE:COLUMN: message"; also if the file
+ * changed while being submitted), RT_ENOTFOUND (no such file), RT_EPERM
+ * (file not readable), RT_EJOURNAL (journal full, or corrupt), RT_EIO,
+ * RT_ENOMEM.  Nothing is written on any error. */
+int rt_journal_submit(rt_submit_result *out, rt_journal *j, const char *path,
+                      const char *name, unsigned flags);
+
+/* ---- transactions ---------------------------------------------------- */
+
+/* rt_journal_txn_begin() flags. */
+#define RT_TXN_RDONLY 0x1
+
+/* Starts a transaction.  A read-only one sees a snapshot and never blocks;
+ * a write one waits until no other process or handle writes.  Do not open
+ * a second transaction on the same handle before the first ends.
+ * Errors: RT_EBUSY (reader table full), RT_EJOURNAL, RT_EIO, RT_ENOMEM. */
+int rt_journal_txn_begin(rt_journal_txn **out, rt_journal *j, unsigned flags);
+
+/* Commits and frees `txn` (also on failure: it is gone either way).
+ * Errors: RT_ETRANSIENT (the map was full: it has been enlarged, nothing
+ * was written, redo the whole transaction), RT_EJOURNAL (journal full at
+ * RT_JOURNAL_MAP_MAX), RT_EIO (e.g. no space left on the device). */
+int rt_journal_txn_commit(rt_journal_txn *txn);
+
+/* Discards and frees `txn`.  NULL is a no-op. */
+void rt_journal_txn_abort(rt_journal_txn *txn);
+
+/* Runs fn(arg, txn) in a write transaction and commits it if fn returns 0;
+ * any other value aborts it and is returned.  When the map fills up (fn or
+ * the commit gets RT_ETRANSIENT from the journal) the map is enlarged and
+ * fn runs again from the start in a new transaction, so fn must be safe to
+ * repeat.  Errors: those of fn, rt_journal_txn_begin() and _commit(). */
+int rt_journal_write(rt_journal *j,
+                     int (*fn)(void *arg, rt_journal_txn *txn), void *arg);
+
+/* ---- entries ---------------------------------------------------------- */
+
+/* Reads entry `seq`.  *out is owned by the caller (rt_journal_entry_free())
+ * and outlives the transaction.  Errors: RT_ENOTFOUND, RT_EJOURNAL (the
+ * entry does not decode), RT_ENOMEM. */
+int rt_journal_entry_get(rt_journal_entry **out, rt_journal_txn *txn,
+                         uint64_t seq);
+void rt_journal_entry_free(rt_journal_entry *entry);
+
+/* Which fields of an rt_entry_change apply. */
+#define RT_CHANGE_STATE 0x01
+#define RT_CHANGE_ATTEMPTS 0x02
+#define RT_CHANGE_ERROR 0x04
+#define RT_CHANGE_OUTCOME 0x08
+#define RT_CHANGE_GUARD 0x10
+
+typedef struct rt_entry_change {
+	unsigned set;             /* RT_CHANGE_* bits */
+	rt_entry_state state;
+	uint32_t attempts;
+	const char *error;        /* NULL or "" clears it */
+	rt_entry_outcome outcome;
+	int has_guard;            /* 0 clears the guard */
+	uint64_t guard_version;
+} rt_entry_change;
+
+/* Changes entry `seq` in write transaction `txn`, keeping the state index
+ * and the per-batch and global counts consistent in the same transaction.
+ * updated_ns becomes now; done_ns becomes now when the state changes to
+ * RT_ENTRY_DONE (and 0 when it changes to any other).  `change` is copied;
+ * its strings need only live during the call.  Many entries may be changed
+ * in one transaction.  Errors: RT_ENOTFOUND, RT_EINVAL (read-only txn, or
+ * an unknown state), RT_EVERSION (the entry holds fields written by a newer
+ * reftrack; it is left as is), RT_ETRANSIENT (the map is full: abort the
+ * transaction and redo it, or use rt_journal_write()), RT_EJOURNAL. */
+int rt_journal_entry_update(rt_journal_txn *txn, uint64_t seq,
+                            const rt_entry_change *change);
+
+/* ---- iterators --------------------------------------------------------- */
+
+/* Iterators yield seqs in increasing order, from `from_seq` on (0 or 1: from
+ * the start).  An iterator sees the changes its own write transaction made,
+ * also between two calls of rt_journal_iter_next(); it must not be used
+ * after its transaction ends (it may be freed at any time).
+ * Errors: RT_ENOMEM; rt_journal_iter_state() also RT_EINVAL (bad state). */
+
+/* Every entry. */
+int rt_journal_iter_all(rt_journal_iter **out, rt_journal_txn *txn,
+                        uint64_t from_seq);
+/* Entries in `state`, without looking at entries in other states. */
+int rt_journal_iter_state(rt_journal_iter **out, rt_journal_txn *txn,
+                          rt_entry_state state, uint64_t from_seq);
+/* Entries of one tracker (same pool, namespace and name), without a scan.
+ * `ns` NULL means "". */
+int rt_journal_iter_tracker(rt_journal_iter **out, rt_journal_txn *txn,
+                            const char *pool, const char *ns,
+                            const char *tracker, uint64_t from_seq);
+/* Sets *seq to the next entry's seq and returns 0; returns RT_ENOTFOUND when
+ * there are no more.  Errors: RT_EJOURNAL, RT_ENOMEM. */
+int rt_journal_iter_next(rt_journal_iter *it, uint64_t *seq);
+void rt_journal_iter_free(rt_journal_iter *it);
+
+/* ---- batches and counts ------------------------------------------------ */
+
+/* Number of entries in each state over the whole journal, indexed by
+ * rt_entry_state; unused slots are 0.  O(1). */
+int rt_journal_counts(rt_journal_txn *txn,
+                      uint64_t counts[RT_ENTRY_STATE_SLOTS]);
+
+/* Reads batch `id` (64 hex digits).  Errors: RT_ENOTFOUND, RT_EINVAL (not a
+ * batch id), RT_EJOURNAL, RT_ENOMEM. */
+int rt_journal_batch_get(rt_journal_batch **out, rt_journal_txn *txn,
+                         const char *id);
+void rt_journal_batch_free(rt_journal_batch *batch);
+
+/* Calls cb for every batch in submission order; a non-zero return from cb
+ * stops and is returned.  O(batches). */
+int rt_journal_batch_foreach(rt_journal_txn *txn,
+                             int (*cb)(void *arg, const rt_journal_batch *b),
+                             void *arg);
+
+/* Facts about the journal as a transaction sees it. */
+typedef struct rt_journal_stat {
+	uint32_t format;     /* RT_JOURNAL_FORMAT */
+	int64_t created_ns;
+	uint64_t next_seq;   /* seq the next submitted entry will get */
+	uint64_t nbatches;
+	uint64_t map_size;   /* current LMDB map size, bytes */
+	uint64_t used_bytes; /* pages in use in data.mdb, bytes */
+} rt_journal_stat;
+
+int rt_journal_stat_get(rt_journal_stat *out, rt_journal_txn *txn);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,645 @@
+/*
+ * reftrack_journal.c - the journal subcommands: submit, status, show-entry.
+ *
+ * They only read and write the local journal; none talks to a cluster.
+ * Exit codes: 0 ok, 64 usage, 65 invalid batch or unusable journal,
+ * 66 no such file / journal / entry, 74 I/O error, 77 permission.
+ */
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <reftrack/journal.h>
+
+#include "cli.h"
+#include "cli_json.h"
+
+#define JOURNAL_USAGE                                                           \
+	"      --journal DIR      the journal (default: $REFTRACK_JOURNAL, else\n" \
+	"                         /var/lib/reftrack/journal for root,\n"           \
+	"                         $XDG_STATE_HOME/reftrack/journal or\n"           \
+	"                         ~/.local/state/reftrack/journal for others)\n"
+
+enum { OPT_DRY_RUN = CLI_OPT_FIRST_FREE, OPT_LIMIT };
+
+static int exit_for(int rc)
+{
+	/* cli_exit_code() has no I/O case of its own. */
+	return rc == RT_EIO ? EX_IOERR : cli_exit_code(rc);
+}
+
+static int usage_error(const char *cmd, const char *what)
+{
+	cli_warn("%s: %s (see '%s %s --help')", cmd, what, cli_progname(), cmd);
+	return EX_USAGE;
+}
+
+/* "2024-05-01T12:00:00Z"; "" for 0 (never). */
+static const char *iso_time(char buf[32], int64_t ns)
+{
+	time_t secs = (time_t)(ns / 1000000000);
+	struct tm tm;
+
+	buf[0] = '\0';
+	if (ns <= 0 || !gmtime_r(&secs, &tm))
+		return buf;
+	strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return buf;
+}
+
+static const char *op_name(rt_op op)
+{
+	return op == RT_OP_ADD ? "add" : op == RT_OP_REMOVE ? "remove" : "?";
+}
+
+/* Opens the journal for a subcommand, printing why it could not.  Returns
+ * 0, or the exit status. */
+static int open_journal(rt_journal **j, const char *dir, unsigned flags)
+{
+	int rc = rt_journal_open(j, dir, flags);
+
+	if (rc == 0)
+		return 0;
+	if (*j)
+		cli_warn("%s", rt_journal_errmsg(*j));
+	else
+		cli_warn("journal: %s", rt_strerror(rc));
+	rt_journal_close(*j);
+	*j = NULL;
+	return exit_for(rc);
+}
+
+static void json_counts(struct cli_json *w, const char *key,
+                        const uint64_t counts[RT_ENTRY_STATE_SLOTS])
+{
+	uint64_t total = 0;
+	int s;
+
+	cli_json_key(w, key);
+	cli_json_object_begin(w);
+	for (s = 0; s < RT_ENTRY_STATE_SLOTS; s++) {
+		const char *name = rt_entry_state_name(s);
+
+		total += counts[s];
+		if (name)
+			cli_json_kv_uint(w, name, counts[s]);
+	}
+	cli_json_kv_uint(w, "total", total);
+	cli_json_object_end(w);
+}
+
+/* ---- submit ----------------------------------------------------------------- */
+
+static const char submit_usage[] =
+	"Usage: %s submit [--journal DIR] [--dry-run] [--json] FILE|-\n"
+	"\n"
+	"Validates the batch file FILE (\"-\": standard input) and writes all of\n"
+	"its requests into the journal as pending entries, in one transaction:\n"
+	"the whole batch or nothing.  The batch id is the SHA-256 of the file's\n"
+	"bytes; submitting the same bytes again adds nothing.\n"
+	"\n"
+	JOURNAL_USAGE
+	"      --dry-run          validate only; write nothing\n"
+	"      --json             print the result as a JSON object\n"
+	"  -h, --help             this text\n"
+	"\n"
+	"Exit status: 0 submitted (or already there), 64 usage, 65 invalid batch\n"
+	"(\"FILE:LINE:COLUMN: message\" on stderr) or unusable journal, 66 no such\n"
+	"file, 74 I/O error, 77 permission denied.\n";
+
+int reftrack_cmd_submit(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "journal", required_argument, NULL, CLI_OPT_JOURNAL },
+		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+		{ "json", no_argument, NULL, CLI_OPT_JSON },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *dir = NULL, *file;
+	char *name = NULL;
+	int opt, json = 0, dry = 0, rc, status = EX_OK;
+	rt_journal *j = NULL;
+	rt_submit_result res;
+	struct cli_json w;
+
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case CLI_OPT_JOURNAL:
+			dir = optarg;
+			break;
+		case OPT_DRY_RUN:
+			dry = 1;
+			break;
+		case CLI_OPT_JSON:
+			json = 1;
+			break;
+		case 'h':
+			printf(submit_usage, cli_progname());
+			return EX_OK;
+		default:
+			return usage_error(argv[0], "unknown option");
+		}
+	}
+	if (argc - optind != 1)
+		return usage_error(argv[0], "exactly one FILE (or -) expected");
+	file = argv[optind];
+
+	if (dry) {
+		/* A dry run never creates a journal; without one it only
+		 * validates. */
+		rc = rt_journal_open(&j, dir, RT_JOURNAL_NOCREATE);
+		if (rc == RT_ENOTFOUND) {
+			rt_journal_close(j);
+			j = NULL;
+		} else if (rc) {
+			rt_journal_close(j);
+			j = NULL;
+			if ((status = open_journal(&j, dir, RT_JOURNAL_NOCREATE)))
+				return status;
+		}
+	} else if ((status = open_journal(&j, dir, 0))) {
+		return status;
+	}
+
+	/* Record where the batch came from in a form that still means
+	 * something when status is read from another directory. */
+	if (strcmp(file, "-") != 0)
+		name = realpath(file, NULL);
+	rc = rt_journal_submit(&res, j, file, name ? name : file,
+	                       dry ? RT_SUBMIT_DRY_RUN : 0);
+	if (rc) {
+		if (j)
+			cli_warn("%s", rt_journal_errmsg(j));
+		else if (res.error.line)
+			cli_warn("%s:%u:%u: %s", strcmp(file, "-") ? file : "<stdin>",
+			         res.error.line, res.error.column,
+			         res.error.message);
+		else
+			cli_warn("%s: %s", strcmp(file, "-") ? file : "<stdin>",
+			         res.error.message[0] ? res.error.message
+			                              : rt_strerror(rc));
+		status = rc == RT_EINVAL     ? EX_DATAERR
+		         : rc == RT_ENOTFOUND ? EX_NOINPUT
+		                              : exit_for(rc);
+		goto done;
+	}
+
+	if (json) {
+		cli_json_init(&w, stdout, 1);
+		cli_json_object_begin(&w);
+		cli_json_kv_string(&w, "batch_id", res.batch_id);
+		cli_json_kv_uint(&w, "entries", res.nentries);
+		cli_json_key(&w, "first_seq");
+		if (res.first_seq)
+			cli_json_uint(&w, res.first_seq);
+		else
+			cli_json_null(&w);
+		cli_json_kv_bool(&w, "already_present", res.already_present);
+		cli_json_kv_bool(&w, "dry_run", dry);
+		cli_json_key(&w, "journal");
+		cli_json_string(&w, j ? rt_journal_dir(j) : NULL);
+		cli_json_object_end(&w);
+		if (cli_json_finish(&w) < 0) {
+			cli_warn("writing the output:");
+			status = EX_IOERR;
+		}
+	} else if (res.already_present) {
+		printf("batch %s: already submitted (%llu entries, seq %llu-%llu); "
+		       "nothing added\n",
+		       res.batch_id, (unsigned long long)res.nentries,
+		       (unsigned long long)res.first_seq,
+		       (unsigned long long)(res.first_seq + res.nentries - 1));
+	} else if (dry) {
+		printf("batch %s: %llu entries, valid (dry run, nothing written)\n",
+		       res.batch_id, (unsigned long long)res.nentries);
+	} else if (res.nentries) {
+		printf("batch %s: %llu entries submitted (seq %llu-%llu)\n",
+		       res.batch_id, (unsigned long long)res.nentries,
+		       (unsigned long long)res.first_seq,
+		       (unsigned long long)(res.first_seq + res.nentries - 1));
+	} else {
+		printf("batch %s: 0 entries submitted\n", res.batch_id);
+	}
+done:
+	free(name);
+	rt_journal_close(j);
+	return status;
+}
+
+/* ---- status ------------------------------------------------------------------- */
+
+static const char status_usage[] =
+	"Usage: %s status [--journal DIR] [--json] [--limit N]\n"
+	"\n"
+	"Shows the journal: entries by state, every batch with its counts, and\n"
+	"the failed and needs-review entries with their errors.\n"
+	"\n"
+	JOURNAL_USAGE
+	"      --json             print a JSON object (schemas/status.schema.json)\n"
+	"      --limit N          list at most N failed entries (default 50;\n"
+	"                         0: all)\n"
+	"  -h, --help             this text\n"
+	"\n"
+	"Exit status: 0, 64 usage, 65 unusable journal, 66 no journal there.\n";
+
+struct status_ctx {
+	struct cli_json *w; /* NULL: text */
+};
+
+static int status_batch(void *arg, const rt_journal_batch *b)
+{
+	struct status_ctx *c = arg;
+	char when[32];
+	int s, first = 1;
+
+	iso_time(when, b->submitted_ns);
+	if (c->w) {
+		cli_json_object_begin(c->w);
+		cli_json_kv_string(c->w, "id", b->id);
+		cli_json_kv_string(c->w, "file", b->file_name);
+		cli_json_kv_string(c->w, "submitted_at", when);
+		cli_json_kv_uint(c->w, "first_seq", b->first_seq);
+		cli_json_kv_uint(c->w, "entries", b->nentries);
+		json_counts(c->w, "counts", b->counts);
+		cli_json_object_end(c->w);
+		return 0;
+	}
+	printf("  %s\n    file %s\n    submitted %s, %llu entries", b->id,
+	       b->file_name, when, (unsigned long long)b->nentries);
+	if (b->nentries)
+		printf(" (seq %llu-%llu)", (unsigned long long)b->first_seq,
+		       (unsigned long long)(b->first_seq + b->nentries - 1));
+	printf(":");
+	for (s = 0; s < RT_ENTRY_STATE_SLOTS; s++) {
+		if (!b->counts[s] || !rt_entry_state_name(s))
+			continue;
+		printf("%s %llu %s", first ? "" : ",",
+		       (unsigned long long)b->counts[s], rt_entry_state_name(s));
+		first = 0;
+	}
+	printf("\n");
+	return 0;
+}
+
+static void status_entry(struct status_ctx *c, const rt_journal_entry *e)
+{
+	char when[32];
+
+	if (c->w) {
+		cli_json_object_begin(c->w);
+		cli_json_kv_uint(c->w, "seq", e->seq);
+		cli_json_kv_string(c->w, "state", rt_entry_state_name(e->state));
+		cli_json_kv_string(c->w, "batch_id", e->batch_id);
+		cli_json_kv_uint(c->w, "request_index", e->request_index);
+		cli_json_kv_string(c->w, "pool", e->pool);
+		cli_json_kv_string(c->w, "namespace", e->ns);
+		cli_json_kv_string(c->w, "tracker", e->tracker);
+		cli_json_kv_string(c->w, "op", op_name(e->op));
+		cli_json_kv_uint(c->w, "attempts", e->attempts);
+		cli_json_kv_string(c->w, "error", e->error);
+		cli_json_kv_string(c->w, "updated_at",
+		                   e->updated_ns ? iso_time(when, e->updated_ns)
+		                                 : NULL);
+		cli_json_object_end(c->w);
+		return;
+	}
+	printf("  seq %llu %s: pool %s, namespace \"%s\", tracker %s, %s, "
+	       "%u attempt%s\n    %s\n",
+	       (unsigned long long)e->seq, rt_entry_state_name(e->state),
+	       e->pool, e->ns, e->tracker, op_name(e->op), e->attempts,
+	       e->attempts == 1 ? "" : "s", e->error ? e->error : "(no error text)");
+}
+
+/* Lists failed then needs-review entries, at most `limit` (0: all). */
+static int status_problems(struct status_ctx *c, rt_journal_txn *t,
+                           rt_journal *j, const uint64_t counts[],
+                           unsigned long limit)
+{
+	static const rt_entry_state states[] = { RT_ENTRY_FAILED,
+	                                         RT_ENTRY_NEEDS_REVIEW };
+	uint64_t total = counts[RT_ENTRY_FAILED] + counts[RT_ENTRY_NEEDS_REVIEW];
+	uint64_t shown = 0, seq;
+	size_t i;
+	int rc = 0;
+
+	if (c->w) {
+		cli_json_key(c->w, "failed");
+		cli_json_object_begin(c->w);
+		cli_json_kv_uint(c->w, "total", total);
+		cli_json_key(c->w, "entries");
+		cli_json_array_begin(c->w);
+	} else if (total) {
+		printf("failed and needs-review entries:\n");
+	}
+	for (i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
+		rt_journal_iter *it = NULL;
+
+		rc = rt_journal_iter_state(&it, t, states[i], 0);
+		while (rc == 0 && (limit == 0 || shown < limit) &&
+		       (rc = rt_journal_iter_next(it, &seq)) == 0) {
+			rt_journal_entry *e = NULL;
+
+			rc = rt_journal_entry_get(&e, t, seq);
+			if (rc == 0)
+				status_entry(c, e);
+			rt_journal_entry_free(e);
+			shown++;
+		}
+		rt_journal_iter_free(it);
+		if (rc == RT_ENOTFOUND)
+			rc = 0;
+		if (rc) {
+			cli_warn("%s", rt_journal_errmsg(j));
+			return rc;
+		}
+	}
+	if (c->w) {
+		cli_json_array_end(c->w);
+		cli_json_kv_bool(c->w, "truncated", shown < total);
+		cli_json_object_end(c->w);
+	} else if (shown < total) {
+		printf("  ... and %llu more (--limit 0 lists all)\n",
+		       (unsigned long long)(total - shown));
+	}
+	return 0;
+}
+
+int reftrack_cmd_status(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "journal", required_argument, NULL, CLI_OPT_JOURNAL },
+		{ "json", no_argument, NULL, CLI_OPT_JSON },
+		{ "limit", required_argument, NULL, OPT_LIMIT },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *dir = NULL;
+	unsigned long limit = 50;
+	int opt, json = 0, rc, s, status = EX_OK;
+	rt_journal *j = NULL;
+	rt_journal_txn *t = NULL;
+	rt_journal_stat st;
+	uint64_t counts[RT_ENTRY_STATE_SLOTS], total = 0;
+	struct cli_json w;
+	struct status_ctx c = { NULL };
+	char when[32];
+
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case CLI_OPT_JOURNAL:
+			dir = optarg;
+			break;
+		case CLI_OPT_JSON:
+			json = 1;
+			break;
+		case OPT_LIMIT:
+			limit = cli_parse_ulong("--limit", optarg, ULONG_MAX);
+			break;
+		case 'h':
+			printf(status_usage, cli_progname());
+			return EX_OK;
+		default:
+			return usage_error(argv[0], "unknown option");
+		}
+	}
+	if (optind != argc)
+		return usage_error(argv[0], "no operands expected");
+	if ((status = open_journal(&j, dir, RT_JOURNAL_NOCREATE)))
+		return status;
+
+	/* One snapshot for everything, so the numbers add up. */
+	if ((rc = rt_journal_txn_begin(&t, j, RT_TXN_RDONLY)) ||
+	    (rc = rt_journal_stat_get(&st, t)) ||
+	    (rc = rt_journal_counts(t, counts))) {
+		cli_warn("%s", rt_journal_errmsg(j));
+		status = exit_for(rc);
+		goto done;
+	}
+	for (s = 0; s < RT_ENTRY_STATE_SLOTS; s++)
+		total += counts[s];
+
+	if (json) {
+		cli_json_init(&w, stdout, 1);
+		c.w = &w;
+		cli_json_object_begin(&w);
+		cli_json_key(&w, "journal");
+		cli_json_object_begin(&w);
+		cli_json_kv_string(&w, "dir", rt_journal_dir(j));
+		cli_json_kv_string(&w, "id", rt_journal_id(j));
+		cli_json_kv_uint(&w, "format", st.format);
+		cli_json_kv_string(&w, "created_at", iso_time(when, st.created_ns));
+		cli_json_kv_uint(&w, "next_seq", st.next_seq);
+		cli_json_kv_uint(&w, "map_size", st.map_size);
+		cli_json_kv_uint(&w, "used_bytes", st.used_bytes);
+		cli_json_object_end(&w);
+		json_counts(&w, "counts", counts);
+		cli_json_key(&w, "batches");
+		cli_json_array_begin(&w);
+	} else {
+		printf("journal %s\n  id %s, format %u, created %s\n",
+		       rt_journal_dir(j), rt_journal_id(j), st.format,
+		       iso_time(when, st.created_ns));
+		printf("entries: %llu total\n", (unsigned long long)total);
+		for (s = 0; s < RT_ENTRY_STATE_SLOTS; s++)
+			if (rt_entry_state_name(s))
+				printf("  %-13s %llu\n", rt_entry_state_name(s),
+				       (unsigned long long)counts[s]);
+		printf("batches: %llu\n", (unsigned long long)st.nbatches);
+	}
+	rc = rt_journal_batch_foreach(t, status_batch, &c);
+	if (rc) {
+		cli_warn("%s", rt_journal_errmsg(j));
+		status = exit_for(rc);
+		goto done;
+	}
+	if (json)
+		cli_json_array_end(&w);
+	rc = status_problems(&c, t, j, counts, limit);
+	if (rc) {
+		status = exit_for(rc);
+		goto done;
+	}
+	if (json) {
+		cli_json_object_end(&w);
+		if (cli_json_finish(&w) < 0) {
+			cli_warn("writing the output:");
+			status = EX_IOERR;
+		}
+	} else if (fflush(stdout) != 0) {
+		cli_warn("writing the output:");
+		status = EX_IOERR;
+	}
+done:
+	rt_journal_txn_abort(t);
+	rt_journal_close(j);
+	return status;
+}
+
+/* ---- show-entry ------------------------------------------------------------------ */
+
+static const char show_entry_usage[] =
+	"Usage: %s show-entry [--journal DIR] [--json] SEQ\n"
+	"\n"
+	"Shows journal entry SEQ: its request, state, attempts, last error,\n"
+	"outcome and times.\n"
+	"\n"
+	JOURNAL_USAGE
+	"      --json             print a JSON object\n"
+	"  -h, --help             this text\n"
+	"\n"
+	"Exit status: 0, 64 usage, 65 unusable journal, 66 no such entry or\n"
+	"journal.\n";
+
+static int show_entry_json(const rt_journal_entry *e)
+{
+	struct cli_json w;
+	char when[32];
+	size_t i;
+
+	cli_json_init(&w, stdout, 1);
+	cli_json_object_begin(&w);
+	cli_json_kv_uint(&w, "seq", e->seq);
+	cli_json_kv_string(&w, "batch_id", e->batch_id);
+	cli_json_kv_uint(&w, "request_index", e->request_index);
+	cli_json_kv_string(&w, "request_id", e->request_id);
+	cli_json_kv_string(&w, "pool", e->pool);
+	cli_json_kv_string(&w, "namespace", e->ns);
+	cli_json_kv_string(&w, "tracker", e->tracker);
+	cli_json_kv_string(&w, "op", op_name(e->op));
+	cli_json_key(&w, "refs");
+	cli_json_array_begin(&w);
+	for (i = 0; i < e->nrefs; i++) {
+		cli_json_object_begin(&w);
+		cli_json_kv_string(&w, "key", e->refs[i].key);
+		cli_json_kv_string(&w, "type", e->refs[i].type == RT_REF_MASK
+		                                   ? "mask"
+		                                   : "normal");
+		cli_json_object_end(&w);
+	}
+	cli_json_array_end(&w);
+	cli_json_kv_string(&w, "state", rt_entry_state_name(e->state));
+	cli_json_kv_uint(&w, "attempts", e->attempts);
+	cli_json_kv_string(&w, "error", e->error);
+	cli_json_key(&w, "outcome");
+	if (e->outcome.result == RT_RESULT_NONE) {
+		cli_json_null(&w);
+	} else {
+		cli_json_object_begin(&w);
+		cli_json_kv_string(&w, "result",
+		                   rt_entry_result_name(e->outcome.result));
+		cli_json_kv_uint(&w, "added", e->outcome.added);
+		cli_json_kv_uint(&w, "removed", e->outcome.removed);
+		cli_json_kv_uint(&w, "masked", e->outcome.masked);
+		cli_json_object_end(&w);
+	}
+	cli_json_key(&w, "guard_version");
+	if (e->has_guard)
+		cli_json_uint(&w, e->guard_version);
+	else
+		cli_json_null(&w);
+	cli_json_kv_string(&w, "submitted_at", iso_time(when, e->submitted_ns));
+	cli_json_kv_string(&w, "updated_at",
+	                   e->updated_ns ? iso_time(when, e->updated_ns) : NULL);
+	cli_json_kv_string(&w, "done_at",
+	                   e->done_ns ? iso_time(when, e->done_ns) : NULL);
+	cli_json_object_end(&w);
+	return cli_json_finish(&w);
+}
+
+static void show_entry_text(const rt_journal_entry *e)
+{
+	char when[32];
+	size_t i;
+	const char *result = rt_entry_result_name(e->outcome.result);
+
+	printf("seq         %llu\n", (unsigned long long)e->seq);
+	printf("batch       %s, request %llu", e->batch_id,
+	       (unsigned long long)e->request_index);
+	if (e->request_id)
+		printf(" (id %s)", e->request_id);
+	printf("\npool        %s\nnamespace   \"%s\"\ntracker     %s\n", e->pool,
+	       e->ns, e->tracker);
+	printf("op          %s\nrefs       ", op_name(e->op));
+	for (i = 0; i < e->nrefs; i++)
+		printf(" %s%s", e->refs[i].key,
+		       e->refs[i].type == RT_REF_MASK ? " (mask)" : "");
+	printf("\nstate       %s\nattempts    %u\n", rt_entry_state_name(e->state),
+	       e->attempts);
+	if (e->error)
+		printf("error       %s\n", e->error);
+	if (e->outcome.result != RT_RESULT_NONE)
+		printf("outcome     %s (added %u, removed %u, masked %u)\n",
+		       result ? result : "?", e->outcome.added,
+		       e->outcome.removed, e->outcome.masked);
+	if (e->has_guard)
+		printf("guard       object version %llu\n",
+		       (unsigned long long)e->guard_version);
+	printf("submitted   %s\n", iso_time(when, e->submitted_ns));
+	if (e->updated_ns)
+		printf("updated     %s\n", iso_time(when, e->updated_ns));
+	if (e->done_ns)
+		printf("done        %s\n", iso_time(when, e->done_ns));
+}
+
+int reftrack_cmd_show_entry(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "journal", required_argument, NULL, CLI_OPT_JOURNAL },
+		{ "json", no_argument, NULL, CLI_OPT_JSON },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *dir = NULL;
+	unsigned long seq;
+	int opt, json = 0, rc, status = EX_OK;
+	rt_journal *j = NULL;
+	rt_journal_txn *t = NULL;
+	rt_journal_entry *e = NULL;
+
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case CLI_OPT_JOURNAL:
+			dir = optarg;
+			break;
+		case CLI_OPT_JSON:
+			json = 1;
+			break;
+		case 'h':
+			printf(show_entry_usage, cli_progname());
+			return EX_OK;
+		default:
+			return usage_error(argv[0], "unknown option");
+		}
+	}
+	if (argc - optind != 1)
+		return usage_error(argv[0], "exactly one SEQ expected");
+	seq = cli_parse_ulong("SEQ", argv[optind], ULONG_MAX);
+	if ((status = open_journal(&j, dir, RT_JOURNAL_NOCREATE)))
+		return status;
+	if ((rc = rt_journal_txn_begin(&t, j, RT_TXN_RDONLY)) ||
+	    (rc = rt_journal_entry_get(&e, t, seq))) {
+		cli_warn("%s", rt_journal_errmsg(j));
+		status = exit_for(rc);
+		goto done;
+	}
+	if (json)
+		rc = show_entry_json(e);
+	else
+		show_entry_text(e);
+	if (rc < 0 || fflush(stdout) != 0 || ferror(stdout)) {
+		cli_warn("writing the output:");
+		status = EX_IOERR;
+	}
+done:
+	rt_journal_entry_free(e);
+	rt_journal_txn_abort(t);
+	rt_journal_close(j);
+	return status;
+}

@@ -1,0 +1,896 @@
+/*
+ * journal.c - opening a journal, its meta record, transactions and the
+ * growth of the LMDB map.
+ *
+ * The layout is described in journal_int.h.  Two rules shape this file:
+ *  - A journal we do not understand is never written to.  Everything that
+ *    could tell us "this is not ours" or "this is newer than us" is checked
+ *    in a read transaction before any write transaction is started.
+ *  - MDB_MAP_FULL leaves the LMDB transaction unusable, and the map may only
+ *    be resized while no transaction is open, so a full map ends the
+ *    transaction, grows the map, and asks for the whole transaction again
+ *    (RT_ETRANSIENT, which rt_journal_write() does by itself).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "journal_int.h"
+
+#define META_MAGIC "reftrack-journal"
+#define ROUND_MAP ((uint64_t)1 << 20)
+
+uint64_t rt__journal_initial_map;
+int rt__journal_presize = 1;
+
+/* ---- messages ------------------------------------------------------------ */
+
+int rt__jerr(rt_journal *j, int code, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (!j)
+		return code;
+	n = snprintf(j->errmsg, sizeof(j->errmsg), "journal %s: ",
+	             j->dir ? j->dir : "?");
+	if (n < 0 || (size_t)n >= sizeof(j->errmsg))
+		return code;
+	va_start(ap, fmt);
+	vsnprintf(j->errmsg + n, sizeof(j->errmsg) - (size_t)n, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+int rt__jerr_mdb(rt_journal *j, struct rt_journal_txn *t, int rc,
+                 const char *what)
+{
+	switch (rc) {
+	case MDB_MAP_FULL:
+		if (t)
+			t->full = 1;
+		if (j->map_size >= RT_JOURNAL_MAP_MAX)
+			return rt__jerr(j, RT_EJOURNAL,
+			                "%s: journal full (map size cap of %llu "
+			                "GiB reached)",
+			                what,
+			                (unsigned long long)(RT_JOURNAL_MAP_MAX >> 30));
+		return rt__jerr(j, RT_ETRANSIENT,
+		                "%s: map of %llu MiB full; it will be enlarged, "
+		                "redo the transaction",
+		                what, (unsigned long long)(j->map_size >> 20));
+	case MDB_TXN_FULL:
+		return rt__jerr(j, RT_EJOURNAL, "%s: transaction too large", what);
+	case MDB_READERS_FULL:
+		return rt__jerr(j, RT_EBUSY, "%s: too many readers", what);
+	case MDB_CORRUPTED:
+	case MDB_PAGE_NOTFOUND:
+	case MDB_PANIC:
+	case MDB_INVALID:
+	case MDB_VERSION_MISMATCH:
+	case MDB_INCOMPATIBLE:
+	case MDB_BAD_DBI:
+	case MDB_BAD_TXN:
+	case MDB_BAD_VALSIZE:
+		return rt__jerr(j, RT_EJOURNAL, "%s: %s", what, mdb_strerror(rc));
+	case ENOMEM:
+		return rt__jerr(j, RT_ENOMEM, "%s: out of memory", what);
+	case EACCES:
+	case EPERM:
+	case EROFS:
+		return rt__jerr(j, RT_EPERM, "%s: %s", what, strerror(rc));
+	default:
+		return rt__jerr(j, RT_EIO, "%s: %s", what, mdb_strerror(rc));
+	}
+}
+
+const char *rt_journal_errmsg(const rt_journal *j)
+{
+	return j ? j->errmsg : "";
+}
+
+const char *rt_journal_dir(const rt_journal *j)
+{
+	return j && j->dir ? j->dir : "";
+}
+
+const char *rt_journal_id(const rt_journal *j)
+{
+	return j ? j->id : "";
+}
+
+/* ---- names ----------------------------------------------------------------- */
+
+static const char *const state_names[RT_ENTRY_STATE_SLOTS] = {
+	[RT_ENTRY_PENDING] = "pending",
+	[RT_ENTRY_IN_FLIGHT] = "in-flight",
+	[RT_ENTRY_DONE] = "done",
+	[RT_ENTRY_FAILED] = "failed",
+	[RT_ENTRY_SKIPPED] = "skipped",
+	[RT_ENTRY_BLOCKED] = "blocked",
+	[RT_ENTRY_NEEDS_REVIEW] = "needs-review",
+};
+
+const char *rt_entry_state_name(int state)
+{
+	if (state < 0 || state >= RT_ENTRY_STATE_SLOTS)
+		return NULL;
+	return state_names[state];
+}
+
+int rt_entry_state_parse(const char *name)
+{
+	int i;
+
+	for (i = 0; name && i < RT_ENTRY_STATE_SLOTS; i++)
+		if (state_names[i] && strcmp(state_names[i], name) == 0)
+			return i;
+	return RT_EINVAL;
+}
+
+const char *rt_entry_result_name(int result)
+{
+	switch (result) {
+	case RT_RESULT_NONE:
+		return "none";
+	case RT_RESULT_CREATED:
+		return "created";
+	case RT_RESULT_DELETED:
+		return "deleted";
+	case RT_RESULT_CHANGED:
+		return "changed";
+	case RT_RESULT_NOOP:
+		return "no-op";
+	default:
+		return NULL;
+	}
+}
+
+int64_t rt__now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* ---- where the journal lives ---------------------------------------------- */
+
+static char *join(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	char *s = malloc(la + lb + 2);
+
+	if (!s)
+		return NULL;
+	memcpy(s, a, la);
+	s[la] = '/';
+	memcpy(s + la + 1, b, lb + 1);
+	return s;
+}
+
+int rt_journal_resolve_dir(char **out, const char *dir)
+{
+	const char *env, *home;
+	struct passwd *pw;
+
+	*out = NULL;
+	if (!dir || !*dir) {
+		env = getenv("REFTRACK_JOURNAL");
+		if (env && *env)
+			dir = env;
+	}
+	if (dir && *dir) {
+		*out = strdup(dir);
+		return *out ? 0 : RT_ENOMEM;
+	}
+	if (geteuid() == 0) {
+		*out = strdup("/var/lib/reftrack/journal");
+		return *out ? 0 : RT_ENOMEM;
+	}
+	/* XDG says relative values are invalid and must be ignored. */
+	env = getenv("XDG_STATE_HOME");
+	if (env && env[0] == '/') {
+		*out = join(env, "reftrack/journal");
+		return *out ? 0 : RT_ENOMEM;
+	}
+	home = getenv("HOME");
+	if (!home || home[0] != '/') {
+		pw = getpwuid(geteuid());
+		home = pw ? pw->pw_dir : NULL;
+	}
+	if (!home || home[0] != '/')
+		return RT_EINVAL;
+	*out = join(home, ".local/state/reftrack/journal");
+	return *out ? 0 : RT_ENOMEM;
+}
+
+/* mkdir -p with mode 0700 for every directory it creates; existing ones
+ * keep their mode (they may be shared, like ~/.local). */
+static int make_dirs(rt_journal *j, const char *path)
+{
+	char *p = strdup(path), *s;
+	int rc = 0;
+
+	if (!p)
+		return rt__jerr(j, RT_ENOMEM, "out of memory");
+	for (s = p + 1;; s++) {
+		if (*s != '/' && *s != '\0')
+			continue;
+		char save = *s;
+
+		*s = '\0';
+		if (mkdir(p, 0700) < 0 && errno != EEXIST) {
+			rc = rt__jerr(j, errno == EACCES ? RT_EPERM : RT_EIO,
+			              "cannot create directory %s: %s", p,
+			              strerror(errno));
+			goto done;
+		}
+		*s = save;
+		if (save == '\0')
+			break;
+	}
+done:
+	free(p);
+	return rc;
+}
+
+/* ---- map size ---------------------------------------------------------- */
+
+static int env_refresh_map(rt_journal *j)
+{
+	MDB_envinfo info;
+	int rc = mdb_env_info(j->env, &info);
+
+	if (rc)
+		return rt__jerr_mdb(j, NULL, rc, "reading the environment");
+	j->map_size = info.me_mapsize;
+	return 0;
+}
+
+uint64_t rt__journal_used(rt_journal *j)
+{
+	MDB_envinfo info;
+	MDB_stat st;
+
+	if (mdb_env_info(j->env, &info) || mdb_env_stat(j->env, &st))
+		return 0;
+	return ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+}
+
+int rt__journal_reserve(rt_journal *j, uint64_t bytes)
+{
+	uint64_t want;
+	int rc;
+
+	if (j->txn)
+		return rt__jerr(j, RT_EINVAL,
+		                "cannot resize the map inside a transaction");
+	if (bytes <= j->map_size)
+		return 0;
+	want = j->map_size * 2;
+	if (want < bytes)
+		want = bytes;
+	want = (want + ROUND_MAP - 1) / ROUND_MAP * ROUND_MAP;
+	if (want > RT_JOURNAL_MAP_MAX)
+		want = RT_JOURNAL_MAP_MAX;
+	if (want <= j->map_size)
+		return 0;
+	rc = mdb_env_set_mapsize(j->env, (size_t)want);
+	if (rc)
+		return rt__jerr_mdb(j, NULL, rc, "enlarging the map");
+	return env_refresh_map(j);
+}
+
+/* After a transaction failed with MDB_MAP_FULL: double the map. */
+static void grow_after_full(rt_journal *j)
+{
+	uint64_t before = j->map_size;
+
+	if (rt__journal_reserve(j, j->map_size * 2) == 0 &&
+	    j->map_size > before)
+		j->map_grown = 1;
+}
+
+/* ---- tracker keys ---------------------------------------------------------- */
+
+int rt__tracker_hash(void *mdctx, const void *md,
+                     uint8_t out[RT__TRACKER_KEY_LEN], const char *pool,
+                     size_t pool_len, const char *ns, size_t ns_len,
+                     const char *tracker, size_t tracker_len)
+{
+	unsigned char digest[EVP_MAX_MD_SIZE];
+	unsigned len = 0;
+	static const char nul = '\0';
+
+	if (!EVP_DigestInit_ex(mdctx, md, NULL) ||
+	    !EVP_DigestUpdate(mdctx, pool, pool_len) ||
+	    !EVP_DigestUpdate(mdctx, &nul, 1) ||
+	    !EVP_DigestUpdate(mdctx, ns, ns_len) ||
+	    !EVP_DigestUpdate(mdctx, &nul, 1) ||
+	    !EVP_DigestUpdate(mdctx, tracker, tracker_len) ||
+	    !EVP_DigestFinal_ex(mdctx, digest, &len) ||
+	    len < RT__TRACKER_KEY_LEN)
+		return -1;
+	memcpy(out, digest, RT__TRACKER_KEY_LEN);
+	return 0;
+}
+
+const void *rt__journal_md(rt_journal *j)
+{
+	/* Fetching the digest once, not per call, is what makes hashing a
+	 * million names cheap with OpenSSL 3. */
+	if (!j->md)
+		j->md = EVP_MD_fetch(NULL, "SHA256", NULL);
+	return j->md;
+}
+
+int rt__tracker_key(rt_journal *j, uint8_t out[RT__TRACKER_KEY_LEN],
+                    const char *pool, size_t pool_len, const char *ns,
+                    size_t ns_len, const char *tracker, size_t tracker_len)
+{
+	if (!rt__journal_md(j))
+		return rt__jerr(j, RT_ENOMEM, "cannot load SHA-256");
+	if (!j->mdctx) {
+		j->mdctx = EVP_MD_CTX_new();
+		if (!j->mdctx)
+			return rt__jerr(j, RT_ENOMEM, "out of memory");
+	}
+	if (rt__tracker_hash(j->mdctx, j->md, out, pool, pool_len, ns, ns_len,
+	                     tracker, tracker_len))
+		return rt__jerr(j, RT_ENOMEM, "SHA-256 failed");
+	return 0;
+}
+
+/* ---- meta --------------------------------------------------------------------- */
+
+static MDB_val mkval(const void *p, size_t n)
+{
+	MDB_val v;
+
+	v.mv_data = (void *)p;
+	v.mv_size = n;
+	return v;
+}
+
+int rt__meta_get_u64(struct rt_journal_txn *t, const char *key, uint64_t *v)
+{
+	MDB_val k = mkval(key, strlen(key)), d;
+	int rc = mdb_get(t->txn, t->j->meta, &k, &d);
+
+	if (rc == 0 && d.mv_size == 8) {
+		*v = rt__be64_get(d.mv_data);
+		return 0;
+	}
+	if (rc == 0 || rc == MDB_NOTFOUND)
+		return rt__jerr(t->j, RT_EJOURNAL, "meta record \"%s\" %s", key,
+		                rc ? "missing" : "malformed");
+	return rt__jerr_mdb(t->j, t, rc, "reading the meta record");
+}
+
+int rt__meta_put_u64(struct rt_journal_txn *t, const char *key, uint64_t v)
+{
+	uint8_t b[8];
+	MDB_val k = mkval(key, strlen(key)), d = mkval(b, 8);
+	int rc;
+
+	rt__be64_put(b, v);
+	rc = mdb_put(t->txn, t->j->meta, &k, &d, 0);
+	if (rc)
+		return rt__jerr_mdb(t->j, t, rc, "writing the meta record");
+	t->mods++;
+	return 0;
+}
+
+int rt__meta_get_counts(struct rt_journal_txn *t,
+                        uint64_t counts[RT_ENTRY_STATE_SLOTS])
+{
+	MDB_val k = mkval("counts", 6), d;
+	struct rt__rd r;
+	int rc = mdb_get(t->txn, t->j->meta, &k, &d);
+
+	if (rc == MDB_NOTFOUND)
+		return rt__jerr(t->j, RT_EJOURNAL, "meta record \"counts\" missing");
+	if (rc)
+		return rt__jerr_mdb(t->j, t, rc, "reading the counts");
+	r.p = d.mv_data;
+	r.end = r.p + d.mv_size;
+	r.bad = 0;
+	rt__counts_read(&r, counts);
+	if (r.bad || r.p != r.end)
+		return rt__jerr(t->j, RT_EJOURNAL, "meta record \"counts\" malformed");
+	return 0;
+}
+
+int rt__meta_put_counts(struct rt_journal_txn *t,
+                        const uint64_t counts[RT_ENTRY_STATE_SLOTS])
+{
+	uint8_t tmp[RT_ENTRY_STATE_SLOTS * 10 + 10];
+	struct rt__buf b = { tmp, 0, sizeof(tmp), 0 };
+	MDB_val k = mkval("counts", 6), d;
+	int rc;
+
+	rt__counts_encode(&b, counts);
+	d = mkval(b.p, b.len);
+	rc = mdb_put(t->txn, t->j->meta, &k, &d, 0);
+	if (rc)
+		return rt__jerr_mdb(t->j, t, rc, "writing the counts");
+	t->mods++;
+	return 0;
+}
+
+/* ---- open ------------------------------------------------------------------------ */
+
+struct dbspec {
+	const char *name;
+	unsigned flags;
+	size_t off;
+};
+
+static const struct dbspec dbs[] = {
+	{ "batches", 0, offsetof(rt_journal, batches) },
+	{ "batch_ids", 0, offsetof(rt_journal, batch_ids) },
+	{ "entries", 0, offsetof(rt_journal, entries) },
+	{ "by_tracker", MDB_DUPSORT | MDB_DUPFIXED,
+	  offsetof(rt_journal, by_tracker) },
+	{ "by_state", MDB_DUPSORT | MDB_DUPFIXED,
+	  offsetof(rt_journal, by_state) },
+};
+
+static int open_tables(rt_journal *j, MDB_txn *txn, unsigned create)
+{
+	size_t i;
+	int rc;
+
+	for (i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++) {
+		MDB_dbi *dbi = (MDB_dbi *)((char *)j + dbs[i].off);
+
+		rc = mdb_dbi_open(txn, dbs[i].name, dbs[i].flags | create, dbi);
+		if (rc == MDB_NOTFOUND)
+			return rt__jerr(j, RT_EJOURNAL,
+			                "table \"%s\" is missing: not a reftrack "
+			                "journal, or a damaged one",
+			                dbs[i].name);
+		if (rc == MDB_INCOMPATIBLE)
+			return rt__jerr(j, RT_EJOURNAL,
+			                "table \"%s\" has the wrong shape: not a "
+			                "reftrack journal, or a damaged one",
+			                dbs[i].name);
+		if (rc)
+			return rt__jerr_mdb(j, NULL, rc, "opening the tables");
+	}
+	return 0;
+}
+
+static void make_uuid(char out[37])
+{
+	uint8_t b[16];
+	size_t got = 0;
+	int i, n = 0;
+
+	while (got < sizeof(b)) {
+		ssize_t r = getrandom(b + got, sizeof(b) - got, 0);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			/* No entropy source at all: fall back to time and pid,
+			 * which still makes two journals' ids differ. */
+			uint64_t t = (uint64_t)rt__now_ns() ^ ((uint64_t)getpid() << 32);
+
+			for (; got < sizeof(b); got++, t = t * 6364136223846793005ULL + 1)
+				b[got] = (uint8_t)(t >> 56);
+			break;
+		}
+		got += (size_t)r;
+	}
+	b[6] = (b[6] & 0x0f) | 0x40; /* version 4 */
+	b[8] = (b[8] & 0x3f) | 0x80; /* RFC 4122 variant */
+	for (i = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			out[n++] = '-';
+		n += snprintf(out + n, 3, "%02x", b[i]);
+	}
+	out[36] = '\0';
+}
+
+/* Writes a new journal's tables and meta record, unless another process did
+ * it first (the write lock serialises us). */
+static int initialize(rt_journal *j)
+{
+	struct rt_journal_txn t = { 0 };
+	MDB_dbi main_dbi;
+	MDB_stat st;
+	MDB_val k, d;
+	uint8_t b[8];
+	uint64_t zero[RT_ENTRY_STATE_SLOTS] = { 0 };
+	char id[37];
+	int rc;
+
+	t.j = j;
+	rc = mdb_txn_begin(j->env, NULL, 0, &t.txn);
+	if (rc)
+		return rt__jerr_mdb(j, NULL, rc, "starting a transaction");
+	rc = mdb_dbi_open(t.txn, "meta", 0, &j->meta);
+	if (rc == 0) {
+		rc = mdb_txn_commit(t.txn);
+		t.txn = NULL;
+		if (rc)
+			rc = rt__jerr_mdb(j, NULL, rc, "opening the meta table");
+		goto done;
+	}
+	rc = mdb_dbi_open(t.txn, NULL, 0, &main_dbi);
+	if (rc == 0)
+		rc = mdb_stat(t.txn, main_dbi, &st);
+	if (rc) {
+		rc = rt__jerr_mdb(j, NULL, rc, "reading the environment");
+		goto done;
+	}
+	if (st.ms_entries != 0) {
+		rc = rt__jerr(j, RT_EJOURNAL,
+		              "data.mdb is an LMDB environment of something else, "
+		              "not a reftrack journal; refusing to touch it");
+		goto done;
+	}
+	rc = mdb_dbi_open(t.txn, "meta", MDB_CREATE, &j->meta);
+	if (rc) {
+		rc = rt__jerr_mdb(j, NULL, rc, "creating the meta table");
+		goto done;
+	}
+	rc = open_tables(j, t.txn, MDB_CREATE);
+	if (rc)
+		goto done;
+
+	make_uuid(id);
+	k = mkval("magic", 5);
+	d = mkval(META_MAGIC, strlen(META_MAGIC));
+	rc = mdb_put(t.txn, j->meta, &k, &d, 0);
+	if (rc == 0) {
+		b[0] = b[1] = b[2] = 0;
+		b[3] = RT_JOURNAL_FORMAT;
+		k = mkval("format", 6);
+		d = mkval(b, 4);
+		rc = mdb_put(t.txn, j->meta, &k, &d, 0);
+	}
+	if (rc == 0) {
+		k = mkval("id", 2);
+		d = mkval(id, 36);
+		rc = mdb_put(t.txn, j->meta, &k, &d, 0);
+	}
+	if (rc) {
+		rc = rt__jerr_mdb(j, NULL, rc, "writing the meta record");
+		goto done;
+	}
+	if ((rc = rt__meta_put_u64(&t, "created", (uint64_t)rt__now_ns())) ||
+	    (rc = rt__meta_put_u64(&t, "next_seq", 1)) ||
+	    (rc = rt__meta_put_u64(&t, "next_batch", 1)) ||
+	    (rc = rt__meta_put_counts(&t, zero)))
+		goto done;
+	rc = mdb_txn_commit(t.txn);
+	t.txn = NULL;
+	if (rc)
+		rc = rt__jerr_mdb(j, NULL, rc, "creating the journal");
+done:
+	if (t.txn)
+		mdb_txn_abort(t.txn);
+	return rc;
+}
+
+/* Checks that the environment is a journal we may use, and opens its
+ * tables.  Returns 1 if it has no meta table yet (a new environment). */
+static int validate(rt_journal *j)
+{
+	MDB_txn *txn = NULL;
+	MDB_val k, d;
+	uint32_t format;
+	int rc;
+
+	rc = mdb_txn_begin(j->env, NULL, MDB_RDONLY, &txn);
+	if (rc)
+		return rt__jerr_mdb(j, NULL, rc, "starting a transaction");
+	rc = mdb_dbi_open(txn, "meta", 0, &j->meta);
+	if (rc == MDB_NOTFOUND) {
+		rc = 1;
+		goto done;
+	}
+	if (rc == MDB_INCOMPATIBLE) {
+		rc = rt__jerr(j, RT_EJOURNAL,
+		              "data.mdb is an LMDB environment of something "
+		              "else, not a reftrack journal");
+		goto done;
+	}
+	if (rc) {
+		rc = rt__jerr_mdb(j, NULL, rc, "opening the meta table");
+		goto done;
+	}
+	k = mkval("magic", 5);
+	rc = mdb_get(txn, j->meta, &k, &d);
+	if (rc == MDB_NOTFOUND ||
+	    (rc == 0 && (d.mv_size != strlen(META_MAGIC) ||
+	                 memcmp(d.mv_data, META_MAGIC, d.mv_size) != 0))) {
+		rc = rt__jerr(j, RT_EJOURNAL,
+		              "data.mdb is an LMDB environment without a reftrack "
+		              "meta record: not a reftrack journal");
+		goto done;
+	}
+	if (rc == 0) {
+		k = mkval("format", 6);
+		rc = mdb_get(txn, j->meta, &k, &d);
+	}
+	if (rc == MDB_NOTFOUND || (rc == 0 && d.mv_size != 4)) {
+		rc = rt__jerr(j, RT_EJOURNAL, "meta record has no valid format");
+		goto done;
+	}
+	if (rc) {
+		rc = rt__jerr_mdb(j, NULL, rc, "reading the meta record");
+		goto done;
+	}
+	format = (uint32_t)((const uint8_t *)d.mv_data)[0] << 24 |
+	         (uint32_t)((const uint8_t *)d.mv_data)[1] << 16 |
+	         (uint32_t)((const uint8_t *)d.mv_data)[2] << 8 |
+	         ((const uint8_t *)d.mv_data)[3];
+	if (format > RT_JOURNAL_FORMAT) {
+		rc = rt__jerr(j, RT_EVERSION,
+		              "journal format %u is newer than this reftrack "
+		              "understands (%u); use a newer reftrack, the journal "
+		              "is left untouched",
+		              format, RT_JOURNAL_FORMAT);
+		goto done;
+	}
+	if (format < 1) {
+		rc = rt__jerr(j, RT_EJOURNAL, "invalid journal format %u", format);
+		goto done;
+	}
+	k = mkval("id", 2);
+	rc = mdb_get(txn, j->meta, &k, &d);
+	if (rc || d.mv_size != 36) {
+		rc = rt__jerr(j, RT_EJOURNAL, "meta record has no valid id");
+		goto done;
+	}
+	memcpy(j->id, d.mv_data, 36);
+	j->id[36] = '\0';
+	rc = open_tables(j, txn, 0);
+	if (rc)
+		goto done;
+	/* Handles opened in a transaction survive it only through a commit. */
+	rc = mdb_txn_commit(txn);
+	txn = NULL;
+	if (rc)
+		rc = rt__jerr_mdb(j, NULL, rc, "opening the tables");
+done:
+	if (txn)
+		mdb_txn_abort(txn);
+	return rc;
+}
+
+int rt_journal_open(rt_journal **out, const char *dir, unsigned flags)
+{
+	rt_journal *j;
+	struct stat st;
+	char *data = NULL;
+	uint64_t initial;
+	int rc, dead = 0;
+
+	*out = NULL;
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return RT_ENOMEM;
+	*out = j;
+	rc = rt_journal_resolve_dir(&j->dir, dir);
+	if (rc == RT_EINVAL)
+		return rt__jerr(j, rc, "no journal directory given and no home "
+		                       "directory to put one in");
+	if (rc)
+		return rc;
+
+	if (stat(j->dir, &st) < 0) {
+		if (errno != ENOENT)
+			return rt__jerr(j, errno == EACCES ? RT_EPERM : RT_EIO,
+			                "%s", strerror(errno));
+		if (flags & RT_JOURNAL_NOCREATE)
+			return rt__jerr(j, RT_ENOTFOUND, "no journal here");
+		rc = make_dirs(j, j->dir);
+		if (rc)
+			return rc;
+	} else if (!S_ISDIR(st.st_mode)) {
+		return rt__jerr(j, RT_EJOURNAL, "not a directory");
+	}
+	/* Messages and status name the journal by an absolute path, which
+	 * still means something in a log read elsewhere. */
+	{
+		char *abs = realpath(j->dir, NULL);
+
+		if (abs) {
+			free(j->dir);
+			j->dir = abs;
+		}
+	}
+	data = join(j->dir, "data.mdb");
+	if (!data)
+		return rt__jerr(j, RT_ENOMEM, "out of memory");
+	if ((flags & RT_JOURNAL_NOCREATE) && stat(data, &st) < 0 &&
+	    errno == ENOENT) {
+		rc = rt__jerr(j, RT_ENOTFOUND, "no journal here");
+		goto done;
+	}
+
+	initial = rt__journal_initial_map ? rt__journal_initial_map
+	                                  : RT_JOURNAL_MAP_INITIAL;
+	if ((rc = mdb_env_create(&j->env)) ||
+	    (rc = mdb_env_set_maxdbs(j->env, 8)) ||
+	    (rc = mdb_env_set_mapsize(j->env, (size_t)initial))) {
+		rc = rt__jerr_mdb(j, NULL, rc, "creating the environment");
+		goto done;
+	}
+	/* MDB_NOTLS: a read transaction belongs to its handle, not to a
+	 * thread, so a caller may hand work between threads. */
+	rc = mdb_env_open(j->env, j->dir, MDB_NOTLS, 0600);
+	if (rc) {
+		if (rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH ||
+		    rc == MDB_CORRUPTED)
+			rc = rt__jerr(j, RT_EJOURNAL,
+			              "%s is not a reftrack journal (%s); refusing "
+			              "to touch it",
+			              data, mdb_strerror(rc));
+		else
+			rc = rt__jerr_mdb(j, NULL, rc, "opening the environment");
+		mdb_env_close(j->env);
+		j->env = NULL;
+		goto done;
+	}
+	/* Adopt the size recorded in the file when it is larger than ours, so
+	 * that a grown journal does not start every run by filling up. */
+	if ((rc = mdb_env_set_mapsize(j->env, 0)) ||
+	    (rc = env_refresh_map(j)) != 0) {
+		rc = rc > 0 ? rt__jerr_mdb(j, NULL, rc, "sizing the map") : rc;
+		goto done;
+	}
+	if (j->map_size < initial && (rc = rt__journal_reserve(j, initial)))
+		goto done;
+	/* Reader slots of crashed processes would pin old pages forever. */
+	mdb_reader_check(j->env, &dead);
+
+	rc = validate(j);
+	if (rc == 1) {
+		rc = initialize(j);
+		if (rc == 0)
+			rc = validate(j);
+		if (rc == 1)
+			rc = rt__jerr(j, RT_EJOURNAL, "journal vanished while "
+			                              "being created");
+	}
+done:
+	free(data);
+	return rc;
+}
+
+void rt_journal_close(rt_journal *j)
+{
+	if (!j)
+		return;
+	if (j->txn)
+		rt_journal_txn_abort(j->txn);
+	if (j->env)
+		mdb_env_close(j->env);
+	EVP_MD_CTX_free(j->mdctx);
+	EVP_MD_free(j->md);
+	free(j->dir);
+	free(j);
+}
+
+/* ---- transactions --------------------------------------------------------------- */
+
+int rt_journal_txn_begin(rt_journal_txn **out, rt_journal *j, unsigned flags)
+{
+	rt_journal_txn *t;
+	int rc, tries;
+
+	*out = NULL;
+	if (!j->env)
+		return rt__jerr(j, RT_EINVAL, "journal is not open");
+	if (j->txn)
+		return rt__jerr(j, RT_EINVAL,
+		                "a transaction is already open on this handle");
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return rt__jerr(j, RT_ENOMEM, "out of memory");
+	t->j = j;
+	t->rdonly = !!(flags & RT_TXN_RDONLY);
+	for (tries = 0;; tries++) {
+		rc = mdb_txn_begin(j->env, NULL, t->rdonly ? MDB_RDONLY : 0,
+		                   &t->txn);
+		/* Another process grew the map past ours: adopt its size. */
+		if (rc == MDB_MAP_RESIZED && tries < 3 &&
+		    mdb_env_set_mapsize(j->env, 0) == 0 &&
+		    env_refresh_map(j) == 0)
+			continue;
+		break;
+	}
+	if (rc) {
+		free(t);
+		return rt__jerr_mdb(j, NULL, rc, "starting a transaction");
+	}
+	j->txn = t;
+	j->map_grown = 0;
+	*out = t;
+	return 0;
+}
+
+static void txn_free(rt_journal_txn *t)
+{
+	t->j->txn = NULL;
+	rt__buf_free(&t->buf);
+	free(t);
+}
+
+void rt_journal_txn_abort(rt_journal_txn *t)
+{
+	rt_journal *j;
+	int full;
+
+	if (!t)
+		return;
+	j = t->j;
+	full = t->full;
+	mdb_txn_abort(t->txn);
+	txn_free(t);
+	if (full)
+		grow_after_full(j);
+}
+
+int rt_journal_txn_commit(rt_journal_txn *t)
+{
+	rt_journal *j = t->j;
+	int rc;
+
+	if (t->full) {
+		rt_journal_txn_abort(t);
+		return rt__jerr_mdb(j, NULL, MDB_MAP_FULL, "committing");
+	}
+	rc = mdb_txn_commit(t->txn);
+	txn_free(t);
+	if (rc == MDB_MAP_FULL) {
+		/* mdb_txn_commit already freed the LMDB transaction. */
+		rc = rt__jerr_mdb(j, NULL, rc, "committing");
+		grow_after_full(j);
+		return rc;
+	}
+	if (rc)
+		return rt__jerr_mdb(j, NULL, rc, "committing");
+	return 0;
+}
+
+int rt_journal_write(rt_journal *j, int (*fn)(void *arg, rt_journal_txn *txn),
+                     void *arg)
+{
+	rt_journal_txn *t;
+	int rc;
+
+	for (;;) {
+		rc = rt_journal_txn_begin(&t, j, 0);
+		if (rc)
+			return rc;
+		rc = fn(arg, t);
+		if (rc == 0) {
+			rc = rt_journal_txn_commit(t);
+		} else {
+			rt_journal_txn_abort(t);
+		}
+		/* Only a map that has really been enlarged is worth a redo;
+		 * anything else (including the cap) goes to the caller. */
+		if (rc == RT_ETRANSIENT && j->map_grown)
+			continue;
+		return rc;
+	}
+}

@@ -1,0 +1,106 @@
+/*
+ * journal_int.h - what the journal modules share (private).
+ *
+ * journal.c        open/close, meta record, transactions, map growth
+ * journal_entry.c  entries, iterators, batches, counts
+ * journal_submit.c hashing, spooling and writing a batch
+ * journal_codec.c  byte encodings (pure)
+ *
+ * On-disk layout (one LMDB environment, named databases):
+ *   meta        "magic" -> "reftrack-journal", "format" -> u32 BE,
+ *               "id" -> UUID text, "created" -> u64 BE ns,
+ *               "next_seq" / "next_batch" -> u64 BE, "counts" -> counts
+ *   batches     batch serial (u64 BE) -> batch record
+ *   batch_ids   raw SHA-256 (32 bytes) -> batch serial (u64 BE)
+ *   entries     seq (u64 BE) -> entry record
+ *   by_tracker  tracker key (16 bytes) -> seq (u64 BE), DUPSORT|DUPFIXED
+ *   by_state    state (1 byte) -> seq (u64 BE), DUPSORT|DUPFIXED
+ * Entries name their batch by its small serial rather than its 32-byte id,
+ * which keeps a million entries compact.  The tracker key is the first 16
+ * bytes of SHA-256(pool NUL ns NUL tracker): LMDB keys are limited to 511
+ * bytes and names may be longer, and a fixed key also stores the name once
+ * per entry (in the entry) instead of twice.
+ */
+#ifndef REFTRACK_JOURNAL_INT_H
+#define REFTRACK_JOURNAL_INT_H
+
+#include <lmdb.h>
+#include <stdint.h>
+
+#include <reftrack/journal.h>
+
+#include "journal_codec.h"
+
+#define RT__TRACKER_KEY_LEN 16
+
+/* Test hook: the map size a journal is created or opened with, when not 0
+ * (so a test can make MDB_MAP_FULL happen with little data). */
+extern uint64_t rt__journal_initial_map;
+/* Test hook: 0 stops submit from sizing the map for the batch up front. */
+extern int rt__journal_presize;
+
+struct rt_journal {
+	MDB_env *env;
+	MDB_dbi meta, batches, batch_ids, entries, by_tracker, by_state;
+	char *dir;
+	char id[37];
+	uint64_t map_size;
+	int map_grown;          /* the last failed txn was redone-worthy */
+	struct rt_journal_txn *txn; /* the one open transaction, if any */
+	void *md;               /* EVP_MD for tracker keys (lazily fetched) */
+	void *mdctx;            /* EVP_MD_CTX reused for them */
+	char errmsg[1024];
+};
+
+struct rt_journal_txn {
+	rt_journal *j;
+	MDB_txn *txn;
+	int rdonly;
+	int full;       /* LMDB said MDB_MAP_FULL: the txn can only end */
+	uint64_t mods;  /* bumped by every change, so iterators re-seek */
+	struct rt__buf buf;
+};
+
+/* Sets the message "journal DIR: ..." and returns `code`. */
+int rt__jerr(rt_journal *j, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Maps an LMDB or errno code to an RT_E* code with a message saying what
+ * was being done; MDB_MAP_FULL also marks `t` full (t may be NULL). */
+int rt__jerr_mdb(rt_journal *j, struct rt_journal_txn *t, int rc,
+                 const char *what);
+
+/* Makes the map at least `bytes` large (rounded up, within the cap), when
+ * no transaction is open.  0 or an RT_E* code. */
+int rt__journal_reserve(rt_journal *j, uint64_t bytes);
+/* Bytes of data.mdb pages in use. */
+uint64_t rt__journal_used(rt_journal *j);
+
+int64_t rt__now_ns(void);
+
+/* The by_tracker key of a tracker, with the handle's digest context (one
+ * thread), or with a caller's (any thread): 0, or RT_ENOMEM / -1. */
+int rt__tracker_hash(void *mdctx, const void *md,
+                     uint8_t out[RT__TRACKER_KEY_LEN], const char *pool,
+                     size_t pool_len, const char *ns, size_t ns_len,
+                     const char *tracker, size_t tracker_len);
+/* The journal's fetched SHA-256 (shareable between threads), or NULL. */
+const void *rt__journal_md(rt_journal *j);
+int rt__tracker_key(rt_journal *j, uint8_t out[RT__TRACKER_KEY_LEN],
+                    const char *pool, size_t pool_len, const char *ns,
+                    size_t ns_len, const char *tracker, size_t tracker_len);
+
+/* Meta helpers inside a transaction. */
+int rt__meta_get_u64(struct rt_journal_txn *t, const char *key, uint64_t *v);
+int rt__meta_put_u64(struct rt_journal_txn *t, const char *key, uint64_t v);
+int rt__meta_get_counts(struct rt_journal_txn *t,
+                        uint64_t counts[RT_ENTRY_STATE_SLOTS]);
+int rt__meta_put_counts(struct rt_journal_txn *t,
+                        const uint64_t counts[RT_ENTRY_STATE_SLOTS]);
+
+/* Moves `n` entries of batch `serial` from state `from` to `to` in the
+ * batch's and the global counts; from or to 0 means "none" (created or
+ * deleted entries). */
+int rt__counts_move(struct rt_journal_txn *t, uint64_t serial, int from,
+                    int to, uint64_t n);
+
+#endif

@@ -1,0 +1,860 @@
+/*
+ * journal_submit.c - putting a batch file into the journal, all or nothing.
+ *
+ * The file is read twice: once to hash it (the batch id decides whether it
+ * is already there, before the write lock is taken), once by the streaming
+ * parser, whose callback puts each entry straight into the open write
+ * transaction.  Nothing is held per entry in memory, and a parse error
+ * aborts the transaction, so no partial batch can ever become visible; a
+ * kill -9 at any point leaves the last committed state, as LMDB commits by
+ * a single meta-page write.
+ *
+ * Both reads go through the same open file.  A regular file is checked for
+ * changes (size, mtime) after the parse and the submit refused if it
+ * changed, so the id always names the bytes that were journalled.  Anything
+ * else (stdin, a pipe) is first copied into an unlinked temporary file,
+ * which disappears by itself whatever happens to the process.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <pthread.h>
+
+#include "journal_int.h"
+
+#define IO_CHUNK (1 << 20)
+
+struct input {
+	const char *display; /* name for messages */
+	int fd;              /* what the parser and the hash read */
+	int own_fd;
+	int regular;         /* fd is the caller's regular file */
+	struct stat st;
+	char parse_path[64]; /* /proc/self/fd/N: the same file, reopened */
+	uint8_t id[32];
+};
+
+static MDB_val mkval(const void *p, size_t n)
+{
+	MDB_val v;
+
+	v.mv_data = (void *)p;
+	v.mv_size = n;
+	return v;
+}
+
+/* A rejection of the file itself: goes into out->error and, when there is
+ * a journal, into its message. */
+static int file_err(rt_submit_result *out, rt_journal *j,
+                    const struct input *in, int code, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+static int file_err(rt_submit_result *out, rt_journal *j,
+                    const struct input *in, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	out->error.line = out->error.column = 0;
+	va_start(ap, fmt);
+	vsnprintf(out->error.message, sizeof(out->error.message), fmt, ap);
+	va_end(ap);
+	if (j)
+		snprintf(j->errmsg, sizeof(j->errmsg), "%s: %s", in->display,
+		         out->error.message);
+	return code;
+}
+
+static int errno_code(int e)
+{
+	switch (e) {
+	case ENOENT:
+	case ENOTDIR:
+		return RT_ENOTFOUND;
+	case EACCES:
+	case EPERM:
+		return RT_EPERM;
+	case ENOMEM:
+		return RT_ENOMEM;
+	default:
+		return RT_EIO;
+	}
+}
+
+/* Creates an unlinked temporary file in `dir`. */
+static int spool_file(const char *dir)
+{
+	char *tmpl;
+	int fd;
+
+	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR &&
+	                errno != EINVAL))
+		return fd;
+	/* File systems without O_TMPFILE: unlink at once, the fd is all we
+	 * need. */
+	if (asprintf(&tmpl, "%s/.spool-XXXXXX", dir) < 0)
+		return -1;
+	fd = mkostemp(tmpl, O_CLOEXEC);
+	if (fd >= 0)
+		unlink(tmpl);
+	free(tmpl);
+	return fd;
+}
+
+/* Opens the input, spooling it if needed, and hashes it. */
+static int input_open(struct input *in, rt_submit_result *out, rt_journal *j,
+                      const char *path)
+{
+	EVP_MD_CTX *ctx = NULL;
+	unsigned char *chunk = NULL;
+	unsigned mdlen = 0;
+	int src = -1, rc = 0;
+	uint64_t total = 0;
+	const char *tmpdir;
+
+	in->fd = -1;
+	in->display = strcmp(path, "-") == 0 ? "<stdin>" : path;
+	if (strcmp(path, "-") == 0) {
+		src = STDIN_FILENO;
+	} else {
+		src = open(path, O_RDONLY | O_CLOEXEC);
+		if (src < 0)
+			return file_err(out, j, in, errno_code(errno), "%s",
+			                strerror(errno));
+	}
+	if (fstat(src, &in->st) < 0) {
+		rc = file_err(out, j, in, RT_EIO, "%s", strerror(errno));
+		goto done;
+	}
+	if (S_ISDIR(in->st.st_mode)) {
+		rc = file_err(out, j, in, RT_EINVAL, "is a directory");
+		goto done;
+	}
+	if (S_ISREG(in->st.st_mode) && src != STDIN_FILENO) {
+		in->regular = 1;
+		in->fd = src;
+		in->own_fd = 1;
+		src = -1;
+		if ((uint64_t)in->st.st_size > RT_BATCH_MAX_BYTES) {
+			rc = file_err(out, j, in, RT_EINVAL,
+			              "file is %llu bytes, over the limit of %llu",
+			              (unsigned long long)in->st.st_size,
+			              (unsigned long long)RT_BATCH_MAX_BYTES);
+			goto done;
+		}
+	} else {
+		tmpdir = j ? j->dir : getenv("TMPDIR");
+		in->fd = spool_file(tmpdir && *tmpdir ? tmpdir : "/tmp");
+		if (in->fd < 0) {
+			rc = errno_code(errno);
+			if (j)
+				rt__jerr(j, rc, "cannot create a spool file: %s",
+				         strerror(errno));
+			snprintf(out->error.message, sizeof(out->error.message),
+			         "cannot create a spool file: %s", strerror(errno));
+			goto done;
+		}
+		in->own_fd = 1;
+	}
+
+	chunk = malloc(IO_CHUNK);
+	ctx = EVP_MD_CTX_new();
+	if (!chunk || !ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
+		rc = file_err(out, j, in, RT_ENOMEM, "out of memory");
+		goto done;
+	}
+	for (;;) {
+		ssize_t n = read(in->regular ? in->fd : src, chunk, IO_CHUNK);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = file_err(out, j, in, RT_EIO, "%s", strerror(errno));
+			goto done;
+		}
+		if (n == 0)
+			break;
+		total += (uint64_t)n;
+		/* Stop copying what the parser would refuse anyway, so stdin
+		 * cannot fill the disk. */
+		if (total > RT_BATCH_MAX_BYTES) {
+			rc = file_err(out, j, in, RT_EINVAL,
+			              "input is over the limit of %llu bytes",
+			              (unsigned long long)RT_BATCH_MAX_BYTES);
+			goto done;
+		}
+		if (!in->regular) {
+			ssize_t off = 0;
+
+			while (off < n) {
+				ssize_t w = write(in->fd, chunk + off,
+				                  (size_t)(n - off));
+
+				if (w < 0 && errno == EINTR)
+					continue;
+				if (w < 0) {
+					rc = errno_code(errno);
+					rc = file_err(out, j, in, rc,
+					              "spooling: %s",
+					              strerror(errno));
+					goto done;
+				}
+				off += w;
+			}
+		}
+		if (!EVP_DigestUpdate(ctx, chunk, (size_t)n)) {
+			rc = file_err(out, j, in, RT_ENOMEM, "SHA-256 failed");
+			goto done;
+		}
+	}
+	if (!EVP_DigestFinal_ex(ctx, in->id, &mdlen) || mdlen != 32) {
+		rc = file_err(out, j, in, RT_ENOMEM, "SHA-256 failed");
+		goto done;
+	}
+	if (!in->regular)
+		in->st.st_size = (off_t)total;
+	snprintf(in->parse_path, sizeof(in->parse_path), "/proc/self/fd/%d",
+	         in->fd);
+	if (access(in->parse_path, R_OK) < 0) {
+		rc = file_err(out, j, in, RT_EIO,
+		              "cannot reopen the input through /proc: %s",
+		              strerror(errno));
+		goto done;
+	}
+done:
+	EVP_MD_CTX_free(ctx);
+	free(chunk);
+	if (src >= 0 && src != STDIN_FILENO)
+		close(src);
+	return rc;
+}
+
+static void input_close(struct input *in)
+{
+	if (in->own_fd && in->fd >= 0)
+		close(in->fd);
+	in->fd = -1;
+}
+
+/* Refuses a regular file that changed since it was hashed. */
+static int input_unchanged(struct input *in, rt_submit_result *out,
+                           rt_journal *j)
+{
+	struct stat now;
+
+	if (!in->regular)
+		return 0;
+	if (fstat(in->fd, &now) < 0)
+		return file_err(out, j, in, RT_EIO, "%s", strerror(errno));
+	if (now.st_size != in->st.st_size ||
+	    now.st_mtim.tv_sec != in->st.st_mtim.tv_sec ||
+	    now.st_mtim.tv_nsec != in->st.st_mtim.tv_nsec)
+		return file_err(out, j, in, RT_EINVAL,
+		                "file changed while it was being submitted; "
+		                "nothing was written");
+	return 0;
+}
+
+/* Parse errors are positional: "FILE:LINE:COLUMN: message". */
+static int parse_err(rt_submit_result *out, rt_journal *j,
+                     const struct input *in, const rt_batch_error *err)
+{
+	out->error = *err;
+	if (!j)
+		return RT_EINVAL;
+	if (err->line)
+		snprintf(j->errmsg, sizeof(j->errmsg), "%s:%u:%u: %s",
+		         in->display, err->line, err->column, err->message);
+	else
+		snprintf(j->errmsg, sizeof(j->errmsg), "%s: %s", in->display,
+		         err->message);
+	return RT_EINVAL;
+}
+
+/* ---- the write ------------------------------------------------------------- */
+
+/*
+ * Parsing (libyaml) and writing (LMDB) each take about half of a submit,
+ * and a write transaction belongs to the thread that began it.  So a
+ * worker thread parses, encodes each entry and hashes its tracker key into
+ * blocks of records, and the thread owning the transaction puts the blocks'
+ * records into LMDB in order.  A few blocks circulate, so memory stays a
+ * few hundred KiB whatever the batch size.  Without threads (pthread_create
+ * failing) the same code runs inline: each full block is written at once.
+ *
+ * A record in a block: u32 length (host order), 16-byte tracker key, then
+ * the encoded entry.  Seqs are given by the writer, in record order, which
+ * is request order.
+ */
+#define BLOCK_BYTES (256 * 1024)
+#define NBLOCKS 4
+#define STOPPED 1 /* the callback's "stop": the writer has failed */
+
+struct block {
+	struct rt__buf buf;
+	struct block *next;
+};
+
+struct submit_ctx {
+	rt_journal_txn *t;
+	uint64_t serial;
+	uint64_t first_seq;
+	uint64_t n;            /* entries written */
+	uint64_t parsed;       /* entries handed over by the parser */
+	int cb_rc;             /* the writer's error (a journal error) */
+	uint8_t *pairs;        /* tracker key + seq BE, waiting for by_tracker */
+	size_t npairs;
+
+	/* parser side */
+	const char *parse_path;
+	const void *md;
+	EVP_MD_CTX *mdctx;
+	struct rt__buf refs, ent;
+	struct block *cur;
+	int prc;
+	rt_batch_error perr;
+
+	/* shared, under mu */
+	int threaded;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct block *full_head, *full_tail, *free_list;
+	int stop, done;
+	struct block blocks[NBLOCKS];
+};
+
+static int count_cb(void *arg, size_t index, const rt_request *req)
+{
+	(void)index;
+	(void)req;
+	(*(uint64_t *)arg)++;
+	return 0;
+}
+
+#define PAIR_LEN (RT__TRACKER_KEY_LEN + 8)
+#define PAIRS_MAX 65536
+
+static int pair_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, PAIR_LEN);
+}
+
+/* Writer: puts the waiting (tracker key, seq) pairs into by_tracker.  In
+ * key order, consecutive puts land on the same or neighbouring pages, which
+ * is far cheaper than one random B-tree walk per entry; within a key the
+ * seqs are the largest yet, hence MDB_APPENDDUP. */
+static int flush_pairs(struct submit_ctx *c)
+{
+	rt_journal_txn *t = c->t;
+	MDB_cursor *cur = NULL;
+	MDB_val k, d;
+	size_t i;
+	int rc;
+
+	if (c->npairs == 0)
+		return 0;
+	qsort(c->pairs, c->npairs, PAIR_LEN, pair_cmp);
+	rc = mdb_cursor_open(t->txn, t->j->by_tracker, &cur);
+	if (rc)
+		return rt__jerr_mdb(t->j, t, rc, "opening a cursor");
+	for (i = 0; i < c->npairs; i++) {
+		uint8_t *p = c->pairs + i * PAIR_LEN;
+
+		k = mkval(p, RT__TRACKER_KEY_LEN);
+		d = mkval(p + RT__TRACKER_KEY_LEN, 8);
+		rc = mdb_cursor_put(cur, &k, &d, MDB_APPENDDUP);
+		if (rc == MDB_KEYEXIST) {
+			rc = rt__jerr(t->j, RT_EJOURNAL,
+			              "tracker index is inconsistent at entry %llu",
+			              (unsigned long long)rt__be64_get(d.mv_data));
+			goto done;
+		}
+		if (rc) {
+			rc = rt__jerr_mdb(t->j, t, rc, "writing the tracker index");
+			goto done;
+		}
+	}
+	c->npairs = 0;
+done:
+	mdb_cursor_close(cur);
+	return rc;
+}
+
+/* Writer: puts every record of a block into the transaction. */
+static int write_block(struct submit_ctx *c, const struct block *b)
+{
+	rt_journal_txn *t = c->t;
+	rt_journal *j = t->j;
+	const uint8_t *p = b->buf.p, *end = b->buf.p + b->buf.len;
+	uint8_t kb[8];
+	MDB_val k, d;
+	uint32_t len;
+	int rc;
+
+	while (p < end) {
+		uint64_t seq = c->first_seq + c->n;
+
+		memcpy(&len, p, 4);
+		rt__be64_put(kb, seq);
+		/* Seqs only grow, so every entry goes at the end of the
+		 * table: MDB_APPEND fills pages completely and skips the
+		 * search. */
+		k = mkval(kb, 8);
+		d = mkval(p + 4 + RT__TRACKER_KEY_LEN, len);
+		rc = mdb_put(t->txn, j->entries, &k, &d, MDB_APPEND);
+		if (rc == MDB_KEYEXIST)
+			return rt__jerr(j, RT_EJOURNAL,
+			                "entry %llu already exists: next_seq is "
+			                "behind the entries table",
+			                (unsigned long long)seq);
+		if (rc)
+			return rt__jerr_mdb(j, t, rc, "writing an entry");
+		if (c->npairs == PAIRS_MAX && (rc = flush_pairs(c)))
+			return rc;
+		memcpy(c->pairs + c->npairs * PAIR_LEN, p + 4,
+		       RT__TRACKER_KEY_LEN);
+		memcpy(c->pairs + c->npairs * PAIR_LEN + RT__TRACKER_KEY_LEN, kb,
+		       8);
+		c->npairs++;
+		c->n++;
+		p += 4 + RT__TRACKER_KEY_LEN + len;
+	}
+	return 0;
+}
+
+/* Parser: hands the current block to the writer and gets an empty one.
+ * Returns STOPPED once the writer has failed. */
+static int hand_over(struct submit_ctx *c)
+{
+	struct block *b = c->cur;
+	int stop;
+
+	if (!c->threaded) {
+		if (!c->cb_rc)
+			c->cb_rc = write_block(c, b);
+		rt__buf_reset(&b->buf);
+		return c->cb_rc ? STOPPED : 0;
+	}
+	pthread_mutex_lock(&c->mu);
+	b->next = NULL;
+	if (c->full_tail)
+		c->full_tail->next = b;
+	else
+		c->full_head = b;
+	c->full_tail = b;
+	c->cur = NULL;
+	pthread_cond_broadcast(&c->cv);
+	while (!c->free_list && !c->stop)
+		pthread_cond_wait(&c->cv, &c->mu);
+	if (c->free_list) {
+		c->cur = c->free_list;
+		c->free_list = c->cur->next;
+		rt__buf_reset(&c->cur->buf);
+	}
+	stop = c->stop;
+	pthread_mutex_unlock(&c->mu);
+	return stop ? STOPPED : 0;
+}
+
+static int put_cb(void *arg, size_t index, const rt_request *req)
+{
+	struct submit_ctx *c = arg;
+	struct rt__entry_rec e;
+	struct rt__buf *out;
+	uint8_t tk[RT__TRACKER_KEY_LEN];
+	uint32_t len;
+	const char *ns = req->ns ? req->ns : "";
+
+	if (!c->cur)
+		return STOPPED;
+	memset(&e, 0, sizeof(e));
+	e.state = RT_ENTRY_PENDING;
+	e.op = (uint8_t)req->op;
+	e.batch_serial = c->serial;
+	e.request_index = index;
+	e.pool.s = req->pool;
+	e.pool.len = strlen(req->pool);
+	e.ns.s = ns;
+	e.ns.len = strlen(ns);
+	e.tracker.s = req->tracker;
+	e.tracker.len = strlen(req->tracker);
+	e.nrefs = req->nrefs;
+	if (req->request_id) {
+		e.request_id.s = req->request_id;
+		e.request_id.len = strlen(req->request_id);
+	}
+	rt__buf_reset(&c->refs);
+	rt__refs_encode(&c->refs, req->refs, req->nrefs);
+	e.refs = c->refs.p;
+	e.refs_len = c->refs.len;
+	rt__buf_reset(&c->ent);
+	rt__entry_encode(&c->ent, &e);
+	if (c->refs.oom || c->ent.oom || c->ent.len > UINT32_MAX)
+		return RT_ENOMEM;
+	if (rt__tracker_hash(c->mdctx, c->md, tk, e.pool.s, e.pool.len, e.ns.s,
+	                     e.ns.len, e.tracker.s, e.tracker.len))
+		return RT_ENOMEM;
+
+	out = &c->cur->buf;
+	len = (uint32_t)c->ent.len;
+	rt__buf_put(out, &len, 4);
+	rt__buf_put(out, tk, sizeof(tk));
+	rt__buf_put(out, c->ent.p, c->ent.len);
+	if (out->oom)
+		return RT_ENOMEM;
+	c->parsed++;
+	if (out->len >= BLOCK_BYTES)
+		return hand_over(c);
+	return 0;
+}
+
+static void *parser_main(void *arg)
+{
+	struct submit_ctx *c = arg;
+
+	c->prc = rt_batch_parse_file(c->parse_path, put_cb, c, &c->perr);
+	/* The last, partly filled block goes too (unless the writer gave
+	 * up), then the writer learns that nothing more is coming. */
+	if (c->prc == 0 && c->cur && c->cur->buf.len)
+		(void)hand_over(c);
+	if (c->threaded) {
+		pthread_mutex_lock(&c->mu);
+		c->done = 1;
+		pthread_cond_broadcast(&c->cv);
+		pthread_mutex_unlock(&c->mu);
+	}
+	return NULL;
+}
+
+/* Writer loop: writes blocks as they come until the parser is done.  After
+ * an error it keeps taking blocks (without writing them) so that the
+ * parser, told to stop, never waits for ever. */
+static void writer_main(struct submit_ctx *c)
+{
+	struct block *b;
+
+	pthread_mutex_lock(&c->mu);
+	for (;;) {
+		while (!c->full_head && !c->done)
+			pthread_cond_wait(&c->cv, &c->mu);
+		b = c->full_head;
+		if (!b)
+			break;
+		c->full_head = b->next;
+		if (!c->full_head)
+			c->full_tail = NULL;
+		pthread_mutex_unlock(&c->mu);
+		if (!c->cb_rc)
+			c->cb_rc = write_block(c, b);
+		pthread_mutex_lock(&c->mu);
+		if (c->cb_rc)
+			c->stop = 1;
+		b->next = c->free_list;
+		c->free_list = b;
+		pthread_cond_broadcast(&c->cv);
+	}
+	pthread_mutex_unlock(&c->mu);
+}
+
+/* Parses the batch into the open transaction.  Returns 0, or sets
+ * c->cb_rc (journal error) or c->prc (parse error) and returns non-zero. */
+static int parse_into_txn(struct submit_ctx *c, rt_journal *j)
+{
+	pthread_t th;
+	int i, rc = 0;
+
+	c->md = rt__journal_md(j);
+	c->mdctx = EVP_MD_CTX_new();
+	c->pairs = malloc(PAIRS_MAX * PAIR_LEN);
+	if (!c->md || !c->mdctx || !c->pairs) {
+		c->cb_rc = rt__jerr(j, RT_ENOMEM, "out of memory");
+		goto done;
+	}
+	for (i = 0; i < NBLOCKS; i++) {
+		c->blocks[i].next = i + 1 < NBLOCKS ? &c->blocks[i + 1] : NULL;
+	}
+	c->cur = &c->blocks[0];
+	c->free_list = &c->blocks[1];
+	if (pthread_mutex_init(&c->mu, NULL) == 0) {
+		if (pthread_cond_init(&c->cv, NULL) == 0) {
+			c->threaded = 1;
+			if (pthread_create(&th, NULL, parser_main, c) == 0) {
+				writer_main(c);
+				pthread_join(th, NULL);
+			} else {
+				c->threaded = 0;
+			}
+			pthread_cond_destroy(&c->cv);
+		}
+		pthread_mutex_destroy(&c->mu);
+	}
+	if (!c->threaded)
+		parser_main(c);
+	if (c->prc == RT_ENOMEM && !c->cb_rc)
+		c->cb_rc = rt__jerr(j, RT_ENOMEM, "out of memory");
+	if (!c->cb_rc && !c->prc)
+		c->cb_rc = flush_pairs(c);
+done:
+	rc = c->cb_rc || c->prc;
+	EVP_MD_CTX_free(c->mdctx);
+	free(c->pairs);
+	for (i = 0; i < NBLOCKS; i++)
+		rt__buf_free(&c->blocks[i].buf);
+	rt__buf_free(&c->refs);
+	rt__buf_free(&c->ent);
+	return rc;
+}
+
+/* Adds first_seq .. first_seq + n - 1 to the pending rows of by_state, many
+ * per call (MDB_MULTIPLE), at the end of the set (they are the largest). */
+static int put_pending(struct submit_ctx *c)
+{
+	rt_journal_txn *t = c->t;
+	MDB_cursor *cur = NULL;
+	uint8_t state = RT_ENTRY_PENDING, *chunk = NULL;
+	uint64_t done = 0;
+	size_t per = 4096, i, m;
+	MDB_val k, d[2];
+	int rc = 0;
+
+	if (c->n == 0)
+		return 0;
+	chunk = malloc(per * 8);
+	if (!chunk)
+		return rt__jerr(t->j, RT_ENOMEM, "out of memory");
+	rc = mdb_cursor_open(t->txn, t->j->by_state, &cur);
+	if (rc) {
+		rc = rt__jerr_mdb(t->j, t, rc, "opening a cursor");
+		goto done;
+	}
+	while (done < c->n) {
+		m = c->n - done < per ? (size_t)(c->n - done) : per;
+		for (i = 0; i < m; i++)
+			rt__be64_put(chunk + 8 * i, c->first_seq + done + i);
+		k = mkval(&state, 1);
+		d[0] = mkval(chunk, 8);
+		d[1] = mkval(NULL, m);
+		rc = mdb_cursor_put(cur, &k, d, MDB_MULTIPLE);
+		if (rc) {
+			rc = rt__jerr_mdb(t->j, t, rc, "writing the state index");
+			goto done;
+		}
+		/* d[1].mv_size now says how many were stored. */
+		if (d[1].mv_size == 0) {
+			rc = rt__jerr(t->j, RT_EJOURNAL, "state index refused rows");
+			goto done;
+		}
+		done += d[1].mv_size;
+	}
+done:
+	mdb_cursor_close(cur);
+	free(chunk);
+	return rc;
+}
+
+/* Fills `out` from an existing batch, if the id is known.  1 if found. */
+static int find_batch(rt_journal_txn *t, const uint8_t id[32],
+                      rt_submit_result *out)
+{
+	MDB_val k = mkval(id, 32), d;
+	uint8_t kb[8];
+	struct rt__batch_rec rec;
+	int rc = mdb_get(t->txn, t->j->batch_ids, &k, &d);
+
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc)
+		return rt__jerr_mdb(t->j, t, rc, "reading the batch ids");
+	if (d.mv_size != 8)
+		return rt__jerr(t->j, RT_EJOURNAL, "malformed batch id row");
+	memcpy(kb, d.mv_data, 8);
+	k = mkval(kb, 8);
+	rc = mdb_get(t->txn, t->j->batches, &k, &d);
+	if (rc == 0 && rt__batch_decode(&rec, d.mv_data, d.mv_size) == 0) {
+		out->nentries = rec.nentries;
+		out->first_seq = rec.first_seq;
+		out->already_present = 1;
+		return 1;
+	}
+	return rc ? rt__jerr_mdb(t->j, t, rc, "reading a batch record")
+	          : rt__jerr(t->j, RT_EJOURNAL, "malformed batch record");
+}
+
+/* One attempt at the write transaction.  RT_ETRANSIENT with j->map_grown
+ * means "the map was enlarged: try again". */
+static int write_batch(rt_journal *j, struct input *in, const char *name,
+                       rt_submit_result *out)
+{
+	struct submit_ctx *c;
+	struct rt__batch_rec rec;
+	struct rt__buf b = { 0 };
+	uint64_t counts[RT_ENTRY_STATE_SLOTS];
+	uint8_t kb[8];
+	MDB_val k, d;
+	int rc;
+
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return rt__jerr(j, RT_ENOMEM, "out of memory");
+	c->parse_path = in->parse_path;
+	rc = rt_journal_txn_begin(&c->t, j, 0);
+	if (rc)
+		goto done;
+	/* Checked under the write lock, so two concurrent submits of the same
+	 * bytes cannot both get in. */
+	rc = find_batch(c->t, in->id, out);
+	if (rc) {
+		rc = rc == 1 ? 0 : rc;
+		goto done;
+	}
+	if ((rc = rt__meta_get_u64(c->t, "next_seq", &c->first_seq)) ||
+	    (rc = rt__meta_get_u64(c->t, "next_batch", &c->serial)))
+		goto done;
+
+	if (parse_into_txn(c, j)) {
+		if (c->cb_rc)
+			rc = c->cb_rc;
+		else if (c->prc == RT_EINVAL)
+			rc = parse_err(out, j, in, &c->perr);
+		else
+			rc = file_err(out, j, in, c->prc, "%s",
+			              c->perr.message[0] ? c->perr.message
+			                                 : rt_strerror(c->prc));
+		goto done;
+	}
+	rc = put_pending(c);
+	if (rc)
+		goto done;
+
+	memset(&rec, 0, sizeof(rec));
+	memcpy(rec.id, in->id, 32);
+	rec.submitted_ns = (uint64_t)rt__now_ns();
+	rec.first_seq = c->first_seq;
+	rec.nentries = c->n;
+	rec.file_name.s = name;
+	rec.file_name.len = strlen(name);
+	rec.counts[RT_ENTRY_PENDING] = c->n;
+	rt__batch_encode(&b, &rec);
+	if (b.oom) {
+		rc = rt__jerr(j, RT_ENOMEM, "out of memory");
+		goto done;
+	}
+	rt__be64_put(kb, c->serial);
+	k = mkval(kb, 8);
+	d = mkval(b.p, b.len);
+	rc = mdb_put(c->t->txn, j->batches, &k, &d, MDB_NOOVERWRITE);
+	if (rc == 0) {
+		k = mkval(in->id, 32);
+		d = mkval(kb, 8);
+		rc = mdb_put(c->t->txn, j->batch_ids, &k, &d, MDB_NOOVERWRITE);
+	}
+	if (rc) {
+		rc = rc == MDB_KEYEXIST
+		         ? rt__jerr(j, RT_EJOURNAL, "batch record %llu exists "
+		                                    "already: next_batch is behind",
+		                    (unsigned long long)c->serial)
+		         : rt__jerr_mdb(j, c->t, rc, "writing the batch record");
+		goto done;
+	}
+	if ((rc = rt__meta_get_counts(c->t, counts)))
+		goto done;
+	counts[RT_ENTRY_PENDING] += c->n;
+	if ((rc = rt__meta_put_counts(c->t, counts)) ||
+	    (rc = rt__meta_put_u64(c->t, "next_seq", c->first_seq + c->n)) ||
+	    (rc = rt__meta_put_u64(c->t, "next_batch", c->serial + 1)))
+		goto done;
+	/* Last check before the point of no return. */
+	rc = input_unchanged(in, out, j);
+	if (rc)
+		goto done;
+	out->nentries = c->n;
+	out->first_seq = c->first_seq;
+	rc = rt_journal_txn_commit(c->t);
+	c->t = NULL;
+done:
+	rt_journal_txn_abort(c->t);
+	rt__buf_free(&b);
+	free(c);
+	return rc;
+}
+
+int rt_journal_submit(rt_submit_result *out, rt_journal *j, const char *path,
+                      const char *name, unsigned flags)
+{
+	struct input in;
+	uint64_t parsed = 0;
+	rt_journal_txn *t = NULL;
+	rt_batch_error perr;
+	int rc, prc;
+
+	memset(out, 0, sizeof(*out));
+	memset(&in, 0, sizeof(in));
+	in.fd = -1;
+	if (!j && !(flags & RT_SUBMIT_DRY_RUN))
+		return RT_EINVAL;
+	if (j && j->txn)
+		return rt__jerr(j, RT_EINVAL,
+		                "submit inside an open transaction");
+	rc = input_open(&in, out, j, path);
+	if (rc)
+		goto done;
+	rt__hex32(out->batch_id, in.id);
+	if (!name)
+		name = path;
+
+	if (flags & RT_SUBMIT_DRY_RUN) {
+		memset(&perr, 0, sizeof(perr));
+		prc = rt_batch_parse_file(in.parse_path, count_cb, &parsed, &perr);
+		if (prc) {
+			rc = prc == RT_EINVAL
+			         ? parse_err(out, j, &in, &perr)
+			         : file_err(out, j, &in, prc, "%s",
+			                    perr.message[0] ? perr.message
+			                                    : rt_strerror(prc));
+			goto done;
+		}
+		out->nentries = parsed;
+		if ((rc = input_unchanged(&in, out, j)))
+			goto done;
+		if (j) {
+			rc = rt_journal_txn_begin(&t, j, RT_TXN_RDONLY);
+			if (rc == 0)
+				rc = find_batch(t, in.id, out);
+			rc = rc == 1 ? 0 : rc;
+			if (out->already_present)
+				out->nentries = parsed;
+		}
+		goto done;
+	}
+
+	/* Room for the batch up front: its entries are smaller than its YAML,
+	 * so three times the file bounds entries plus indexes.  A MAP_FULL
+	 * below still grows the map and redoes the transaction. */
+	if (rt__journal_presize) {
+		rc = rt__journal_reserve(j, rt__journal_used(j) +
+		                                3 * (uint64_t)in.st.st_size +
+		                                ((uint64_t)1 << 20));
+		if (rc)
+			goto done;
+	}
+	for (;;) {
+		rc = write_batch(j, &in, name, out);
+		if (rc == RT_ETRANSIENT && j->map_grown) {
+			/* The parse restarts from the top of the same file. */
+			out->nentries = out->first_seq = 0;
+			continue;
+		}
+		break;
+	}
+done:
+	rt_journal_txn_abort(t);
+	input_close(&in);
+	return rc;
+}
