@@ -98,5 +98,8 @@ int reftrack_cmd_show(int argc, char **argv);
 int reftrack_cmd_submit(int argc, char **argv);
 int reftrack_cmd_status(int argc, char **argv);
 int reftrack_cmd_show_entry(int argc, char **argv);
+int reftrack_cmd_replay(int argc, char **argv);
+int reftrack_cmd_retry(int argc, char **argv);
+int reftrack_cmd_skip(int argc, char **argv);
 
 #endif

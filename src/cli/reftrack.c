@@ -24,6 +24,9 @@ static const struct subcommand subcommands[] = {
 	{ "submit", reftrack_cmd_submit, "validate a batch file into the journal" },
 	{ "status", reftrack_cmd_status, "summarise the journal" },
 	{ "show-entry", reftrack_cmd_show_entry, "print one journal entry" },
+	{ "replay", reftrack_cmd_replay, "apply the journal's pending entries" },
+	{ "retry", reftrack_cmd_retry, "put failed entries back to pending" },
+	{ "skip", reftrack_cmd_skip, "mark an entry skipped, unblocking its tracker" },
 };
 
 #define NSUBCOMMANDS (sizeof(subcommands) / sizeof(subcommands[0]))
