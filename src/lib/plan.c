@@ -199,18 +199,13 @@ static int plan_remove(struct rt__plan *plan, const struct rt__request *req,
 	return 0;
 }
 
-int rt__plan_make(struct rt__plan *plan, const struct rt__request *req,
-                  const struct rt__snapshot *snap, char *msg, size_t msgsz)
+/* Room for n keys, every other field cleared. */
+static int plan_clear(struct rt__plan *plan, size_t n)
 {
 	struct rt__plan keep;
-	int rc;
 
-	if (reserve(plan, req->nkeys)) {
-		rt__errmsg_set(msg, msgsz, "out of memory planning %zu keys",
-		               req->nkeys);
+	if (reserve(plan, n))
 		return RT_ENOMEM;
-	}
-	/* Keep the arrays, clear the rest. */
 	keep = *plan;
 	memset(plan, 0, sizeof(*plan));
 	plan->set_keys = keep.set_keys;
@@ -220,6 +215,62 @@ int rt__plan_make(struct rt__plan *plan, const struct rt__request *req,
 	plan->set_val_lens = keep.set_val_lens;
 	plan->rm_key_lens = keep.rm_key_lens;
 	plan->cap = keep.cap;
+	return 0;
+}
+
+int rt__plan_diff(struct rt__plan *plan, const struct rt__request *req,
+                  const struct rt__snapshot *before, int after_exists,
+                  uint32_t after_refcount, const unsigned char *after_found)
+{
+	size_t i;
+
+	if (plan_clear(plan, req->nkeys))
+		return RT_ENOMEM;
+	plan->refcount = after_exists ? after_refcount : 0;
+	rt__be32_put(plan->count_be, plan->refcount);
+	if (!before->exists && !after_exists) {
+		plan->kind = RT__PLAN_NOTHING;
+		return 0;
+	}
+	if (!after_exists) {
+		plan->kind = RT__PLAN_DELETE;
+		plan->deleted = 1;
+		plan->guard_version = before->version;
+		return 0;
+	}
+	for (i = 0; i < req->nkeys; i++) {
+		unsigned char was = before->exists ? before->found[i] : 0;
+
+		if (after_found[i] == was)
+			continue;
+		if (after_found[i])
+			set_key(plan, &req->keys[i], after_found[i]);
+		else
+			rm_key(plan, &req->keys[i]);
+	}
+	if (!before->exists) {
+		plan->kind = RT__PLAN_CREATE;
+		plan->created = 1;
+	} else if (plan->nset || plan->nrm ||
+	           after_refcount != before->refcount) {
+		plan->kind = RT__PLAN_UPDATE;
+		plan->guard_version = before->version;
+	} else {
+		plan->kind = RT__PLAN_NOTHING;
+	}
+	return 0;
+}
+
+int rt__plan_make(struct rt__plan *plan, const struct rt__request *req,
+                  const struct rt__snapshot *snap, char *msg, size_t msgsz)
+{
+	int rc;
+
+	if (plan_clear(plan, req->nkeys)) {
+		rt__errmsg_set(msg, msgsz, "out of memory planning %zu keys",
+		               req->nkeys);
+		return RT_ENOMEM;
+	}
 	rc = req->op == RT_OP_ADD ? plan_add(plan, req, snap, msg, msgsz)
 	                          : plan_remove(plan, req, snap, msg, msgsz);
 	if (rc)

@@ -78,6 +78,17 @@ struct rt__plan {
  * RT_ENOMEM.  Nothing in the plan is meaningful after an error. */
 int rt__plan_make(struct rt__plan *plan, const struct rt__request *req,
                   const struct rt__snapshot *snap, char *msg, size_t msgsz);
+/* The one write that takes a tracker from `before` (a snapshot whose
+ * found[] follows req->keys) to the state after: after_exists,
+ * after_refcount and after_found[] over the same keys.  The replayer uses
+ * it to send several consecutive entries of one tracker as one guarded
+ * write, each entry planned with rt__plan_make() on the state the previous
+ * one left.  kind: CREATE (missing before), DELETE (missing after), UPDATE
+ * (a key or the count differs), else NOTHING.  The outcome fields are not
+ * set.  Errors: RT_ENOMEM. */
+int rt__plan_diff(struct rt__plan *plan, const struct rt__request *req,
+                  const struct rt__snapshot *before, int after_exists,
+                  uint32_t after_refcount, const unsigned char *after_found);
 void rt__plan_free(struct rt__plan *plan);
 
 #endif

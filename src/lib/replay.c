@@ -3,52 +3,61 @@
  *
  * Pipeline.  Entries are loaded in seq order from the journal's pending
  * index (never the whole journal: at most `loaded_cap` at a time) and queued
- * on their tracker.  A tracker runs one entry at a time, so entries of one
- * tracker apply strictly in seq order; up to `inflight` trackers have an
- * asynchronous op outstanding on the one cluster connection.  For each
- * entry: one read op (rt__tio_read_keys), a plan (rt__plan_make), and, if
- * the plan writes, one guarded write op.  Completions are queued by
- * librados' callback thread and handled here, on the caller's thread, which
- * is the only one touching the journal.
+ * on their tracker's slot.  A slot has at most one op outstanding, so the
+ * entries of one tracker apply strictly in seq order; up to `inflight`
+ * slots have an asynchronous op outstanding on the one cluster connection.
+ * A slot's unit of work is a group: its oldest entry and the entries queued
+ * behind it.  One read op fetches every key of the group
+ * (rt__tio_read_keys), each entry is planned in turn on the state the one
+ * before it leaves (rt__plan_make), and the difference between the state
+ * read and the state after the last entry is sent as one guarded write
+ * (rt__plan_diff).  Each entry's recorded outcome is the one its own plan
+ * gives, which is what applying the entries one by one gives.  A group
+ * ends before an entry that would delete the tracker (so a delete is
+ * always a group of one: see the proof) and before a recovering entry.
+ * Completions are queued by librados' callback thread and handled here, on
+ * the caller's thread, which is the only one touching the journal.
  *
  * Exactly once, under kill -9 at any instant.  Invariants:
- *  (1) Before a write is sent, its entry is durably IN_FLIGHT in the
- *      journal, with the object version the write is guarded on and the
- *      outcome the write will have.  One LMDB commit covers every write of
- *      a round, and precedes sending any of them.
+ *  (1) Before a write is sent, each entry of its group is durably
+ *      IN_FLIGHT in the journal, with the object version the write is
+ *      guarded on and the entry's planned outcome.  One LMDB commit covers
+ *      every write of a round, and precedes sending any of them.
  *  (2) Every create or update we send also sets, in the same atomic op, the
- *      xattr reftrack.j.<journal id> to the entry's seq.  Other writers
- *      (ceph-csi, the CLI, other journals) never touch it.
- *  (3) A tracker's entries run strictly in seq order, and an entry is not
- *      started until the one before it is settled in the journal's view of
- *      this run.  So while entry E is in flight, no write of this journal
- *      with a seq above E's can reach E's tracker.
+ *      xattr reftrack.j.<journal id> to the seq of the group's last entry.
+ *      Other writers (ceph-csi, the CLI, other journals) never touch it.
+ *  (3) A tracker's entries run strictly in seq order, and a group is not
+ *      started until the one before it is settled in this run's view.  So
+ *      while entry E is in flight, no write of this journal carrying a seq
+ *      above E's group can reach E's tracker.
  *  (4) A write whose fate is unknown (the process died, or the op timed
- *      out) is never re-sent blind: its entry is resolved from evidence
- *      first (recovery.c), exactly as after a crash.
+ *      out) is never re-sent blind: its entries are resolved from evidence
+ *      first (recovery.c), one at a time, exactly as after a crash.
  * Proof sketch.  Take an entry E found IN_FLIGHT (after a crash, or after a
- * timeout).  Read its tracker.  If the marker is >= E.seq, by (3) only E's
- * write can have set it, so E landed: record the outcome saved by (1).  If
- * the tracker's version equals E's guard, nothing was written since E's read,
- * so E did not land: apply it as new.  If E is an add, applying it again can
- * only add keys that are missing; it never removes, so the worst case (our
- * write landed, then the tracker was deleted and created again by others)
- * is a leaked reference, never a lost one.  If E is a removal and the
- * tracker is gone: if E's write was the delete, E landed or someone else
- * deleted first, and applying E now would report "deleted" without writing,
- * so both agree; otherwise a removal on a missing tracker writes nothing.
- * If the marker is there but below E.seq, the object has not been
- * re-created since that earlier write of ours, and E's write would have
+ * timeout).  Read its tracker.  If the marker is >= E.seq, by (3) only the
+ * write of E's group can have set it, and a write is atomic, so E landed:
+ * record the outcome saved by (1).  If the tracker's version equals E's
+ * guard, nothing was written since E's read, so E did not land: apply it as
+ * new.  If E is an add, applying it again can only add keys that are
+ * missing; it never removes, so the worst case (our write landed, then the
+ * tracker was deleted and created again by others) is a leaked reference,
+ * never a lost one.  If E is a removal and the tracker is gone: if E
+ * planned the delete (a group of one), E landed or someone else deleted
+ * first, and applying E now would report "deleted" without writing, so
+ * both agree; otherwise a removal on a missing tracker writes nothing.  If
+ * the marker is there but below E.seq, the object has not been created
+ * again since that earlier write of ours, and E's group write would have
  * raised the marker: E did not land.  What is left: a removal, a changed
- * object without our marker.  Either E did not land and others wrote, or
- * E landed and the tracker was deleted and created again since.  If the
+ * object without our marker.  Either E did not land and others wrote, or E
+ * landed and the tracker was deleted and created again since.  If the
  * tracker already shows E's effect, applying E changes nothing, so E is
  * recorded as planned; otherwise applying E might remove a reference that
  * was added after our write, so E goes to NEEDS_REVIEW and its tracker
  * waits for an operator.  Leak rather than delete.
  * With (1) the recorded outcome of a landed entry is the one planned, which
  * is the one an uninterrupted run records.  A write that the OSD refused
- * with a version conflict did not land; it is re-read and re-planned.
+ * with a version conflict did not land: its entries go back to pending in
+ * the next commit and are read and planned again.
  *
  * Failpoints, for the crash tests: REFTRACK_FAILPOINT=NAME[:N] kills the
  * process with SIGKILL the N-th time (default 1st) the replayer passes NAME:
@@ -67,7 +76,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <rados/librados.h>
 
@@ -84,10 +92,14 @@
 
 #define DEFAULT_INFLIGHT 128
 #define DEFAULT_MAX_ATTEMPTS 8
-/* Conflicts in a row on one entry before it is treated like a transient
- * error budget-wise; a tracker hammered by other writers still converges
- * thanks to the backoff, and a livelock ends in "pending". */
+/* Conflicts in a row on one tracker before it is left for a later run; a
+ * tracker hammered by other writers still converges thanks to the
+ * backoff, and a livelock ends in "pending". */
 #define MAX_CONFLICTS 200
+/* Bounds on one group, so that one op stays a reasonable size for the OSD
+ * and a group's read fits comfortably in a message. */
+#define GROUP_MAX_ENTRIES 256
+#define GROUP_MAX_KEYS 4096
 #define MARKER_PREFIX "reftrack.j."
 
 enum phase { PHASE_IDLE, PHASE_READ, PHASE_WRITE, PHASE_WAIT };
@@ -99,14 +111,11 @@ struct ioctx_entry {
 	struct ioctx_entry *next;
 };
 
-struct slot;
-
 struct replay;
 
+/* One loaded entry. */
 struct job {
-	struct replay *r;
 	rt_journal_entry *e;
-	struct slot *slot;
 	struct rt__request req;
 	int req_ok;
 	/* The in-flight record (invariant 1), as the journal holds it. */
@@ -114,30 +123,43 @@ struct job {
 	uint64_t guard;
 	rt_entry_outcome planned;
 	uint32_t attempts;       /* persisted */
-	unsigned transient;      /* transient errors in a row, this run */
+	struct job *qnext;       /* the next entry of the same tracker */
+};
+
+/* One tracker: its loaded entries and the op in progress for them. */
+struct slot {
+	struct replay *r;
+	char *id;                /* pool NUL ns NUL tracker, for hashing */
+	size_t idlen;
+	struct slot *hnext;
+	struct job *head, *tail; /* loaded entries, in seq order */
+	size_t ngroup;           /* entries from head in the op in progress */
+	int busy;                /* a group is being worked on */
+	int stopped;             /* left for a later run: start nothing more */
+	int blocked;             /* an earlier entry failed or needs review */
+	uint64_t blocked_by;
+	int kicked;              /* waits on the list of slots to start */
+	unsigned transient;      /* transient errors of this group, this run */
 	unsigned conflicts;      /* conflicts in a row */
 	enum phase phase;
+	rados_ioctx_t io;
+	/* Every key of the group, read and written together. */
+	struct rt__request ureq;
+	int ureq_ok;
+	rt_ref *urefs;
+	size_t urefs_cap;
 	struct rt__tio_read rd;
 	struct rt__snapshot snap;
-	struct rt__plan plan;
+	unsigned char *after;    /* the group's end state, over ureq's keys */
+	size_t after_cap;
+	struct rt__plan wplan;
 	rados_write_op_t wop;
 	rados_completion_t comp;
 	int op_rc;
 	uint64_t op_version;
 	double wake_at;
-	struct job *qnext;       /* the next entry of the same tracker */
-	struct job *lnext;       /* the ready, timer or to-write list */
-};
-
-struct slot {
-	char *id;                /* pool NUL ns NUL tracker, for hashing */
-	size_t idlen;
-	struct job *head, *tail; /* loaded entries of this tracker, in order */
-	int busy;                /* head is being worked on */
-	int stopped;             /* left for a later run: start nothing more */
-	int blocked;             /* an earlier entry failed or needs review */
-	uint64_t blocked_by;
-	struct slot *hnext;
+	struct slot *lnext;      /* the ready, timer or to-write list */
+	struct slot *knext;      /* the list of slots to start */
 };
 
 /* One journal change to commit with the next round. */
@@ -164,13 +186,19 @@ struct replay {
 	/* Filled by librados' callback thread. */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	struct job *ready;
+	struct slot *ready;
 	size_t outstanding;      /* ops sent, completion not yet handled */
 	/* This thread's lists. */
-	struct job *timers;      /* jobs waiting out a backoff */
-	struct job *to_write;    /* planned writes for the next round */
+	struct slot *timers;     /* slots waiting out a backoff */
+	struct slot *to_write;   /* planned writes for the next round */
+	/* Slots with entries to start once fewer than `inflight` are busy,
+	 * oldest first. */
+	struct slot *kick, *kick_tail;
 	struct update *updates;
 	size_t nupdates, cap_updates;
+	/* Scratch for planning one entry of a group. */
+	struct rt__snapshot esnap;
+	struct rt__plan eplan;
 	const char *failpoint;
 	long failpoint_hits;
 	char errbuf[RT__ERRMSG_MAX];
@@ -232,6 +260,31 @@ static rt_entry_outcome outcome_of_plan(const struct rt__plan *p)
 	return o;
 }
 
+/* Sets r->errbuf to "pool 'P' namespace 'N' tracker 'T': " + text. */
+static const char *describe(struct replay *r, const rt_journal_entry *e,
+                            const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static const char *describe(struct replay *r, const rt_journal_entry *e,
+                            const char *fmt, ...)
+{
+	char qp[RT__QUOTE_BUF], qn[RT__QUOTE_BUF], qt[RT__QUOTE_BUF];
+	va_list ap;
+	int n;
+
+	n = snprintf(r->errbuf, sizeof(r->errbuf),
+	             "pool %s namespace %s tracker %s: ",
+	             rt__quote(qp, e->pool, strlen(e->pool)),
+	             rt__quote(qn, e->ns, strlen(e->ns)),
+	             rt__quote(qt, e->tracker, strlen(e->tracker)));
+	if (n > 0 && (size_t)n < sizeof(r->errbuf)) {
+		va_start(ap, fmt);
+		vsnprintf(r->errbuf + n, sizeof(r->errbuf) - (size_t)n, fmt, ap);
+		va_end(ap);
+	}
+	return r->errbuf;
+}
+
 /* ---- journal updates, committed once per round ------------------------- */
 
 static int queue_update(struct replay *r, uint64_t seq,
@@ -280,7 +333,7 @@ static int apply_updates(void *arg, rt_journal_txn *txn)
 static int commit_updates(struct replay *r)
 {
 	size_t i;
-	int rc = 0;
+	int rc;
 
 	if (r->nupdates == 0)
 		return 0;
@@ -318,11 +371,56 @@ static struct slot *slot_get(struct replay *r, const rt_journal_entry *e)
 		free(id);
 		return NULL;
 	}
+	s->r = r;
 	s->id = id;
 	s->idlen = len;
 	s->hnext = r->slots[b];
 	r->slots[b] = s;
 	return s;
+}
+
+static void slot_free(struct slot *s)
+{
+	rt__tio_read_release(&s->rd);
+	if (s->wop)
+		rados_release_write_op(s->wop);
+	if (s->comp)
+		rados_aio_release(s->comp);
+	if (s->ureq_ok)
+		rt__request_free(&s->ureq);
+	rt__snapshot_free(&s->snap);
+	rt__plan_free(&s->wplan);
+	free(s->urefs);
+	free(s->after);
+	free(s->id);
+	free(s);
+}
+
+static void job_free(struct job *job)
+{
+	if (job->req_ok)
+		rt__request_free(&job->req);
+	rt_journal_entry_free(job->e);
+	free(job);
+}
+
+/* Unlinks and frees a slot that holds nothing for the rest of the run.
+ * Blocked and stopped slots are kept: they hold back later entries of
+ * their tracker. */
+static void slot_release_if_idle(struct replay *r, struct slot *s)
+{
+	struct slot **pp;
+
+	if (s->head || s->busy || s->blocked || s->stopped || s->kicked)
+		return;
+	for (pp = &r->slots[hash_bytes(s->id, s->idlen) % r->nbuckets]; *pp;
+	     pp = &(*pp)->hnext) {
+		if (*pp == s) {
+			*pp = s->hnext;
+			slot_free(s);
+			return;
+		}
+	}
 }
 
 static int ioctx_get(struct replay *r, const char *pool, const char *ns,
@@ -354,79 +452,13 @@ found:
 	return x->rc;
 }
 
-/* ---- jobs -------------------------------------------------------------- */
+/* ---- settling entries -------------------------------------------------- */
 
-static void job_free(struct job *job)
+/* Records the fate of the slot's head entry and drops it from the slot. */
+static int settle_head(struct replay *r, struct slot *s, rt_entry_state state,
+                       const rt_entry_outcome *outcome, const char *error)
 {
-	if (!job)
-		return;
-	rt__tio_read_release(&job->rd);
-	if (job->wop)
-		rados_release_write_op(job->wop);
-	if (job->comp)
-		rados_aio_release(job->comp);
-	rt__plan_free(&job->plan);
-	rt__snapshot_free(&job->snap);
-	if (job->req_ok)
-		rt__request_free(&job->req);
-	rt_journal_entry_free(job->e);
-	free(job);
-}
-
-
-static void on_complete(rados_completion_t comp, void *arg)
-{
-	struct job *job = arg;
-	struct replay *r = job->r;
-
-	(void)comp;
-	pthread_mutex_lock(&r->lock);
-	job->lnext = r->ready;
-	r->ready = job;
-	pthread_cond_signal(&r->cond);
-	pthread_mutex_unlock(&r->lock);
-}
-
-static void slot_release_if_idle(struct replay *r, struct slot *s)
-{
-	struct slot **pp;
-
-	/* Blocked and stopped slots are kept: they hold back later entries
-	 * of their tracker for the rest of the run. */
-	if (s->head || s->busy || s->blocked || s->stopped)
-		return;
-	for (pp = &r->slots[hash_bytes(s->id, s->idlen) % r->nbuckets]; *pp;
-	     pp = &(*pp)->hnext) {
-		if (*pp == s) {
-			*pp = s->hnext;
-			free(s->id);
-			free(s);
-			return;
-		}
-	}
-}
-
-static int start_slot(struct replay *r, struct slot *s);
-
-/* The head job of its slot is settled (or left for a later run): free it
- * and start the next entry of the tracker. */
-static int finish_job(struct replay *r, struct job *job)
-{
-	struct slot *s = job->slot;
-
-	s->head = job->qnext;
-	if (!s->head)
-		s->tail = NULL;
-	s->busy = 0;
-	r->active--;
-	r->loaded--;
-	job_free(job);
-	return start_slot(r, s);
-}
-
-static int settle(struct replay *r, struct job *job, rt_entry_state state,
-                  const rt_entry_outcome *outcome, const char *error)
-{
+	struct job *job = s->head;
 	rt_entry_change ch;
 	int rc;
 
@@ -445,6 +477,9 @@ static int settle(struct replay *r, struct job *job, rt_entry_state state,
 	case RT_ENTRY_DONE:
 		r->stats->applied++;
 		break;
+	case RT_ENTRY_BLOCKED:
+		r->stats->blocked++;
+		break;
 	case RT_ENTRY_FAILED:
 	case RT_ENTRY_NEEDS_REVIEW:
 		if (state == RT_ENTRY_FAILED)
@@ -452,120 +487,217 @@ static int settle(struct replay *r, struct job *job, rt_entry_state state,
 		else
 			r->stats->needs_review++;
 		/* Later entries of the tracker must not overtake this one. */
-		if (!job->slot->blocked || job->e->seq < job->slot->blocked_by)
-			job->slot->blocked_by = job->e->seq;
-		job->slot->blocked = 1;
+		if (!s->blocked || job->e->seq < s->blocked_by)
+			s->blocked_by = job->e->seq;
+		s->blocked = 1;
 		break;
 	default:
 		break;
 	}
-	return finish_job(r, job);
-}
-
-/* Sets r->errbuf to "pool 'P' namespace 'N' tracker 'T': " + text. */
-static const char *describe(struct replay *r, const rt_journal_entry *e,
-                            const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static const char *describe(struct replay *r, const rt_journal_entry *e,
-                            const char *fmt, ...)
-{
-	char qp[RT__QUOTE_BUF], qn[RT__QUOTE_BUF], qt[RT__QUOTE_BUF];
-	va_list ap;
-	int n;
-
-	n = snprintf(r->errbuf, sizeof(r->errbuf),
-	             "pool %s namespace %s tracker %s: ",
-	             rt__quote(qp, e->pool, strlen(e->pool)),
-	             rt__quote(qn, e->ns, strlen(e->ns)),
-	             rt__quote(qt, e->tracker, strlen(e->tracker)));
-	if (n > 0 && (size_t)n < sizeof(r->errbuf)) {
-		va_start(ap, fmt);
-		vsnprintf(r->errbuf + n, sizeof(r->errbuf) - (size_t)n, fmt, ap);
-		va_end(ap);
-	}
-	return r->errbuf;
-}
-
-static int fail_job(struct replay *r, struct job *job, const char *msg)
-{
-	return settle(r, job, RT_ENTRY_FAILED, NULL,
-	              describe(r, job->e, "%s", msg));
-}
-
-/* Leaves the job, and every later entry of its tracker, for a later run:
- * the journal keeps them as they are (pending, or in flight). */
-static int defer_job(struct replay *r, struct job *job)
-{
-	job->slot->stopped = 1;
-	return finish_job(r, job);
-}
-
-static int send_read(struct replay *r, struct job *job)
-{
-	rados_ioctx_t io;
-	int rc;
-
-	rc = ioctx_get(r, job->e->pool, job->e->ns, &io);
-	if (rc == -ENOMEM)
-		return RT_ENOMEM;
-	if (rc != 0)
-		return fail_job(r, job, rc == -ENOENT ? "pool not found"
-		                                      : strerror(-rc));
-	if (rt__tio_read_keys(&job->rd, &job->req, r->marker_name) != 0)
-		return RT_ENOMEM;
-	if (rados_aio_create_completion2(job, on_complete, &job->comp) != 0)
-		return RT_ENOMEM;
-	job->phase = PHASE_READ;
-	job->op_rc = 0;
-	rc = rados_aio_read_op_operate(job->rd.op, io, job->comp,
-	                               job->e->tracker, 0);
-	if (rc < 0) {
-		/* Not sent: complete it by hand with the error. */
-		job->op_rc = rc;
-		on_complete(job->comp, job);
-	}
-	r->outstanding++;
+	s->head = job->qnext;
+	if (!s->head)
+		s->tail = NULL;
+	if (s->ngroup)
+		s->ngroup--;
+	r->loaded--;
+	job_free(job);
 	return 0;
 }
 
-/* Runs the head entry of a slot, or settles what cannot run. */
-static int start_slot(struct replay *r, struct slot *s)
+static int fail_head(struct replay *r, struct slot *s, const char *msg)
+{
+	return settle_head(r, s, RT_ENTRY_FAILED, NULL,
+	                   describe(r, s->head->e, "%s", msg));
+}
+
+/* The slot's op is over: it may start its next group. */
+static void unit_end(struct replay *r, struct slot *s)
+{
+	if (s->busy) {
+		s->busy = 0;
+		r->active--;
+	}
+	s->ngroup = 0;
+	s->transient = 0;
+	s->phase = PHASE_IDLE;
+	if (s->ureq_ok) {
+		/* Its keys point into entries that may be gone now. */
+		rt__request_free(&s->ureq);
+		s->ureq_ok = 0;
+	}
+}
+
+/* ---- starting a group -------------------------------------------------- */
+
+static void on_complete(rados_completion_t comp, void *arg)
+{
+	struct slot *s = arg;
+	struct replay *r = s->r;
+
+	(void)comp;
+	pthread_mutex_lock(&r->lock);
+	s->lnext = r->ready;
+	r->ready = s;
+	pthread_cond_signal(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* Makes sure job->req is built; 0, RT_ENOMEM, or another code with the
+ * reason in msg. */
+static int job_request(struct job *job, char *msg, size_t msgsz)
+{
+	int rc;
+
+	if (job->req_ok)
+		return 0;
+	rc = rt__request_init(&job->req, job->e->op, job->e->tracker,
+	                      job->e->refs, job->e->nrefs, msg, msgsz);
+	if (rc == 0)
+		job->req_ok = 1;
+	return rc;
+}
+
+/* Chooses the group (head and what may go with it) and builds the request
+ * of all its keys.  0 with s->ngroup >= 1; 1 when the head was settled
+ * instead (a bad request); RT_ENOMEM. */
+static int choose_group(struct replay *r, struct slot *s)
 {
 	char msg[RT__ERRMSG_MAX];
 	struct job *job;
+	size_t n = 0, nkeys = 0, i;
 	int rc;
 
-	while ((job = s->head) && !s->busy) {
+	for (job = s->head; job && n < GROUP_MAX_ENTRIES; job = job->qnext) {
+		if (n > 0 && (job->recovering || s->head->recovering))
+			break;
+		if (s->blocked && job->e->seq > s->blocked_by)
+			break;
+		rc = job_request(job, msg, sizeof(msg));
+		if (rc == RT_ENOMEM)
+			return rc;
+		if (rc != 0) {
+			if (n > 0)
+				break;
+			rc = fail_head(r, s, msg);
+			return rc ? rc : 1;
+		}
+		if (n > 0 && nkeys + job->req.nkeys > GROUP_MAX_KEYS)
+			break;
+		nkeys += job->req.nkeys;
+		n++;
+	}
+	if (nkeys > s->urefs_cap) {
+		rt_ref *refs = realloc(s->urefs, nkeys * sizeof(*refs));
+
+		if (!refs)
+			return RT_ENOMEM;
+		s->urefs = refs;
+		s->urefs_cap = nkeys;
+	}
+	nkeys = 0;
+	for (job = s->head, i = 0; i < n; job = job->qnext, i++) {
+		size_t k;
+
+		for (k = 0; k < job->req.nkeys; k++) {
+			s->urefs[nkeys].key = job->req.keys[k].key;
+			s->urefs[nkeys].type = RT_REF_NORMAL;
+			nkeys++;
+		}
+	}
+	if (s->ureq_ok) {
+		rt__request_free(&s->ureq);
+		s->ureq_ok = 0;
+	}
+	/* Keys were each checked in their own request; only memory can fail
+	 * here (the same key in two entries is merged, as wanted). */
+	rc = rt__request_init(&s->ureq, RT_OP_ADD, s->head->e->tracker,
+	                      s->urefs, nkeys, msg, sizeof(msg));
+	if (rc != 0)
+		return RT_ENOMEM;
+	s->ureq_ok = 1;
+	s->ngroup = n;
+	return 0;
+}
+
+/* Sends the read of the slot's group.  0 with the op out, or with the
+ * head settled (the caller goes on starting the slot); RT_ENOMEM. */
+static int send_read(struct replay *r, struct slot *s)
+{
+	int rc;
+
+	rc = ioctx_get(r, s->head->e->pool, s->head->e->ns, &s->io);
+	if (rc == -ENOMEM)
+		return RT_ENOMEM;
+	if (rc != 0) {
+		rc = fail_head(r, s, rc == -ENOENT ? "pool not found"
+		                                   : strerror(-rc));
+		unit_end(r, s);
+		return rc;
+	}
+	rc = choose_group(r, s);
+	if (rc != 0) {
+		unit_end(r, s);
+		return rc == 1 ? 0 : rc;
+	}
+	if (rt__tio_read_keys(&s->rd, &s->ureq, r->marker_name) != 0)
+		return RT_ENOMEM;
+	if (rados_aio_create_completion2(s, on_complete, &s->comp) != 0)
+		return RT_ENOMEM;
+	s->phase = PHASE_READ;
+	s->op_rc = 0;
+	r->outstanding++;
+	rc = rados_aio_read_op_operate(s->rd.op, s->io, s->comp,
+	                               s->head->e->tracker, 0);
+	if (rc < 0) {
+		/* Not sent: complete it by hand with the error. */
+		s->op_rc = rc;
+		on_complete(s->comp, s);
+	}
+	return 0;
+}
+
+/* Starts the slot's next group, settling on the way what cannot run. */
+static int start_slot(struct replay *r, struct slot *s)
+{
+	int rc;
+
+	while (s->head && !s->busy) {
 		if (s->stopped || r->stop_starting) {
+			struct job *job = s->head;
+
 			s->head = job->qnext;
 			r->loaded--;
 			job_free(job);
 			continue;
 		}
-		s->busy = 1;
-		r->active++;
-		if (s->blocked && job->e->seq > s->blocked_by) {
+		if (s->blocked && s->head->e->seq > s->blocked_by) {
 			char why[64];
 
 			snprintf(why, sizeof(why), "waits behind entry %" PRIu64,
 			         s->blocked_by);
-			r->stats->blocked++;
-			rc = settle(r, job, RT_ENTRY_BLOCKED, NULL,
-			            describe(r, job->e, "%s", why));
-			return rc;
-		}
-		if (!job->req_ok) {
-			rc = rt__request_init(&job->req, job->e->op,
-			                      job->e->tracker, job->e->refs,
-			                      job->e->nrefs, msg, sizeof(msg));
-			if (rc == RT_ENOMEM)
-				return rc;
+			rc = settle_head(r, s, RT_ENTRY_BLOCKED, NULL,
+			                 describe(r, s->head->e, "%s", why));
 			if (rc != 0)
-				return fail_job(r, job, msg);
-			job->req_ok = 1;
+				return rc;
+			continue;
 		}
-		return send_read(r, job);
+		if (r->active >= r->opts.inflight) {
+			if (!s->kicked) {
+				s->kicked = 1;
+				s->knext = NULL;
+				if (r->kick_tail)
+					r->kick_tail->knext = s;
+				else
+					r->kick = s;
+				r->kick_tail = s;
+			}
+			return 0;
+		}
+		s->busy = 1;
+		r->active++;
+		rc = send_read(r, s);
+		if (rc != 0)
+			return rc;
 	}
 	if (!s->head)
 		s->tail = NULL;
@@ -573,29 +705,45 @@ static int start_slot(struct replay *r, struct slot *s)
 	return 0;
 }
 
-static void arm_timer(struct replay *r, struct job *job, unsigned ms)
+/* The slot's op is over; settle nothing more and go on with the slot. */
+static int next_group(struct replay *r, struct slot *s)
 {
-	job->phase = PHASE_WAIT;
-	job->wake_at = mono_now() + ms / 1000.0;
-	job->lnext = r->timers;
-	r->timers = job;
+	unit_end(r, s);
+	return start_slot(r, s);
+}
+
+/* Leaves the slot's entries for a later run: the journal keeps them as
+ * they are (pending, or in flight). */
+static int defer_slot(struct replay *r, struct slot *s)
+{
+	s->stopped = 1;
+	return next_group(r, s);
+}
+
+static void arm_timer(struct replay *r, struct slot *s, unsigned ms)
+{
+	s->phase = PHASE_WAIT;
+	s->wake_at = mono_now() + ms / 1000.0;
+	s->lnext = r->timers;
+	r->timers = s;
 }
 
 /* A transient error: try again later, or leave it for a later run. */
-static int transient(struct replay *r, struct job *job)
+static int transient(struct replay *r, struct slot *s)
 {
 	rt_retry_policy policy = { 0, 0, 0 };
+	unsigned tries;
 
-	job->transient++;
+	tries = ++s->transient;
 	r->stats->retries++;
-	if (job->transient >= r->opts.max_attempts)
-		return defer_job(r, job);
+	if (tries >= r->opts.max_attempts)
+		return defer_slot(r, s);
 	policy = rt__retry_effective(&policy);
-	arm_timer(r, job,
-	          rt__retry_transient_ms(&policy, job->transient,
-	                                 rt__random64()));
+	arm_timer(r, s, rt__retry_transient_ms(&policy, tries, rt__random64()));
 	return 0;
 }
+
+/* ---- reads: recovery, planning ----------------------------------------- */
 
 static int parse_marker(const struct rt__snapshot *snap, uint64_t *seq)
 {
@@ -612,174 +760,348 @@ static int parse_marker(const struct rt__snapshot *snap, uint64_t *seq)
 	return *end == '\0' && buf[0] >= '0' && buf[0] <= '9';
 }
 
-static int handle_read(struct replay *r, struct job *job)
+/* The state of one entry's keys, taken from the group's state. */
+static int entry_snapshot(struct replay *r, const struct slot *s,
+                          const struct job *job, int exists,
+                          uint32_t refcount, const unsigned char *found)
+{
+	size_t i;
+
+	if (rt__snapshot_reset(&r->esnap, job->req.nkeys) != 0)
+		return RT_ENOMEM;
+	r->esnap.exists = exists;
+	r->esnap.version = s->snap.version;
+	r->esnap.refcount = refcount;
+	for (i = 0; i < job->req.nkeys; i++) {
+		long at = rt__request_find(&s->ureq, job->req.keys[i].key,
+		                           job->req.keys[i].len);
+
+		r->esnap.found[i] = at < 0 ? 0 : found[at];
+	}
+	return 0;
+}
+
+/* The state after one entry's plan, over the group's keys. */
+static void apply_plan(const struct slot *s, const struct rt__plan *p,
+                       int *exists, uint32_t *refcount, unsigned char *found)
+{
+	size_t i;
+	long at;
+
+	switch (p->kind) {
+	case RT__PLAN_NOTHING:
+		return;
+	case RT__PLAN_DELETE:
+		*exists = 0;
+		*refcount = 0;
+		memset(found, 0, s->ureq.nkeys);
+		return;
+	case RT__PLAN_CREATE:
+	case RT__PLAN_UPDATE:
+		break;
+	}
+	*exists = 1;
+	*refcount = p->refcount;
+	for (i = 0; i < p->nset; i++) {
+		at = rt__request_find(&s->ureq, p->set_keys[i],
+		                      p->set_key_lens[i]);
+		if (at >= 0)
+			found[at] = (unsigned char)p->set_vals[i][0];
+	}
+	for (i = 0; i < p->nrm; i++) {
+		at = rt__request_find(&s->ureq, p->rm_keys[i], p->rm_key_lens[i]);
+		if (at >= 0)
+			found[at] = 0;
+	}
+}
+
+/* Resolves the recovering head from the fresh read (invariant 4).
+ * Returns 1 when the head is settled, 0 when it is to be applied as new. */
+static int recover_head(struct replay *r, struct slot *s, int *rcp)
+{
+	struct job *job = s->head;
+	struct rt__inflight rec;
+	struct rt__evidence ev;
+	char msg[RT__ERRMSG_MAX];
+	int plan_rc;
+
+	*rcp = entry_snapshot(r, s, job, s->snap.exists, s->snap.refcount,
+	                      s->snap.found);
+	if (*rcp != 0)
+		return 1;
+	plan_rc = rt__plan_make(&r->eplan, &job->req, &r->esnap, msg,
+	                        sizeof(msg));
+	if (plan_rc == RT_ENOMEM) {
+		*rcp = plan_rc;
+		return 1;
+	}
+	rec.seq = job->e->seq;
+	rec.op = job->e->op;
+	rec.guard_version = job->guard;
+	rec.planned_delete = job->planned.result == RT_RESULT_DELETED;
+	ev.exists = s->snap.exists;
+	ev.version = s->snap.version;
+	ev.marker_seq = 0;
+	ev.has_marker = parse_marker(&s->snap, &ev.marker_seq);
+	ev.effect_visible = plan_rc == 0 && r->eplan.kind == RT__PLAN_NOTHING;
+	switch (rt__recovery_verdict(&rec, &ev)) {
+	case RT__LANDED:
+		*rcp = settle_head(r, s, RT_ENTRY_DONE, &job->planned, NULL);
+		return 1;
+	case RT__AMBIGUOUS:
+		*rcp = settle_head(
+			r, s, RT_ENTRY_NEEDS_REVIEW, NULL,
+			describe(r, job->e,
+			         "a write for this entry may or may not have "
+			         "landed, and the tracker has changed since "
+			         "without this journal's marker; applying the "
+			         "removal now could drop a reference added "
+			         "after it; check the tracker, then `reftrack "
+			         "retry` or `reftrack skip`"));
+		return 1;
+	case RT__NOT_LANDED:
+		break;
+	}
+	job->recovering = 0;
+	return 0;
+}
+
+/* Plans each entry of the group on the state the one before left; cuts
+ * the group where an entry cannot join it.  Returns 0 with s->ngroup >= 1
+ * and s->after filled, 1 when the head was settled instead, RT_ENOMEM. */
+static int plan_group(struct replay *r, struct slot *s, int *exists,
+                      uint32_t *refcount)
 {
 	char msg[RT__ERRMSG_MAX];
-	rt_entry_change ch;
-	int rc, plan_rc;
+	struct job *job;
+	size_t n;
+	int rc;
 
-	if (job->op_rc != 0 && job->op_rc != -ENOENT) {
-		rt__tio_read_release(&job->rd);
-		if (rt__err_from_errno(job->op_rc) == RT_ETRANSIENT)
-			return transient(r, job);
-		snprintf(msg, sizeof(msg), "reading: %s", strerror(-job->op_rc));
-		return fail_job(r, job, msg);
+	if (s->ureq.nkeys > s->after_cap) {
+		unsigned char *a = realloc(s->after, s->ureq.nkeys);
+
+		if (!a)
+			return RT_ENOMEM;
+		s->after = a;
+		s->after_cap = s->ureq.nkeys;
 	}
-	job->transient = 0;
-	rc = rt__tio_read_decode(&job->snap, &job->rd, &job->req, job->op_rc,
-	                         job->op_version, msg, sizeof(msg));
-	rt__tio_read_release(&job->rd);
-	if (rc == RT_ENOMEM)
-		return rc;
-	if (rc != 0)
-		return fail_job(r, job, msg);
-	plan_rc = rt__plan_make(&job->plan, &job->req, &job->snap, msg,
-	                        sizeof(msg));
-	if (plan_rc == RT_ENOMEM)
-		return plan_rc;
-
-	if (job->recovering) {
-		struct rt__inflight rec;
-		struct rt__evidence ev;
-
-		rec.seq = job->e->seq;
-		rec.op = job->e->op;
-		rec.guard_version = job->guard;
-		rec.planned_delete = job->planned.result == RT_RESULT_DELETED;
-		ev.exists = job->snap.exists;
-		ev.version = job->snap.version;
-		ev.marker_seq = 0;
-		ev.has_marker = parse_marker(&job->snap, &ev.marker_seq);
-		ev.effect_visible = plan_rc == 0 &&
-		                    job->plan.kind == RT__PLAN_NOTHING;
-		switch (rt__recovery_verdict(&rec, &ev)) {
-		case RT__LANDED:
-			return settle(r, job, RT_ENTRY_DONE, &job->planned,
-			              NULL);
-		case RT__AMBIGUOUS:
-			return settle(r, job, RT_ENTRY_NEEDS_REVIEW, NULL,
-			              describe(r, job->e,
-			                       "a write for this entry may or may "
-			                       "not have landed, and the tracker "
-			                       "has changed since without this "
-			                       "journal's marker; applying the "
-			                       "removal now could drop a "
-			                       "reference added after it; check "
-			                       "the tracker, then `reftrack "
-			                       "retry` or `reftrack skip`"));
-		case RT__NOT_LANDED:
-			job->recovering = 0;
+	memcpy(s->after, s->snap.found, s->ureq.nkeys);
+	*exists = s->snap.exists;
+	*refcount = s->snap.refcount;
+	for (job = s->head, n = 0; n < s->ngroup; job = job->qnext, n++) {
+		rc = entry_snapshot(r, s, job, *exists, *refcount, s->after);
+		if (rc != 0)
+			return rc;
+		rc = rt__plan_make(&r->eplan, &job->req, &r->esnap, msg,
+		                   sizeof(msg));
+		if (rc == RT_ENOMEM)
+			return rc;
+		if (rc != 0) {
+			if (n > 0)
+				break; /* it fails on its own, next time */
+			rc = fail_head(r, s, msg);
+			return rc ? rc : 1;
+		}
+		/* A delete ends the tracker's story in this write: it goes
+		 * alone, so that the entry that planned it is the one whose
+		 * record says "deleted" (see the proof). */
+		if (r->eplan.kind == RT__PLAN_DELETE && n > 0)
+			break;
+		job->planned = outcome_of_plan(&r->eplan);
+		apply_plan(s, &r->eplan, exists, refcount, s->after);
+		if (r->eplan.kind == RT__PLAN_DELETE) {
+			n++;
 			break;
 		}
 	}
-	if (plan_rc != 0)
-		return fail_job(r, job, msg);
-	if (job->plan.kind == RT__PLAN_NOTHING) {
-		rt_entry_outcome o = outcome_of_plan(&job->plan);
+	s->ngroup = n;
+	return 0;
+}
 
-		job->attempts++;
-		return settle(r, job, RT_ENTRY_DONE, &o, NULL);
+static int handle_read(struct replay *r, struct slot *s)
+{
+	char msg[RT__ERRMSG_MAX];
+	rt_entry_change ch;
+	struct job *job;
+	uint32_t refcount;
+	size_t n;
+	int rc, exists;
+
+	if (s->op_rc != 0 && s->op_rc != -ENOENT) {
+		rt__tio_read_release(&s->rd);
+		if (rt__err_from_errno(s->op_rc) == RT_ETRANSIENT)
+			return transient(r, s);
+		snprintf(msg, sizeof(msg), "reading: %s", strerror(-s->op_rc));
+		rc = fail_head(r, s, msg);
+		return rc ? rc : next_group(r, s);
 	}
-
-	/* Invariant (1): the in-flight record goes into the round's commit,
+	rc = rt__tio_read_decode(&s->snap, &s->rd, &s->ureq, s->op_rc,
+	                         s->op_version, msg, sizeof(msg));
+	rt__tio_read_release(&s->rd);
+	if (rc == RT_ENOMEM)
+		return rc;
+	if (rc != 0) {
+		rc = fail_head(r, s, msg);
+		return rc ? rc : next_group(r, s);
+	}
+	if (s->head->recovering) {
+		if (recover_head(r, s, &rc))
+			return rc ? rc : next_group(r, s);
+	}
+	rc = plan_group(r, s, &exists, &refcount);
+	if (rc != 0)
+		return rc == 1 ? next_group(r, s) : rc;
+	rc = rt__plan_diff(&s->wplan, &s->ureq, &s->snap, exists, refcount,
+	                   s->after);
+	if (rc != 0)
+		return rc;
+	if (s->wplan.kind == RT__PLAN_NOTHING) {
+		/* The tracker already says what the group wants. */
+		while (s->ngroup > 0) {
+			s->head->attempts++;
+			rc = settle_head(r, s, RT_ENTRY_DONE, &s->head->planned,
+			                 NULL);
+			if (rc != 0)
+				return rc;
+		}
+		return next_group(r, s);
+	}
+	/* Invariant (1): the in-flight records go into the round's commit,
 	 * and the write waits for that commit. */
-	job->guard = job->plan.kind == RT__PLAN_CREATE ? 0
-	                                               : job->plan.guard_version;
-	job->planned = outcome_of_plan(&job->plan);
-	job->attempts++;
 	memset(&ch, 0, sizeof(ch));
 	ch.set = RT_CHANGE_STATE | RT_CHANGE_ATTEMPTS | RT_CHANGE_OUTCOME |
 	         RT_CHANGE_GUARD;
 	ch.state = RT_ENTRY_IN_FLIGHT;
-	ch.attempts = job->attempts;
-	ch.outcome = job->planned;
 	ch.has_guard = 1;
-	ch.guard_version = job->guard;
-	rc = queue_update(r, job->e->seq, &ch, NULL);
-	if (rc != 0)
-		return rc;
-	job->phase = PHASE_IDLE;
-	job->lnext = r->to_write;
-	r->to_write = job;
+	for (job = s->head, n = 0; n < s->ngroup; job = job->qnext, n++) {
+		job->guard = s->wplan.kind == RT__PLAN_CREATE
+		                     ? 0
+		                     : s->wplan.guard_version;
+		job->attempts++;
+		ch.attempts = job->attempts;
+		ch.outcome = job->planned;
+		ch.guard_version = job->guard;
+		rc = queue_update(r, job->e->seq, &ch, NULL);
+		if (rc != 0)
+			return rc;
+	}
+	s->phase = PHASE_IDLE;
+	s->lnext = r->to_write;
+	r->to_write = s;
 	return 0;
 }
 
-static int handle_write(struct replay *r, struct job *job)
+/* ---- writes ------------------------------------------------------------ */
+
+/* The group's entries, refused by a conflict, are known not to have
+ * landed: back to pending, so that a crash now leaves no stale guard. */
+static int unmark_group(struct replay *r, struct slot *s)
+{
+	rt_entry_change ch;
+	struct job *job;
+	size_t n;
+	int rc;
+
+	memset(&ch, 0, sizeof(ch));
+	ch.set = RT_CHANGE_STATE | RT_CHANGE_GUARD;
+	ch.state = RT_ENTRY_PENDING;
+	ch.has_guard = 0;
+	for (job = s->head, n = 0; n < s->ngroup; job = job->qnext, n++) {
+		rc = queue_update(r, job->e->seq, &ch, NULL);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int handle_write(struct replay *r, struct slot *s)
 {
 	rt_retry_policy policy = { 0, 0, 0 };
 	char msg[RT__ERRMSG_MAX];
+	struct job *job;
 	unsigned ms;
+	size_t n;
+	int rc;
 
-	rados_release_write_op(job->wop);
-	job->wop = NULL;
-	switch (rt__tio_write_status(&job->plan, job->op_rc)) {
+	rados_release_write_op(s->wop);
+	s->wop = NULL;
+	switch (rt__tio_write_status(&s->wplan, s->op_rc)) {
 	case RT__TIO_OK:
 		failpoint(r, "after-write");
-		job->conflicts = 0;
-		return settle(r, job, RT_ENTRY_DONE, &job->planned, NULL);
+		s->conflicts = 0;
+		while (s->ngroup > 0) {
+			rc = settle_head(r, s, RT_ENTRY_DONE, &s->head->planned,
+			                 NULL);
+			if (rc != 0)
+				return rc;
+		}
+		return next_group(r, s);
 	case RT__TIO_CONFLICT:
-		/* Refused by the OSD: it did not land.  Read and plan again;
-		 * the next in-flight record replaces the stale guard. */
-		job->conflicts++;
+		rc = unmark_group(r, s);
+		if (rc != 0)
+			return rc;
+		s->conflicts++;
 		r->stats->retries++;
-		if (job->conflicts > MAX_CONFLICTS)
-			return defer_job(r, job);
+		if (s->conflicts > MAX_CONFLICTS)
+			return defer_slot(r, s);
 		policy = rt__retry_effective(&policy);
-		ms = rt__retry_conflict_ms(&policy, job->conflicts,
+		ms = rt__retry_conflict_ms(&policy, s->conflicts,
 		                           rt__random64());
-		if (ms == 0)
-			return send_read(r, job);
-		arm_timer(r, job, ms);
+		if (ms == 0) {
+			rc = send_read(r, s);
+			return rc ? rc : start_slot(r, s);
+		}
+		arm_timer(r, s, ms);
 		return 0;
 	case RT__TIO_FAILED:
 		break;
 	}
-	if (rt__err_from_errno(job->op_rc) == RT_ETRANSIENT) {
+	if (rt__err_from_errno(s->op_rc) == RT_ETRANSIENT) {
 		/* A timed-out write may still land: invariant (4). */
-		job->recovering = 1;
-		return transient(r, job);
+		for (job = s->head, n = 0; n < s->ngroup; job = job->qnext, n++)
+			job->recovering = 1;
+		return transient(r, s);
 	}
-	snprintf(msg, sizeof(msg), "writing: %s", strerror(-job->op_rc));
-	return fail_job(r, job, msg);
+	snprintf(msg, sizeof(msg), "writing: %s", strerror(-s->op_rc));
+	rc = fail_head(r, s, msg);
+	return rc ? rc : next_group(r, s);
 }
 
 /* Sends the round's writes, whose in-flight records are committed. */
 static int send_writes(struct replay *r)
 {
-	struct job *job, *list = r->to_write;
-	size_t n = 0, i = 0;
-	rados_ioctx_t io;
+	struct slot *s, *list = r->to_write;
+	struct job *last;
+	size_t n = 0, i = 0, k;
 	char val[24];
 	int rc;
 
 	r->to_write = NULL;
-	for (job = list; job; job = job->lnext)
+	for (s = list; s; s = s->lnext)
 		n++;
-	while ((job = list)) {
+	while ((s = list)) {
 		struct rt__tio_xattr marker;
 
-		list = job->lnext;
-		rc = ioctx_get(r, job->e->pool, job->e->ns, &io);
-		if (rc != 0)
-			return rc == -ENOMEM ? RT_ENOMEM : RT_EIO;
+		list = s->lnext;
+		for (last = s->head, k = 1; k < s->ngroup; k++)
+			last = last->qnext;
 		marker.name = r->marker_name;
 		marker.len = (size_t)snprintf(val, sizeof(val), "%" PRIu64,
-		                              job->e->seq);
+		                              last->e->seq);
 		marker.value = val;
-		if (rt__tio_write_build(&job->wop, &job->plan, &marker) != 0)
+		if (rt__tio_write_build(&s->wop, &s->wplan, &marker) != 0)
 			return RT_ENOMEM;
-		if (rados_aio_create_completion2(job, on_complete,
-		                                 &job->comp) != 0)
+		if (rados_aio_create_completion2(s, on_complete, &s->comp) != 0)
 			return RT_ENOMEM;
-		job->phase = PHASE_WRITE;
-		job->op_rc = 0;
-		rc = rados_aio_write_op_operate(job->wop, io, job->comp,
-		                                job->e->tracker, NULL, 0);
-		if (rc < 0) {
-			job->op_rc = rc;
-			on_complete(job->comp, job);
-		}
+		s->phase = PHASE_WRITE;
+		s->op_rc = 0;
 		r->outstanding++;
+		rc = rados_aio_write_op_operate(s->wop, s->io, s->comp,
+		                                s->head->e->tracker, NULL, 0);
+		if (rc < 0) {
+			s->op_rc = rc;
+			on_complete(s->comp, s);
+		}
 		if (++i == n / 2)
 			failpoint(r, "mid-window");
 	}
@@ -797,7 +1119,6 @@ static int enqueue(struct replay *r, rt_journal_entry *e, int recovering)
 		rt_journal_entry_free(e);
 		return RT_ENOMEM;
 	}
-	job->r = r;
 	job->e = e;
 	job->attempts = e->attempts;
 	job->recovering = recovering;
@@ -810,19 +1131,46 @@ static int enqueue(struct replay *r, rt_journal_entry *e, int recovering)
 		job_free(job);
 		return RT_ENOMEM;
 	}
-	job->slot = s;
 	if (s->tail)
 		s->tail->qnext = job;
 	else
 		s->head = job;
 	s->tail = job;
 	r->loaded++;
-	return start_slot(r, s);
+	/* Started once the whole load is queued (start_kicked()), so that a
+	 * group can take the entries loaded behind its head. */
+	if (!s->busy && !s->kicked) {
+		s->kicked = 1;
+		s->knext = NULL;
+		if (r->kick_tail)
+			r->kick_tail->knext = s;
+		else
+			r->kick = s;
+		r->kick_tail = s;
+	}
+	return 0;
 }
 
-/* Loads entries of `state` from r->next_seq on, while there is room. */
+/* Starts waiting slots while fewer than `inflight` are busy. */
+static int start_kicked(struct replay *r)
+{
+	struct slot *s;
+	int rc = 0;
+
+	while (rc == 0 && r->active < r->opts.inflight && (s = r->kick)) {
+		r->kick = s->knext;
+		if (!r->kick)
+			r->kick_tail = NULL;
+		s->kicked = 0;
+		rc = start_slot(r, s);
+	}
+	return rc;
+}
+
+/* Loads entries of `state` from r->next_seq on; while there is room
+ * unless `all`. */
 static int load(struct replay *r, rt_entry_state state, int recovering,
-                int *exhausted)
+                int all, int *exhausted)
 {
 	rt_journal_txn *txn = NULL;
 	rt_journal_iter *it = NULL;
@@ -834,8 +1182,7 @@ static int load(struct replay *r, rt_entry_state state, int recovering,
 	rc = rt_journal_txn_begin(&txn, r->j, RT_TXN_RDONLY);
 	if (rc == 0)
 		rc = rt_journal_iter_state(&it, txn, state, r->next_seq);
-	while (rc == 0 && r->active < r->opts.inflight &&
-	       r->loaded < r->loaded_cap) {
+	while (rc == 0 && (all || r->loaded < r->loaded_cap)) {
 		rc = rt_journal_iter_next(it, &seq);
 		if (rc == RT_ENOTFOUND) {
 			*exhausted = 1;
@@ -851,6 +1198,8 @@ static int load(struct replay *r, rt_entry_state state, int recovering,
 	}
 	rt_journal_iter_free(it);
 	rt_journal_txn_abort(txn);
+	if (rc == 0)
+		rc = start_kicked(r);
 	return rc;
 }
 
@@ -918,9 +1267,9 @@ static int count_states(struct replay *r, uint64_t counts[])
 
 /* ---- the run ----------------------------------------------------------- */
 
-static struct job *take_ready(struct replay *r, double wake_at)
+static struct slot *take_ready(struct replay *r, double wake_at)
 {
-	struct job *list;
+	struct slot *list;
 
 	pthread_mutex_lock(&r->lock);
 	if (!r->ready && r->outstanding > 0) {
@@ -937,43 +1286,46 @@ static struct job *take_ready(struct replay *r, double wake_at)
 	return list;
 }
 
-static int handle_completions(struct replay *r, struct job *list)
+static int handle_completions(struct replay *r, struct slot *list)
 {
-	struct job *job;
+	struct slot *s;
 	int rc = 0;
 
-	while (rc == 0 && (job = list)) {
-		list = job->lnext;
-		if (!job->op_rc)
-			job->op_rc = rados_aio_get_return_value(job->comp);
-		job->op_version = rados_aio_get_version(job->comp);
-		rados_aio_release(job->comp);
-		job->comp = NULL;
+	while ((s = list)) {
+		list = s->lnext;
+		if (!s->op_rc)
+			s->op_rc = rados_aio_get_return_value(s->comp);
+		s->op_version = rados_aio_get_version(s->comp);
+		rados_aio_release(s->comp);
+		s->comp = NULL;
 		r->outstanding--;
-		rc = job->phase == PHASE_READ ? handle_read(r, job)
-		                              : handle_write(r, job);
+		if (rc == 0)
+			rc = s->phase == PHASE_READ ? handle_read(r, s)
+			                            : handle_write(r, s);
 	}
 	return rc;
 }
 
 static int handle_timers(struct replay *r, double *next_wake)
 {
-	struct job **pp = &r->timers, *job;
+	struct slot **pp = &r->timers, *s;
 	double now = mono_now();
 	int rc = 0;
 
 	*next_wake = 0;
-	while (rc == 0 && (job = *pp)) {
+	while (rc == 0 && (s = *pp)) {
 		if (r->stop_starting) {
-			*pp = job->lnext;
-			rc = defer_job(r, job);
-		} else if (job->wake_at <= now) {
-			*pp = job->lnext;
-			rc = send_read(r, job);
+			*pp = s->lnext;
+			rc = defer_slot(r, s);
+		} else if (s->wake_at <= now) {
+			*pp = s->lnext;
+			rc = send_read(r, s);
+			if (rc == 0)
+				rc = start_slot(r, s);
 		} else {
-			if (*next_wake == 0 || job->wake_at < *next_wake)
-				*next_wake = job->wake_at;
-			pp = &job->lnext;
+			if (*next_wake == 0 || s->wake_at < *next_wake)
+				*next_wake = s->wake_at;
+			pp = &s->lnext;
 		}
 	}
 	return rc;
@@ -996,36 +1348,29 @@ static int run(struct replay *r)
 		return rc;
 	r->stats->total = counts[RT_ENTRY_PENDING] + counts[RT_ENTRY_IN_FLIGHT];
 
-	/* In-flight entries first: each is its tracker's oldest unsettled
-	 * entry, so loading them first keeps every tracker in seq order. */
+	/* In-flight entries first, all of them (a run leaves at most one
+	 * group per tracker in flight): each is its tracker's oldest
+	 * unsettled entry, so loading them first keeps seq order. */
 	r->next_seq = 0;
-	do {
-		rc = load(r, RT_ENTRY_IN_FLIGHT, 1, &exhausted);
-		if (rc == 0 && !exhausted) {
-			/* More in flight than fits: settle some first. */
-			rc = handle_completions(r, take_ready(r, 0));
-			if (rc == 0 && r->to_write) {
-				rc = commit_updates(r);
-				if (rc == 0)
-					rc = send_writes(r);
-			}
-		}
-	} while (rc == 0 && !exhausted);
+	rc = load(r, RT_ENTRY_IN_FLIGHT, 1, 1, &exhausted);
 	r->next_seq = 0;
 
 	while (rc == 0) {
 		if (r->opts.max_time_ms && mono_now() >= r->deadline)
 			r->stop_starting = 1;
 		if (!r->exhausted && !r->stop_starting) {
-			rc = load(r, RT_ENTRY_PENDING, 0, &exhausted);
+			rc = load(r, RT_ENTRY_PENDING, 0, 0, &exhausted);
 			if (exhausted)
 				r->exhausted = 1;
 		}
 		if (rc == 0)
 			rc = handle_timers(r, &next_wake);
+		if (rc == 0)
+			rc = start_kicked(r);
 		if (rc != 0)
 			break;
 		idle = r->outstanding == 0 && !r->timers && !r->to_write &&
+		       !r->kick &&
 		       (r->exhausted || r->stop_starting);
 		if (r->nupdates || r->to_write) {
 			if (idle)
@@ -1063,19 +1408,20 @@ static int run(struct replay *r)
 	return rc;
 }
 
-/* Waits for every op still out, so no callback outlives the run's
- * memory. */
+/* Waits for every op still out, so that no callback outlives the run's
+ * memory.  Their results are dropped: the journal was not told, so the
+ * next run resolves them from evidence. */
 static void drain(struct replay *r)
 {
-	struct job *list, *job;
+	struct slot *list, *s;
 
 	while (r->outstanding > 0) {
 		list = take_ready(r, 0);
-		while ((job = list)) {
-			list = job->lnext;
+		while ((s = list)) {
+			list = s->lnext;
+			rados_aio_release(s->comp);
+			s->comp = NULL;
 			r->outstanding--;
-			job->lnext = r->timers;
-			r->timers = job;
 		}
 	}
 }
@@ -1087,10 +1433,6 @@ static void free_all(struct replay *r)
 	struct job *job;
 	size_t b;
 
-	while ((job = r->to_write)) {
-		r->to_write = job->lnext;
-		job->phase = PHASE_IDLE;
-	}
 	for (b = 0; b < r->nbuckets; b++) {
 		while ((s = r->slots[b])) {
 			r->slots[b] = s->hnext;
@@ -1098,8 +1440,7 @@ static void free_all(struct replay *r)
 				s->head = job->qnext;
 				job_free(job);
 			}
-			free(s->id);
-			free(s);
+			slot_free(s);
 		}
 	}
 	free(r->slots);
@@ -1114,6 +1455,8 @@ static void free_all(struct replay *r)
 	for (b = 0; b < r->nupdates; b++)
 		free(r->updates[b].error);
 	free(r->updates);
+	rt__snapshot_free(&r->esnap);
+	rt__plan_free(&r->eplan);
 	pthread_cond_destroy(&r->cond);
 	pthread_mutex_destroy(&r->lock);
 }
@@ -1141,7 +1484,7 @@ int rt_replay_run(rt_replay_stats *stats, rt_journal *j, rt_cluster *cluster,
 		r.opts.max_attempts = DEFAULT_MAX_ATTEMPTS;
 	/* Entries queued behind busy trackers are loaded too, up to a bound
 	 * that keeps memory flat whatever the journal's size. */
-	r.loaded_cap = 8 * (size_t)r.opts.inflight + 1024;
+	r.loaded_cap = 16 * (size_t)r.opts.inflight + 4096;
 	r.deadline = mono_now() + r.opts.max_time_ms / 1000.0;
 	r.failpoint = getenv("REFTRACK_FAILPOINT");
 	if (!cluster || !cluster->connected)
@@ -1162,9 +1505,6 @@ int rt_replay_run(rt_replay_stats *stats, rt_journal *j, rt_cluster *cluster,
 	if (rc != 0 && rt_journal_errmsg(j)[0] == '\0')
 		rt__jerr(j, rc, "replay: %s", rt_strerror(rc));
 	drain(&r);
-	/* Jobs parked by drain() and the timer list belong to their slots;
-	 * free_all() frees them through the slots. */
-	r.timers = NULL;
 	free_all(&r);
 	if (opts && opts->progress)
 		opts->progress(opts->progress_arg, stats);

@@ -540,6 +540,111 @@ static void test_plan__plan_reused(void)
 	rt__request_free(&r2);
 }
 
+/* rt__plan_diff: the one write between two states of a group's keys. */
+static void test_plan__diff_update(void)
+{
+	/* keys sorted: a b c m; before a=1 b=1 m=2, count 2 */
+	static const unsigned char after[] = { 0, RT_REF_MASK, RT_REF_NORMAL,
+	                                       RT_REF_MASK };
+	struct pc c;
+
+	plan_add(&c, KEYS("a", "b", "c", "m"), 1, 2, "a=1,b=1,m=2");
+	CHECK_INT(rt__plan_diff(&c.plan, &c.req, &c.snap, 1, 1, after), 0);
+	CHECK_INT(c.plan.kind, RT__PLAN_UPDATE);
+	CHECK_INT(c.plan.guard_version, 42);
+	CHECK_INT(c.plan.refcount, 1);
+	CHECK_STR(changes(&c.plan), "+b=2 +c=1 -a");
+	CHECK(memcmp(c.plan.count_be, "\x00\x00\x00\x01", 4) == 0);
+	pc_free(&c);
+}
+
+static void test_plan__diff_create_delete_nothing(void)
+{
+	static const unsigned char after[] = { RT_REF_NORMAL, RT_REF_MASK };
+	static const unsigned char none[] = { 0, 0 };
+	struct pc c;
+
+	plan_add(&c, KEYS("a", "m"), 0, 0, "");
+	CHECK_INT(rt__plan_diff(&c.plan, &c.req, &c.snap, 1, 1, after), 0);
+	CHECK_INT(c.plan.kind, RT__PLAN_CREATE);
+	CHECK_INT(c.plan.created, 1);
+	CHECK_STR(changes(&c.plan), "+a=1 +m=2");
+	/* missing before and after: nothing to write */
+	CHECK_INT(rt__plan_diff(&c.plan, &c.req, &c.snap, 0, 0, none), 0);
+	CHECK_INT(c.plan.kind, RT__PLAN_NOTHING);
+	pc_free(&c);
+
+	plan_add(&c, KEYS("a", "m"), 1, 1, "a=1,m=2");
+	CHECK_INT(rt__plan_diff(&c.plan, &c.req, &c.snap, 0, 0, none), 0);
+	CHECK_INT(c.plan.kind, RT__PLAN_DELETE);
+	CHECK_INT(c.plan.guard_version, 42);
+	/* the same state after as before: nothing to write */
+	CHECK_INT(rt__plan_diff(&c.plan, &c.req, &c.snap, 1, 1, after), 0);
+	CHECK_INT(c.plan.kind, RT__PLAN_NOTHING);
+	pc_free(&c);
+}
+
+/* Entries planned one after another on the state each leaves, then sent
+ * as one diff, give the tracker that applying them one by one gives. */
+static void test_plan__diff_of_chained_plans(void)
+{
+	struct rt__request all, add, rm;
+	struct rt__snapshot before, step;
+	struct rt__plan p, diff;
+	unsigned char state[3];
+	size_t i;
+
+	memset(&before, 0, sizeof(before));
+	memset(&step, 0, sizeof(step));
+	memset(&p, 0, sizeof(p));
+	memset(&diff, 0, sizeof(diff));
+	CHECK_INT(rt__request_init_add(&all, "t", KEYS("a", "b", "c"), msg,
+	                               sizeof(msg)), 0);
+	CHECK_INT(rt__request_init_add(&add, "t", KEYS("b", "c"), msg,
+	                               sizeof(msg)), 0);
+	CHECK_INT(rt__request_init(&rm, RT_OP_REMOVE, "t",
+	                           REFS(N("a"), M("b")), msg, sizeof(msg)), 0);
+	/* before: a normal, count 1 */
+	CHECK_INT(rt__snapshot_reset(&before, 3), 0);
+	before.exists = 1;
+	before.version = 7;
+	before.refcount = 1;
+	before.found[0] = RT_REF_NORMAL;
+	/* add b c: count 3 */
+	CHECK_INT(rt__snapshot_reset(&step, 2), 0);
+	step.exists = 1;
+	step.version = 7;
+	step.refcount = 1;
+	CHECK_INT(rt__plan_make(&p, &add, &step, msg, sizeof(msg)), 0);
+	CHECK_INT(p.added, 2);
+	/* then remove a, mask b: count 1 (c) */
+	CHECK_INT(rt__snapshot_reset(&step, 2), 0);
+	step.exists = 1;
+	step.version = 7;
+	step.refcount = 3;
+	step.found[0] = RT_REF_NORMAL;
+	step.found[1] = RT_REF_NORMAL;
+	CHECK_INT(rt__plan_make(&p, &rm, &step, msg, sizeof(msg)), 0);
+	CHECK_INT(p.kind, RT__PLAN_UPDATE);
+	CHECK_INT(p.refcount, 1);
+	state[0] = 0;
+	state[1] = RT_REF_MASK;
+	state[2] = RT_REF_NORMAL;
+	CHECK_INT(rt__plan_diff(&diff, &all, &before, 1, p.refcount, state), 0);
+	CHECK_INT(diff.kind, RT__PLAN_UPDATE);
+	CHECK_INT(diff.guard_version, 7);
+	CHECK_STR(changes(&diff), "+b=2 +c=1 -a");
+	for (i = 0; i < 4; i++)
+		CHECK_INT(diff.count_be[i], i == 3 ? 1 : 0);
+	rt__plan_free(&p);
+	rt__plan_free(&diff);
+	rt__snapshot_free(&before);
+	rt__snapshot_free(&step);
+	rt__request_free(&all);
+	rt__request_free(&add);
+	rt__request_free(&rm);
+}
+
 int main(void)
 {
 	RUN(test_plan__request_sorted_and_deduped);
@@ -564,5 +669,8 @@ int main(void)
 	RUN(test_plan__remove_duplicates_act_once);
 	RUN(test_plan__remove_large_count);
 	RUN(test_plan__plan_reused);
+	RUN(test_plan__diff_update);
+	RUN(test_plan__diff_create_delete_nothing);
+	RUN(test_plan__diff_of_chained_plans);
 	return check_summary("plan");
 }
