@@ -656,6 +656,20 @@ static int send_read(struct replay *r, struct slot *s)
 	return 0;
 }
 
+/* Puts the slot on the list of slots to start, once. */
+static void kick(struct replay *r, struct slot *s)
+{
+	if (s->kicked)
+		return;
+	s->kicked = 1;
+	s->knext = NULL;
+	if (r->kick_tail)
+		r->kick_tail->knext = s;
+	else
+		r->kick = s;
+	r->kick_tail = s;
+}
+
 /* Starts the slot's next group, settling on the way what cannot run. */
 static int start_slot(struct replay *r, struct slot *s)
 {
@@ -682,15 +696,7 @@ static int start_slot(struct replay *r, struct slot *s)
 			continue;
 		}
 		if (r->active >= r->opts.inflight) {
-			if (!s->kicked) {
-				s->kicked = 1;
-				s->knext = NULL;
-				if (r->kick_tail)
-					r->kick_tail->knext = s;
-				else
-					r->kick = s;
-				r->kick_tail = s;
-			}
+			kick(r, s);
 			return 0;
 		}
 		s->busy = 1;
@@ -1139,15 +1145,8 @@ static int enqueue(struct replay *r, rt_journal_entry *e, int recovering)
 	r->loaded++;
 	/* Started once the whole load is queued (start_kicked()), so that a
 	 * group can take the entries loaded behind its head. */
-	if (!s->busy && !s->kicked) {
-		s->kicked = 1;
-		s->knext = NULL;
-		if (r->kick_tail)
-			r->kick_tail->knext = s;
-		else
-			r->kick = s;
-		r->kick_tail = s;
-	}
+	if (!s->busy)
+		kick(r, s);
 	return 0;
 }
 
