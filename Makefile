@@ -14,6 +14,7 @@ LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 MANDIR ?= $(PREFIX)/share/man
 DATADIR ?= $(PREFIX)/share
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 
 CC ?= cc
 WARNINGS = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
@@ -122,17 +123,45 @@ test-sanitize: $(UNIT_BINS) $(INTEG_BINS) $(TOOLS)
 demo: deps all
 	@examples/demo.sh $(B)
 
+# The probes share headers of their own besides check.h.
+$(BENCH_BINS): $(wildcard tests/bench/*.h)
+
 bench: deps all $(BENCH_BINS)
 	@tests/bench/run.sh $(B)
 
 deps:
 	@tests/deps.sh
 
+# What `make install` puts beside the tools and the library.
+MAN1_PAGES = src/man/reftrack.1 src/man/reference-tracker.1
+MAN5_PAGES = src/man/reftrack-batch.5
+SCHEMAS = $(wildcard schemas/*.json)
+VERSION := $(shell sed -n 's/^\#define RT_VERSION_STRING "\(.*\)"$$/\1/p' include/reftrack/reftrack.h)
+
+# reftrack.pc is written straight into DESTDIR, never into the tree, as its
+# paths depend on this install's PREFIX.  Paths under PREFIX are written
+# relative to ${prefix}, so that pkg-config can relocate them.  Only the
+# static archive is installed, so every program that links it needs LIBS
+# too: they go in Libs, which plain `pkg-config --libs` prints, rather than
+# in Libs.private, which only `--static` reads.
+PC_PATH = $(patsubst $(PREFIX)/%,$${prefix}/%,$(1))
+
 install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/reftrack
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) \
+		$(DESTDIR)$(INCLUDEDIR)/reftrack $(DESTDIR)$(DATADIR)/reftrack/schemas \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
 	install -m 755 $(TOOLS) $(DESTDIR)$(BINDIR)/
 	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
 	install -m 644 $(PUBLIC_HEADERS) $(DESTDIR)$(INCLUDEDIR)/reftrack/
+	install -m 644 $(SCHEMAS) $(DESTDIR)$(DATADIR)/reftrack/schemas/
+	install -m 644 $(MAN1_PAGES) $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 $(MAN5_PAGES) $(DESTDIR)$(MANDIR)/man5/
+	sed -e 's|@PREFIX@|$(PREFIX)|' \
+	    -e 's|@LIBDIR@|$(call PC_PATH,$(LIBDIR))|' \
+	    -e 's|@INCLUDEDIR@|$(call PC_PATH,$(INCLUDEDIR))|' \
+	    -e 's|@VERSION@|$(VERSION)|' -e 's|@LIBS@|$(LIBS)|' \
+	    src/reftrack.pc.in >$(DESTDIR)$(PKGCONFIGDIR)/reftrack.pc
+	chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/reftrack.pc
 
 clean:
 	rm -rf build build-san

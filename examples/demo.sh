@@ -1,9 +1,16 @@
 #!/bin/bash
-# demo.sh BUILD_DIR - `make demo`: the draft tool's README example, run
-# through BUILD_DIR/reference-tracker against a throwaway cluster
-# (tests/cluster.sh), then the tracker's bytes read back with the plain
-# `rados` tool, so anyone can see the on-RADOS format for themselves.
-# Exits non-zero if any result differs from what the format promises.
+# demo.sh BUILD_DIR - `make demo`: reftrack end to end on a throwaway
+# cluster (tests/cluster.sh).
+#
+# First the draft tool's README example, run through
+# BUILD_DIR/reference-tracker, with the tracker's bytes read back by the
+# plain `rados` tool, so anyone can see the on-RADOS format for themselves.
+# Then the main job: the pools the example batches name are created, the
+# trackers those batches change are set up with `reftrack add`, every batch
+# in examples/ is submitted to a journal of the demo's own, `reftrack
+# replay` applies them, and `reftrack status`, `show-entry` and `show` show
+# what happened.  Every result is compared with what the batches imply;
+# the demo exits non-zero if any differs.
 set -u
 
 prog=${0##*/}
@@ -107,6 +114,148 @@ run_rt deleted=0 -i admin -p rt -c "$CEPH_CONF" -k key3,key4,key5 -o rem
 
 say "The tracker in RADOS now: count 2, keys key1 and key2"
 check_tracker 2 key1 key2
+
+# ---- the main job: batches, the journal, the replayer -------------------
+
+reftrack=$build/reftrack
+journal=$work/journal
+# The demo's own journal: never the user's (or, as root, /var/lib/reftrack).
+export REFTRACK_JOURNAL=$journal
+
+# run_rk WANT_STATUS ARGS...: runs reftrack with ARGS, shows what it says,
+# checks its exit status; leaves its stdout in $work/out.
+run_rk() {
+	local want=$1 status
+	shift
+	show "reftrack $*"
+	"$reftrack" "$@" >"$work/out" 2>"$work/err"
+	status=$?
+	sed 's/^/    /' "$work/out"
+	sed 's/^/    (stderr) /' "$work/err"
+	expect "exit status" "$status" "$want"
+}
+
+# expect_line WHAT REGEX: some line of the last output matches REGEX.
+expect_line() {
+	if grep -Eq -- "$2" "$work/out"; then
+		echo "    ok: $1"
+	else
+		bad "$1: no line matching /$2/ above"
+	fi
+}
+
+# check_show POOL NS TRACKER REFCOUNT "TYPE KEY"...: `reftrack show` says
+# exactly this; REFCOUNT "absent" means the tracker must be gone.
+check_show() {
+	local pool=$1 tr=$3 count=$4 got want
+	local -a where=(-p "$pool")
+	[ -n "$2" ] && where+=(-N "$2")
+	shift 4
+	if [ "$count" = absent ]; then
+		run_rk 66 "${where[@]}" show "$tr"
+		return
+	fi
+	run_rk 0 "${where[@]}" show "$tr"
+	expect "refcount" "$(sed -n 's/^refcount: //p' "$work/out")" "$count"
+	got=$(awk 'on { print $1, $2 } /^refs:/ { on = 1 }' "$work/out" | sort | paste -sd' ')
+	want=$(printf '%s\n' "$@" | sort | paste -sd' ')
+	expect "references" "$got" "$want"
+}
+
+# The example batches, with the names they use.
+ns_new=csi-v2
+ns_old=csi
+fs=cephfs.myfs.meta
+T1=csi.snap.4f1c2a9e-8b1d-4c55-a0e2-6a9d3f0b7c11
+T2=csi.snap.9a7e3c15-2b4d-4f6a-8c1e-5d0b7a9f3e22
+T3=csi.snap.c2b8d4f0-6e1a-4b3c-9d7f-0a5e2c8b1f93
+V_KEEP=csi-vol-2a8e5c1f-0b7d-4e3a-9f6c-8d1b4a7e2c05
+
+say "The main job.  First the pools the example batches name"
+for p in rbd rbd-ssd "$fs"; do
+	show "ceph osd pool create $p 8"
+	ceph osd pool create "$p" 8 2>&1 | sed 's/^/    /'
+done
+# A new pool serves I/O once its placement groups are active: wait for a
+# write to go through (the replayer would wait too, but the demo should
+# not spend its op timeout on that).
+for p in rbd rbd-ssd "$fs"; do
+	tries=0
+	until rados -p "$p" put demo-probe /dev/null 2>/dev/null; do
+		tries=$((tries + 1))
+		if [ "$tries" -ge 60 ]; then
+			bad "pool $p serves no I/O after 30 s"
+			break
+		fi
+		sleep 0.5
+	done
+	rados -p "$p" rm demo-probe 2>/dev/null
+done
+
+say "The trackers as they stand before the batches: the old namespace of the migration, and three CephFS snapshots"
+run_rk 0 -p rbd -N "$ns_old" add csi.snap.0001 csi-vol-clone-0001a csi-vol-clone-0001b
+run_rk 0 -p rbd-ssd -N "$ns_old" add csi.snap.0002 csi-vol-clone-0002a
+run_rk 0 -p rbd add csi.snap.0003 csi-vol-clone-0003a
+run_rk 0 -p "$fs" -N csi add "$T1" csi-vol-0c5e7d2a-1f3b-4e8a-9c6d-2b7a4e1f9d30 \
+	csi-vol-7b2d9e41-5a6c-4f0b-8e3d-1c9a2f6b4e57 \
+	csi-vol-e3a1f6c9-2d4b-4a7e-b5c8-9f0d3e2a1b64 "$V_KEEP"
+run_rk 0 -p "$fs" -N csi add "$T2" csi-vol-1d6f0a3c-7e9b-4c2d-a8f5-3b1e6d9c0a48
+run_rk 0 -p "$fs" -N csi add "$T3" csi-vol-5f9c2e7a-3b0d-4e6f-a1c8-7d2b9e4f0a15 \
+	csi-vol-8e0a4d6b-9c2f-4a1e-b7d3-5c6f1a0e8b29
+
+say "Submitting the batches into a new journal ($journal); step 2 of the migration waits for step 1 (see its comment)"
+for b in namespace-migration-1 small-add snapshot-cleanup; do
+	run_rk 0 submit "$root/examples/$b.yaml"
+	expect_line "$b.yaml went in whole" '^batch [0-9a-f]{64}: [0-9]+ entries submitted'
+done
+run_rk 0 submit "$root/examples/small-add.yaml"
+expect_line "the same bytes again add nothing" 'already submitted.*nothing added'
+
+say "Replaying the journal: every pending entry applied once"
+run_rk 0 replay
+expect_line "8 entries applied, none failed" '^replay: 8 applied, 0 failed, 0 blocked, 0 needs-review, 0 pending'
+
+say "Step 2 of the migration, now that step 1 is applied"
+run_rk 0 submit "$root/examples/namespace-migration-2.yaml"
+run_rk 0 replay
+expect_line "3 entries applied, none failed" '^replay: 3 applied, 0 failed, 0 blocked, 0 needs-review, 0 pending'
+
+say "The journal's status"
+run_rk 0 status
+expect_line "11 entries in all" '^entries: 11 total'
+expect_line "all 11 done" '^ +done +11$'
+expect_line "none pending" '^ +pending +0$'
+expect_line "none failed" '^ +failed +0$'
+expect_line "4 batches" '^batches: 4$'
+
+say "What each entry did (reftrack show-entry SEQ)"
+run_rk 0 show-entry 6
+outcomes=(created created created created created changed deleted deleted
+	deleted deleted deleted)
+for seq in $(seq 1 11); do
+	"$reftrack" show-entry "$seq" >"$work/out" 2>&1
+	got=$(sed -n 's/^outcome  *\([a-z-]*\).*/\1/p' "$work/out")
+	expect "entry $seq's outcome" "$got" "${outcomes[seq - 1]}"
+done
+
+say "The trackers now"
+check_show rbd "$ns_new" csi.snap.0001 2 "normal csi-vol-clone-0001a" "normal csi-vol-clone-0001b"
+check_show rbd-ssd "$ns_new" csi.snap.0002 1 "normal csi-vol-clone-0002a"
+check_show rbd "$ns_new" csi.snap.0003 1 "normal csi-vol-clone-0003a"
+check_show rbd "" hello-reference-tracker 3 "normal key1" "normal key2" "normal key3"
+check_show rbd "" hello-reference-tracker-2 1 "normal key1"
+check_show "$fs" csi "$T1" 1 "normal $V_KEEP" "mask csi-vol-e3a1f6c9-2d4b-4a7e-b5c8-9f0d3e2a1b64"
+echo "    (the old trackers and the two emptied snapshots are gone:)"
+check_show rbd "$ns_old" csi.snap.0001 absent
+check_show rbd-ssd "$ns_old" csi.snap.0002 absent
+check_show rbd "" csi.snap.0003 absent
+check_show "$fs" csi "$T2" absent
+check_show "$fs" csi "$T3" absent
+
+say "A second replay finds nothing to do, and changes nothing"
+run_rk 0 replay
+expect_line "nothing applied twice" '^replay: 0 applied, 0 failed'
+check_show rbd "$ns_new" csi.snap.0001 2 "normal csi-vol-clone-0001a" "normal csi-vol-clone-0001b"
 
 if [ "$problems" -ne 0 ]; then
 	say "demo FAILED: $problems unexpected results (see !!! above)"

@@ -4,9 +4,13 @@
 # run.  Shared by `make deps` (and so `make test`/`make demo`) and .ci/run.
 set -eu
 
-PACKAGES="gcc make pkg-config librados-dev liblmdb-dev libyaml-dev libssl-dev
+# groff-base and man-db render the man pages in tests/unit/test_help.sh;
+# strace lets tests/unit/test_install.sh watch `make install` write.
+# libc6-dev is only a Recommends of gcc, which --no-install-recommends
+# skips: without it nothing compiles.
+PACKAGES="gcc libc6-dev make pkg-config librados-dev liblmdb-dev libyaml-dev libssl-dev
 ceph-mon ceph-osd ceph-common python3 python3-yaml python3-jsonschema valgrind
-procps"
+procps groff-base man-db strace"
 
 missing=""
 for p in $PACKAGES; do

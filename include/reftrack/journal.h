@@ -318,6 +318,60 @@ typedef struct rt_journal_stat {
 
 int rt_journal_stat_get(rt_journal_stat *out, rt_journal_txn *txn);
 
+/* ---- retention --------------------------------------------------------- */
+
+/* Pruning deletes done and skipped entries that finished before a cutoff
+ * (done entries by their done time, skipped ones by the time they were
+ * skipped), with their index rows, and keeps every count right.  Entries
+ * in any other state are never pruned.  A batch whose entries are all gone
+ * stays as a tombstone: its record (id, file name, seq range, zero counts)
+ * and its id row, so that submitting the same bytes again is still seen as
+ * a duplicate and not applied a second time.  Tombstones are small (about
+ * 200 bytes) and are forgotten only by a separate, longer cutoff, after
+ * which the same bytes would be accepted as a new batch.
+ *
+ * Work is split into write transactions of at most `chunk` deletions, each
+ * leaving the journal consistent, so a big prune never holds the write lock
+ * for long, and a kill between two only leaves less pruned.  Pages freed
+ * are reused by later writes, so under a steady workload with a fixed
+ * retention data.mdb stops growing. */
+typedef struct rt_prune_opts {
+	int64_t entries_before_ns; /* unix ns; prune done/skipped entries that
+	                            * finished before it; 0: prune no entry */
+	int64_t batches_before_ns; /* unix ns; forget tombstones of batches
+	                            * submitted before it; 0: forget none */
+	size_t chunk;              /* deletions per transaction; 0: 10000 */
+} rt_prune_opts;
+
+typedef struct rt_prune_result {
+	uint64_t entries[RT_ENTRY_STATE_SLOTS]; /* pruned, by their state */
+	uint64_t entries_total;
+	uint64_t batches_forgotten;             /* tombstones deleted */
+	uint64_t transactions;                  /* write transactions committed */
+} rt_prune_result;
+
+/* Prunes `j` as described above.  Must not be called inside a transaction
+ * of `j`.  `out` (may be NULL) counts what was committed, also on failure,
+ * when the earlier transactions stay done.  Errors: RT_EINVAL (a
+ * transaction is open, or `opts` is NULL), RT_EJOURNAL (an index or a count is inconsistent;
+ * nothing of that transaction is written), RT_EIO, RT_ENOMEM. */
+int rt_journal_prune(rt_prune_result *out, rt_journal *j,
+                     const rt_prune_opts *opts);
+
+/* Totals over the journal's whole life; each only ever grows, so they suit
+ * monitoring counters.  Entries ever applied = counts[RT_ENTRY_DONE] +
+ * pruned[RT_ENTRY_DONE], as a done entry never changes state again. */
+typedef struct rt_journal_totals {
+	uint64_t entries_submitted;  /* entries ever submitted */
+	uint64_t batches_submitted;  /* batches ever submitted (duplicates are
+	                              * not submitted) */
+	uint64_t pruned[RT_ENTRY_STATE_SLOTS]; /* entries ever pruned, by the
+	                                        * state they had */
+	uint64_t batches_forgotten;  /* tombstones ever forgotten */
+} rt_journal_totals;
+
+int rt_journal_totals_get(rt_journal_totals *out, rt_journal_txn *txn);
+
 #ifdef __cplusplus
 }
 #endif

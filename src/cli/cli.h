@@ -89,6 +89,12 @@ int cli_conn_open(const struct cli_conn *conn, rt_cluster **cluster,
  * `what` otherwise. */
 unsigned long cli_parse_ulong(const char *what, const char *arg,
                               unsigned long max);
+/* Parses a duration: a whole number followed by s, m, h, d or w (30s, 15m,
+ * 12h, 7d, 2w), or "0"; with `allow_never`, also "never", which gives -1.
+ * A bare number other than 0 is refused: "7" could be days or seconds.
+ * Returns seconds; exits 64 naming `what` otherwise. */
+long long cli_parse_duration(const char *what, const char *arg,
+                             int allow_never);
 
 /* reftrack subcommands: argv[0] is the subcommand's name; each parses its
  * own options and returns the process exit status. */
@@ -101,5 +107,8 @@ int reftrack_cmd_show_entry(int argc, char **argv);
 int reftrack_cmd_replay(int argc, char **argv);
 int reftrack_cmd_retry(int argc, char **argv);
 int reftrack_cmd_skip(int argc, char **argv);
+int reftrack_cmd_run(int argc, char **argv);
+int reftrack_cmd_prune(int argc, char **argv);
+int reftrack_cmd_export(int argc, char **argv);
 
 #endif

@@ -2,6 +2,7 @@
  * cli_json.c - a streaming JSON writer (see cli_json.h).
  */
 #include <inttypes.h>
+#include <math.h>
 #include <string.h>
 
 #include "cli_json.h"
@@ -229,6 +230,15 @@ void cli_json_null(struct cli_json *w)
 	fputs("null", w->out);
 }
 
+void cli_json_double(struct cli_json *w, double v, int decimals)
+{
+	before_value(w);
+	if (isfinite(v))
+		fprintf(w->out, "%.*f", decimals, v);
+	else
+		fputs("null", w->out);
+}
+
 void cli_json_kv_string(struct cli_json *w, const char *key, const char *s)
 {
 	cli_json_key(w, key);
@@ -251,6 +261,13 @@ void cli_json_kv_bool(struct cli_json *w, const char *key, int v)
 {
 	cli_json_key(w, key);
 	cli_json_bool(w, v);
+}
+
+void cli_json_kv_double(struct cli_json *w, const char *key, double v,
+                        int decimals)
+{
+	cli_json_key(w, key);
+	cli_json_double(w, v, decimals);
 }
 
 int cli_json_finish(struct cli_json *w)

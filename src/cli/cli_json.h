@@ -56,12 +56,17 @@ void cli_json_int(struct cli_json *w, int64_t v);
 void cli_json_uint(struct cli_json *w, uint64_t v);
 void cli_json_bool(struct cli_json *w, int v);
 void cli_json_null(struct cli_json *w);
+/* A number with `decimals` digits after the point (seconds, rates); NaN
+ * and infinities, which JSON cannot hold, come out as null. */
+void cli_json_double(struct cli_json *w, double v, int decimals);
 
 /* key + value in one call. */
 void cli_json_kv_string(struct cli_json *w, const char *key, const char *s);
 void cli_json_kv_int(struct cli_json *w, const char *key, int64_t v);
 void cli_json_kv_uint(struct cli_json *w, const char *key, uint64_t v);
 void cli_json_kv_bool(struct cli_json *w, const char *key, int v);
+void cli_json_kv_double(struct cli_json *w, const char *key, double v,
+                        int decimals);
 
 /* Ends the document with a newline and flushes.  Returns 0, or -1 if the
  * writer was misused, the document is incomplete, or the stream failed. */

@@ -27,6 +27,9 @@ static const struct subcommand subcommands[] = {
 	{ "replay", reftrack_cmd_replay, "apply the journal's pending entries" },
 	{ "retry", reftrack_cmd_retry, "put failed entries back to pending" },
 	{ "skip", reftrack_cmd_skip, "mark an entry skipped, unblocking its tracker" },
+	{ "run", reftrack_cmd_run, "one scheduled run: spool, replay, prune, metrics" },
+	{ "prune", reftrack_cmd_prune, "delete old done and skipped entries" },
+	{ "export", reftrack_cmd_export, "print journal entries as JSON lines" },
 };
 
 #define NSUBCOMMANDS (sizeof(subcommands) / sizeof(subcommands[0]))
@@ -54,6 +57,7 @@ static void usage(FILE *out)
 	size_t i;
 
 	fprintf(out, "usage: reftrack [OPTIONS] SUBCOMMAND [OPTIONS] ARGS...\n"
+	             "       reftrack --help | --version\n"
 	             "\nSubcommands:\n");
 	for (i = 0; i < NSUBCOMMANDS; i++)
 		fprintf(out, "  %-12s %s\n", subcommands[i].name,

@@ -15,6 +15,7 @@
 #include <reftrack/journal.h>
 
 #include "cli.h"
+#include "cli_entry.h"
 #include "cli_json.h"
 
 #define JOURNAL_USAGE                                                           \
@@ -499,56 +500,9 @@ static const char show_entry_usage[] =
 static int show_entry_json(const rt_journal_entry *e)
 {
 	struct cli_json w;
-	char when[32];
-	size_t i;
 
 	cli_json_init(&w, stdout, 1);
-	cli_json_object_begin(&w);
-	cli_json_kv_uint(&w, "seq", e->seq);
-	cli_json_kv_string(&w, "batch_id", e->batch_id);
-	cli_json_kv_uint(&w, "request_index", e->request_index);
-	cli_json_kv_string(&w, "request_id", e->request_id);
-	cli_json_kv_string(&w, "pool", e->pool);
-	cli_json_kv_string(&w, "namespace", e->ns);
-	cli_json_kv_string(&w, "tracker", e->tracker);
-	cli_json_kv_string(&w, "op", op_name(e->op));
-	cli_json_key(&w, "refs");
-	cli_json_array_begin(&w);
-	for (i = 0; i < e->nrefs; i++) {
-		cli_json_object_begin(&w);
-		cli_json_kv_string(&w, "key", e->refs[i].key);
-		cli_json_kv_string(&w, "type", e->refs[i].type == RT_REF_MASK
-		                                   ? "mask"
-		                                   : "normal");
-		cli_json_object_end(&w);
-	}
-	cli_json_array_end(&w);
-	cli_json_kv_string(&w, "state", rt_entry_state_name(e->state));
-	cli_json_kv_uint(&w, "attempts", e->attempts);
-	cli_json_kv_string(&w, "error", e->error);
-	cli_json_key(&w, "outcome");
-	if (e->outcome.result == RT_RESULT_NONE) {
-		cli_json_null(&w);
-	} else {
-		cli_json_object_begin(&w);
-		cli_json_kv_string(&w, "result",
-		                   rt_entry_result_name(e->outcome.result));
-		cli_json_kv_uint(&w, "added", e->outcome.added);
-		cli_json_kv_uint(&w, "removed", e->outcome.removed);
-		cli_json_kv_uint(&w, "masked", e->outcome.masked);
-		cli_json_object_end(&w);
-	}
-	cli_json_key(&w, "guard_version");
-	if (e->has_guard)
-		cli_json_uint(&w, e->guard_version);
-	else
-		cli_json_null(&w);
-	cli_json_kv_string(&w, "submitted_at", iso_time(when, e->submitted_ns));
-	cli_json_kv_string(&w, "updated_at",
-	                   e->updated_ns ? iso_time(when, e->updated_ns) : NULL);
-	cli_json_kv_string(&w, "done_at",
-	                   e->done_ns ? iso_time(when, e->done_ns) : NULL);
-	cli_json_object_end(&w);
+	cli_json_entry(&w, e);
 	return cli_json_finish(&w);
 }
 

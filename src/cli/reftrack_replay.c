@@ -12,21 +12,14 @@
 
 #include "cli.h"
 #include "cli_json.h"
+#include "cli_replay.h"
 
 enum {
-	OPT_INFLIGHT = CLI_OPT_FIRST_FREE,
-	OPT_MAX_ATTEMPTS,
-	OPT_MAX_TIME,
-	OPT_WAIT,
-	OPT_FAILED,
+	OPT_FAILED = CLI_OPT_FIRST_FREE,
 	OPT_ENTRY,
 	OPT_BATCH,
 	OPT_REASON,
 };
-
-/* Operator-facing listing of entries that need attention stops here; the
- * rest are counted. */
-#define MAX_NAMED_ENTRIES 20
 
 static double now_sec(void)
 {
@@ -34,83 +27,6 @@ static double now_sec(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-struct progress {
-	double start;
-	double last_draw;
-	int tty;
-};
-
-static void draw_progress(void *arg, const rt_replay_stats *s)
-{
-	struct progress *p = arg;
-	double t = now_sec(), elapsed = t - p->start, rate;
-	uint64_t settled = s->applied + s->failed + s->blocked + s->needs_review;
-	unsigned width = 30, filled;
-	char bar[31];
-
-	if (!p->tty || (t - p->last_draw < 0.2 && settled < s->total))
-		return;
-	p->last_draw = t;
-	rate = elapsed > 0 ? (double)settled / elapsed : 0;
-	filled = s->total ? (unsigned)(width * settled / s->total) : width;
-	memset(bar, '#', filled);
-	memset(bar + filled, '.', width - filled);
-	bar[width] = '\0';
-	fprintf(stderr, "\r[%s] %llu/%llu  %.0f/s  ETA %.0fs   ", bar,
-	        (unsigned long long)settled, (unsigned long long)s->total, rate,
-	        rate > 0 ? (double)(s->total - settled) / rate : 0.0);
-	if (settled >= s->total)
-		fputc('\n', stderr);
-}
-
-/* Counts of the states that need an operator, and the first few such
- * entries, printed for the operator. */
-static uint64_t report_attention(rt_journal *j, int print)
-{
-	static const rt_entry_state states[] = {
-		RT_ENTRY_FAILED, RT_ENTRY_NEEDS_REVIEW, RT_ENTRY_BLOCKED
-	};
-	rt_journal_txn *txn = NULL;
-	uint64_t counts[RT_ENTRY_STATE_SLOTS], total = 0, seq;
-	unsigned named = 0;
-	size_t i;
-
-	if (rt_journal_txn_begin(&txn, j, RT_TXN_RDONLY) != 0)
-		return 0;
-	if (rt_journal_counts(txn, counts) != 0)
-		goto done;
-	for (i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
-		rt_journal_iter *it = NULL;
-
-		total += counts[states[i]];
-		if (!print || counts[states[i]] == 0)
-			continue;
-		if (rt_journal_iter_state(&it, txn, states[i], 0) != 0)
-			continue;
-		while (named < MAX_NAMED_ENTRIES &&
-		       rt_journal_iter_next(it, &seq) == 0) {
-			rt_journal_entry *e = NULL;
-
-			if (rt_journal_entry_get(&e, txn, seq) == 0) {
-				/* The error text names pool and tracker. */
-				cli_warn("entry %llu %s: %s",
-				         (unsigned long long)seq,
-				         rt_entry_state_name((int)e->state),
-				         e->error ? e->error : "no error text");
-				named++;
-			}
-			rt_journal_entry_free(e);
-		}
-		rt_journal_iter_free(it);
-	}
-	if (print && total > named)
-		cli_warn("... and %llu more; see `reftrack status`",
-		         (unsigned long long)(total - named));
-done:
-	rt_journal_txn_abort(txn);
-	return total;
 }
 
 static void replay_usage(FILE *out)
@@ -122,7 +38,8 @@ static void replay_usage(FILE *out)
 	        "$REFTRACK_JOURNAL, then\n"
 	        "                         /var/lib/reftrack/journal for root, "
 	        "else\n"
-	        "                         $XDG_STATE_HOME/reftrack/journal)\n"
+	        "                         $XDG_STATE_HOME/reftrack/journal or\n"
+	        "                         ~/.local/state/reftrack/journal)\n"
 	        "      --inflight N       trackers in flight at once (default "
 	        "128)\n"
 	        "      --max-attempts N   tries of an entry on transient errors "
@@ -135,10 +52,11 @@ static void replay_usage(FILE *out)
 	        "  -c, --conf FILE, --id ID, -n, --name NAME, --keyring FILE,\n"
 	        "      --op-timeout SEC   as for every subcommand "
 	        "(`reftrack --help`)\n"
+	        "  -h, --help             this text\n"
 	        "Exit status: 0 all done, 1 failed, blocked or needs-review "
-	        "entries need an\noperator, 75 entries left pending for a later "
-	        "run (cluster unreachable,\ntime budget spent, journal busy), "
-	        "77 permission denied.\n");
+	        "entries need an\noperator, 64 usage, 65 unusable journal, "
+	        "75 entries left pending for a later\nrun (cluster unreachable, "
+	        "time budget spent, journal busy), 77 permission\ndenied.\n");
 }
 
 static void print_summary(const rt_replay_stats *s, double secs, int json,
@@ -158,8 +76,7 @@ static void print_summary(const rt_replay_stats *s, double secs, int json,
 		cli_json_kv_uint(&w, "pending", s->pending);
 		cli_json_kv_uint(&w, "retries", s->retries);
 		cli_json_kv_bool(&w, "finished", s->finished);
-		cli_json_key(&w, "seconds");
-		fprintf(stdout, "%.3f", secs);
+		cli_json_kv_double(&w, "seconds", secs, 3);
 		cli_json_object_end(&w);
 		cli_json_finish(&w);
 		return;
@@ -179,31 +96,27 @@ int reftrack_cmd_replay(int argc, char **argv)
 		CLI_CONN_LONGOPTS,
 		{ "journal", required_argument, NULL, CLI_OPT_JOURNAL },
 		{ "json", no_argument, NULL, CLI_OPT_JSON },
-		{ "inflight", required_argument, NULL, OPT_INFLIGHT },
-		{ "max-attempts", required_argument, NULL, OPT_MAX_ATTEMPTS },
-		{ "max-time", required_argument, NULL, OPT_MAX_TIME },
-		{ "wait", optional_argument, NULL, OPT_WAIT },
+		CLI_REPLAY_LONGOPTS,
 		{ "help", no_argument, NULL, CLI_OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cli_conn conn;
-	struct progress prog = { 0, 0, 0 };
-	rt_replay_opts opts;
+	struct cli_replay_args ra;
 	rt_replay_stats stats;
 	rt_journal *j = NULL;
 	rt_journal_lock *lock = NULL;
-	rt_cluster *cluster = NULL;
 	const char *dir = NULL;
-	int opt, rc, json = 0, wait_ms = 0, status = EX_OK;
+	int opt, rc, json = 0, status = EX_OK;
 	double start;
 
-	memset(&opts, 0, sizeof(opts));
 	memset(&stats, 0, sizeof(stats));
+	cli_replay_args_init(&ra);
 	cli_conn_init(&conn);
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, CLI_CONN_SHORTOPTS "h", longopts,
 	                          NULL)) != -1) {
-		if (cli_conn_option(&conn, opt, optarg))
+		if (cli_conn_option(&conn, opt, optarg) ||
+		    cli_replay_option(&ra, opt, optarg))
 			continue;
 		switch (opt) {
 		case CLI_OPT_JOURNAL:
@@ -211,23 +124,6 @@ int reftrack_cmd_replay(int argc, char **argv)
 			break;
 		case CLI_OPT_JSON:
 			json = 1;
-			break;
-		case OPT_INFLIGHT:
-			opts.inflight = (unsigned)cli_parse_ulong("--inflight",
-			                                          optarg, 65536);
-			break;
-		case OPT_MAX_ATTEMPTS:
-			opts.max_attempts = (unsigned)cli_parse_ulong(
-				"--max-attempts", optarg, 1000000);
-			break;
-		case OPT_MAX_TIME:
-			opts.max_time_ms = 1000 * (unsigned)cli_parse_ulong(
-				"--max-time", optarg, 30 * 86400);
-			break;
-		case OPT_WAIT:
-			wait_ms = optarg ? 1000 * (int)cli_parse_ulong(
-				                      "--wait", optarg, 86400)
-			                 : -1;
 			break;
 		case 'h':
 		case CLI_OPT_HELP:
@@ -250,37 +146,12 @@ int reftrack_cmd_replay(int argc, char **argv)
 		status = cli_exit_code(rc);
 		goto done;
 	}
-	rc = rt_journal_lock_take(&lock, j, wait_ms);
-	if (rc != 0) {
-		cli_warn("%s", rt_journal_errmsg(j));
-		status = rc == RT_EBUSY ? EX_TEMPFAIL : cli_exit_code(rc);
+	if ((status = cli_replay_lock(&lock, j, ra.wait_ms)) ||
+	    (status = cli_replay_apply(&stats, j, &conn, &ra.opts)))
 		goto done;
-	}
-	rc = rt_cluster_connect(&cluster, &conn.opts);
-	if (rc != 0) {
-		cli_warn("%s", cluster ? rt_cluster_errmsg(cluster)
-		                       : rt_strerror(rc));
-		/* Nothing was touched: the entries wait for a later run. */
-		status = rc == RT_EPERM ? EX_NOPERM : EX_TEMPFAIL;
-		goto done;
-	}
-	prog.start = start;
-	prog.tty = isatty(STDERR_FILENO);
-	opts.progress = draw_progress;
-	opts.progress_arg = &prog;
-	rc = rt_replay_run(&stats, j, cluster, &opts);
-	if (rc != 0) {
-		cli_warn("%s", rt_journal_errmsg(j));
-		status = cli_exit_code(rc);
-		goto done;
-	}
 	print_summary(&stats, now_sec() - start, json, rt_journal_dir(j));
-	if (report_attention(j, 1) > 0)
-		status = 1;
-	else if (!stats.finished)
-		status = EX_TEMPFAIL;
+	status = cli_replay_status(&stats, cli_replay_attention(j, 1));
 done:
-	rt_cluster_close(cluster);
 	rt_journal_lock_release(lock);
 	rt_journal_close(j);
 	return status;
@@ -294,12 +165,24 @@ static void operator_usage(const char *sub, FILE *out)
 		             "Puts failed, blocked and needs-review entries back "
 		             "to pending: all of\nthem, one entry, or those of one "
 		             "batch.  A needs-review entry retried is\napplied "
-		             "as if new by the next replay.\n");
+		             "as if new by the next replay.\n"
+		             "      --failed           every failed, blocked and "
+		             "needs-review entry\n"
+		             "      --entry SEQ        entry SEQ only\n"
+		             "      --batch ID         the entries of batch ID\n");
 	else
 		fprintf(out, "usage: reftrack skip [--journal DIR] SEQ --reason "
 		             "TEXT\n"
 		             "Marks an entry skipped, so that it is never applied "
-		             "and later entries of\nits tracker go on.\n");
+		             "and later entries of\nits tracker go on.\n"
+		             "      --reason TEXT      why (required); kept as the "
+		             "entry's error text\n");
+	fprintf(out, "      --journal DIR      journal directory (default as "
+	             "for replay)\n"
+	             "  -h, --help             this text\n"
+	             "Exit status: 0 done, 64 usage, 65 the entry's state does "
+	             "not allow it or\nunusable journal, 66 no such journal, "
+	             "entry or batch, 75 journal busy\n(a replay is running).\n");
 }
 
 static int run_operator(int argc, char **argv, int is_retry)

@@ -4,12 +4,16 @@
  * journal.c        open/close, meta record, transactions, map growth
  * journal_entry.c  entries, iterators, batches, counts
  * journal_submit.c hashing, spooling and writing a batch
+ * journal_prune.c  retention: pruning entries, forgetting batch tombstones,
+ *                  the running totals that outlive both
  * journal_codec.c  byte encodings (pure)
  *
  * On-disk layout (one LMDB environment, named databases):
  *   meta        "magic" -> "reftrack-journal", "format" -> u32 BE,
  *               "id" -> UUID text, "created" -> u64 BE ns,
- *               "next_seq" / "next_batch" -> u64 BE, "counts" -> counts
+ *               "next_seq" / "next_batch" -> u64 BE, "counts" -> counts,
+ *               "pruned" -> counts, "forgotten" -> u64 BE (both optional:
+ *               absent means 0, so older journals need no migration)
  *   batches     batch serial (u64 BE) -> batch record
  *   batch_ids   raw SHA-256 (32 bytes) -> batch serial (u64 BE)
  *   entries     seq (u64 BE) -> entry record

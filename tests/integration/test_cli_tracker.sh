@@ -30,7 +30,8 @@ export CEPH_CONF
 unset CEPH_ARGS
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/rt-cli-tracker.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT
+dead_pid=
+trap '[ -n "$dead_pid" ] && kill "$dead_pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
@@ -321,6 +322,28 @@ case_rt_missing_pool() {
 	expect_err_has "no-such-pool-$$"
 }
 
+# A cluster nobody answers for: the config of ours with the monitor moved to
+# port 1 on loopback, where nothing listens.
+dead_conf=$tmp/dead.conf
+sed 's/^mon_host = .*/mon_host = [v2:127.0.0.1:1]/' "$CEPH_CONF" >"$dead_conf"
+
+# reference-tracker has no timeout flag, so its connection waits the full
+# default bound (30 s): started here in the background, judged at the end.
+"$rtool" -i admin -p "$pool" -c "$dead_conf" -r u -k a -o add \
+	>"$tmp/dead.out" 2>"$tmp/dead.err" </dev/null &
+dead_pid=$!
+
+case_rt_unreachable() {
+	wait "$dead_pid"
+	rc=$?
+	out=$(cat "$tmp/dead.out")
+	err=$(cat "$tmp/dead.err")
+	last_cmd="reference-tracker -c $dead_conf (in the background)"
+	expect_rc 69
+	expect_err_has "no monitor answered"
+	[ -z "$out" ] || fail "printed '$out' on stdout while failing"
+}
+
 # ---- reftrack ------------------------------------------------------------
 
 case_rtk_add_rm_show() {
@@ -469,6 +492,16 @@ case_rtk_usage() {
 	expect_raw "$ns" X absent
 }
 
+case_rtk_unreachable() {
+	grep -q '^mon_host = \[v2:127.0.0.1:1\]$' "$dead_conf" ||
+		fail "could not point $dead_conf at a dead monitor"
+	rtk -c "$dead_conf" --op-timeout 2 -p "$pool" -N "$ns" add X a
+	expect_rc 69
+	expect_err_has "no monitor answered"
+	rtk -c "$dead_conf" --op-timeout 2 -p "$pool" -N "$ns" show X
+	expect_rc 69
+}
+
 case_rtk_corrupt() {
 	craft "$ns" V2 00000002 00000001 k:01
 	rtk -p "$pool" -N "$ns" show V2
@@ -529,8 +562,10 @@ run_case case_rtk_duplicates
 run_case case_rtk_option_placement
 run_case case_rtk_ceph_args
 run_case case_rtk_usage
+run_case case_rtk_unreachable
 run_case case_rtk_corrupt
 run_case case_rtk_reads_foreign_writer
+run_case case_rt_unreachable
 
 echo "cli-tracker: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -1,7 +1,8 @@
 /*
  * test_journal.c - the LMDB journal: creation, refusal of what is not ours,
  * all-or-nothing submits, indexes and counts under updates, map growth,
- * and the entry codec against damaged bytes.
+ * the entry codec against damaged bytes, and reader slots of killed
+ * processes freed on open.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -10,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -1020,6 +1023,110 @@ static void test_journal__codec_round_trip_and_damage(void)
 	rt__buf_free(&refs);
 }
 
+/* ---- stale readers ------------------------------------------------------- */
+
+struct reader_count {
+	long pid;
+	int n;
+};
+
+static int count_reader(const char *msg, void *arg)
+{
+	struct reader_count *c = arg;
+	long pid;
+
+	/* Lines are "PID THREAD TXNID" after a header line. */
+	if (sscanf(msg, "%ld", &pid) == 1 && pid == c->pid)
+		c->n++;
+	return 0;
+}
+
+/* Reader slots held in journal `dir` by process `pid`, counted in a child:
+ * one process must not open an LMDB environment twice (closing the second
+ * handle would drop the first one's locks).  -1 on failure. */
+static int readers_of(const char *dir, pid_t pid)
+{
+	pid_t child = fork();
+	int st;
+
+	if (child == 0) {
+		MDB_env *env = NULL;
+		struct reader_count c = { (long)pid, 0 };
+
+		if (mdb_env_create(&env) || mdb_env_set_maxdbs(env, 8) ||
+		    mdb_env_open(env, dir, MDB_RDONLY, 0600) ||
+		    mdb_reader_list(env, count_reader, &c) < 0)
+			_exit(255);
+		mdb_env_close(env);
+		_exit(c.n > 200 ? 200 : c.n);
+	}
+	if (child < 0 || waitpid(child, &st, 0) != child || !WIFEXITED(st) ||
+	    WEXITSTATUS(st) == 255)
+		return -1;
+	return WEXITSTATUS(st);
+}
+
+/* Runs fn(dir) in a child; its exit status, or -1 if it did not exit. */
+static int in_child(void (*fn)(const char *), const char *dir, pid_t *pid)
+{
+	pid_t child = fork();
+	int st;
+
+	if (child == 0) {
+		fn(dir);
+		_exit(0);
+	}
+	if (pid)
+		*pid = child;
+	if (child < 0 || waitpid(child, &st, 0) != child)
+		return -1;
+	if (WIFSIGNALED(st))
+		return 128 + WTERMSIG(st);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Dies by SIGKILL in the middle of a read transaction. */
+static void die_reading(const char *dir)
+{
+	rt_journal *j = NULL;
+	rt_journal_txn *t = NULL;
+
+	if (rt_journal_open(&j, dir, RT_JOURNAL_NOCREATE) ||
+	    rt_journal_txn_begin(&t, j, RT_TXN_RDONLY))
+		_exit(1);
+	raise(SIGKILL);
+	_exit(2);
+}
+
+static void just_open(const char *dir)
+{
+	rt_journal *j = NULL;
+	int rc = rt_journal_open(&j, dir, RT_JOURNAL_NOCREATE);
+
+	rt_journal_close(j);
+	_exit(rc ? 1 : 0);
+}
+
+/* A reader killed mid-transaction leaves its slot in lock.mdb, and that
+ * slot pins the pages it could see for as long as any process keeps the
+ * environment open (the last one out would reset the table).  So: this
+ * process keeps the journal open, a child dies reading, and the next
+ * rt_journal_open(), in another child, must free the slot. */
+static void test_journal__stale_readers_cleared(void)
+{
+	const char *dir = newdir("stale");
+	rt_journal *holder = NULL;
+	pid_t dead = 0;
+
+	CHECK_INT(rt_journal_open(&holder, dir, 0), 0);
+	CHECK_INT(in_child(die_reading, dir, &dead), 128 + SIGKILL);
+	/* The premise: the dead reader's slot is still there. */
+	CHECK_INT(readers_of(dir, dead), 1);
+	CHECK_INT(in_child(just_open, dir, NULL), 0);
+	CHECK_INT(readers_of(dir, dead), 0);
+	rt_journal_close(holder);
+}
+
 static void test_journal__state_names(void)
 {
 	int s;
@@ -1060,6 +1167,7 @@ int main(void)
 	RUN(test_journal__map_full_grows);
 	RUN(test_journal__codec_round_trip_and_damage);
 	RUN(test_journal__state_names);
+	RUN(test_journal__stale_readers_cleared);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", base);

@@ -1,0 +1,28 @@
+/*
+ * cli_entry.h - a journal entry as JSON, one shape for every tool output
+ * that shows entries (show-entry --json, export), so an audit script reads
+ * both the same way.
+ */
+#ifndef REFTRACK_CLI_ENTRY_H
+#define REFTRACK_CLI_ENTRY_H
+
+#include <stdint.h>
+
+#include <reftrack/journal.h>
+
+#include "cli_json.h"
+
+/* "2024-05-01T12:00:00Z" into buf; "" for 0 (never).  Returns buf. */
+const char *cli_iso_time(char buf[32], int64_t ns);
+
+/* "add", "remove", or "?". */
+const char *cli_op_name(rt_op op);
+
+/* Writes `e` as one JSON object with every field: seq, batch_id,
+ * request_index, request_id, pool, namespace, tracker, op, refs [{key,
+ * type}], state, attempts, error, outcome {result, added, removed, masked}
+ * or null, guard_version or null, submitted_at, updated_at, done_at (ISO
+ * 8601 UTC, null when never). */
+void cli_json_entry(struct cli_json *w, const rt_journal_entry *e);
+
+#endif

@@ -1,0 +1,214 @@
+/*
+ * cli_replay.c - what `replay` and `run` share to drive a replay (see
+ * cli_replay.h).
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli_log.h"
+#include "cli_replay.h"
+
+/* Operator-facing listing of entries that need attention stops here; the
+ * rest are counted. */
+#define MAX_NAMED_ENTRIES 20
+
+void cli_replay_args_init(struct cli_replay_args *a)
+{
+	memset(a, 0, sizeof(*a));
+}
+
+int cli_replay_option(struct cli_replay_args *a, int opt, const char *arg)
+{
+	switch (opt) {
+	case CLI_OPT_INFLIGHT:
+		a->opts.inflight =
+			(unsigned)cli_parse_ulong("--inflight", arg, 65536);
+		return 1;
+	case CLI_OPT_MAX_ATTEMPTS:
+		a->opts.max_attempts = (unsigned)cli_parse_ulong(
+			"--max-attempts", arg, 1000000);
+		return 1;
+	case CLI_OPT_MAX_TIME:
+		a->opts.max_time_ms = 1000 * (unsigned)cli_parse_ulong(
+			"--max-time", arg, 30 * 86400);
+		return 1;
+	case CLI_OPT_WAIT:
+		a->wait_ms = arg ? 1000 * (int)cli_parse_ulong("--wait", arg,
+		                                               86400)
+		                 : -1;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+int cli_replay_lock(rt_journal_lock **lock, rt_journal *j, int wait_ms)
+{
+	struct cli_log_event ev;
+	int rc = rt_journal_lock_take(lock, j, wait_ms);
+
+	if (rc == 0)
+		return 0;
+	cli_log_begin(&ev, CLI_LOG_WARN,
+	              rc == RT_EBUSY ? "journal.busy" : "journal.error");
+	cli_log_str(&ev, "journal", rt_journal_dir(j));
+	cli_log_end(&ev, "%s", rt_journal_errmsg(j));
+	return rc == RT_EBUSY ? EX_TEMPFAIL : cli_exit_code(rc);
+}
+
+/* ---- progress ------------------------------------------------------------ */
+
+static double now_sec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+struct progress {
+	double start;
+	double last_draw;
+};
+
+static void draw_progress(void *arg, const rt_replay_stats *s)
+{
+	struct progress *p = arg;
+	double t = now_sec(), elapsed = t - p->start, rate;
+	uint64_t settled = s->applied + s->failed + s->blocked + s->needs_review;
+	unsigned width = 30, filled;
+	char bar[31];
+
+	if (t - p->last_draw < 0.2 && settled < s->total)
+		return;
+	p->last_draw = t;
+	rate = elapsed > 0 ? (double)settled / elapsed : 0;
+	filled = s->total ? (unsigned)(width * settled / s->total) : width;
+	if (filled > width)
+		filled = width;
+	memset(bar, '#', filled);
+	memset(bar + filled, '.', width - filled);
+	bar[width] = '\0';
+	fprintf(stderr, "\r[%s] %llu/%llu  %.0f/s  ETA %.0fs   ", bar,
+	        (unsigned long long)settled, (unsigned long long)s->total, rate,
+	        rate > 0 && s->total > settled
+	                ? (double)(s->total - settled) / rate
+	                : 0.0);
+	if (settled >= s->total)
+		fputc('\n', stderr);
+}
+
+/* ---- connecting and running ----------------------------------------------- */
+
+int cli_replay_apply(rt_replay_stats *stats, rt_journal *j,
+                     const struct cli_conn *conn, const rt_replay_opts *opts)
+{
+	struct progress prog = { 0, 0 };
+	struct cli_log_event ev;
+	rt_replay_opts o = *opts;
+	rt_cluster *cluster = NULL;
+	int rc, status = 0;
+
+	memset(stats, 0, sizeof(*stats));
+	rc = rt_cluster_connect(&cluster, &conn->opts);
+	if (rc != 0) {
+		cli_log_begin(&ev, CLI_LOG_WARN, "cluster.unavailable");
+		cli_log_str(&ev, "error", rt_strerror(rc));
+		cli_log_end(&ev, "%s", cluster ? rt_cluster_errmsg(cluster)
+		                               : rt_strerror(rc));
+		/* Nothing was touched: the entries wait for a later run. */
+		status = rc == RT_EPERM ? EX_NOPERM : EX_TEMPFAIL;
+		goto done;
+	}
+	if (isatty(STDERR_FILENO) && cli_log_get_format() == CLI_LOG_TEXT) {
+		prog.start = now_sec();
+		o.progress = draw_progress;
+		o.progress_arg = &prog;
+	} else {
+		o.progress = NULL;
+	}
+	rc = rt_replay_run(stats, j, cluster, &o);
+	if (rc != 0) {
+		cli_log_begin(&ev, CLI_LOG_ERROR, "journal.error");
+		cli_log_str(&ev, "journal", rt_journal_dir(j));
+		cli_log_end(&ev, "%s", rt_journal_errmsg(j));
+		status = cli_exit_code(rc);
+	}
+done:
+	rt_cluster_close(cluster);
+	return status;
+}
+
+/* ---- what needs an operator ------------------------------------------------ */
+
+uint64_t cli_replay_attention(rt_journal *j, int report)
+{
+	static const rt_entry_state states[] = {
+		RT_ENTRY_FAILED, RT_ENTRY_NEEDS_REVIEW, RT_ENTRY_BLOCKED
+	};
+	struct cli_log_event ev;
+	rt_journal_txn *txn = NULL;
+	uint64_t counts[RT_ENTRY_STATE_SLOTS], total = 0, seq;
+	unsigned named = 0;
+	size_t i;
+
+	if (rt_journal_txn_begin(&txn, j, RT_TXN_RDONLY) != 0)
+		return 0;
+	if (rt_journal_counts(txn, counts) != 0)
+		goto done;
+	for (i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
+		rt_journal_iter *it = NULL;
+
+		total += counts[states[i]];
+		if (!report || counts[states[i]] == 0)
+			continue;
+		if (rt_journal_iter_state(&it, txn, states[i], 0) != 0)
+			continue;
+		while (named < MAX_NAMED_ENTRIES &&
+		       rt_journal_iter_next(it, &seq) == 0) {
+			rt_journal_entry *e = NULL;
+
+			if (rt_journal_entry_get(&e, txn, seq) == 0) {
+				const char *state =
+					rt_entry_state_name((int)e->state);
+
+				cli_log_begin(&ev, CLI_LOG_WARN,
+				              "entry.attention");
+				cli_log_uint(&ev, "seq", seq);
+				cli_log_str(&ev, "state", state);
+				cli_log_str(&ev, "batch_id", e->batch_id);
+				cli_log_str(&ev, "pool", e->pool);
+				cli_log_str(&ev, "namespace", e->ns);
+				cli_log_str(&ev, "tracker", e->tracker);
+				cli_log_str(&ev, "error", e->error);
+				/* The error text names pool and tracker. */
+				cli_log_end(&ev, "entry %llu %s: %s",
+				            (unsigned long long)seq, state,
+				            e->error ? e->error : "no error text");
+				named++;
+			}
+			rt_journal_entry_free(e);
+		}
+		rt_journal_iter_free(it);
+	}
+	if (report && total > named) {
+		cli_log_begin(&ev, CLI_LOG_WARN, "entry.attention_more");
+		cli_log_uint(&ev, "count", total - named);
+		cli_log_end(&ev, "... and %llu more; see `reftrack status`",
+		            (unsigned long long)(total - named));
+	}
+done:
+	rt_journal_txn_abort(txn);
+	return total;
+}
+
+int cli_replay_status(const rt_replay_stats *stats, uint64_t attention)
+{
+	if (attention > 0)
+		return 1;
+	if (!stats->finished)
+		return EX_TEMPFAIL;
+	return EX_OK;
+}

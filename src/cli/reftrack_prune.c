@@ -1,0 +1,184 @@
+/*
+ * reftrack_prune.c - the `prune` subcommand: journal retention on demand
+ * (`run` prunes by itself after each replay).  See "retention" in
+ * include/reftrack/journal.h for what goes and what stays.
+ *
+ * It does not take the journal lock: each of its transactions keeps the
+ * journal consistent on its own, it only deletes entries in final states,
+ * which no replay or operator command changes again, and LMDB serialises
+ * it with a running replay.  So an operator can prune while a long replay
+ * runs.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <reftrack/journal.h>
+
+#include "cli.h"
+#include "cli_json.h"
+
+#define DEFAULT_BATCH_RETENTION (90LL * 86400)
+
+enum { OPT_DONE_OLDER = CLI_OPT_FIRST_FREE, OPT_BATCH_RETENTION };
+
+static void prune_usage(FILE *out)
+{
+	fprintf(out,
+	        "usage: reftrack prune [--journal DIR] --done-older-than "
+	        "DURATION\n"
+	        "                      [--batch-retention DURATION] [--json]\n"
+	        "Deletes done and skipped entries that finished more than "
+	        "DURATION ago.\nFailed, needs-review, blocked, pending and "
+	        "in-flight entries are never\npruned.  A batch whose entries "
+	        "are all gone keeps a small record, so that\nthe same file "
+	        "submitted again is still a duplicate; those records are\n"
+	        "forgotten after --batch-retention.\n"
+	        "      --journal DIR      journal directory (default: "
+	        "$REFTRACK_JOURNAL, then\n"
+	        "                         /var/lib/reftrack/journal for root, "
+	        "else\n"
+	        "                         $XDG_STATE_HOME/reftrack/journal)\n"
+	        "      --done-older-than DURATION  30s, 15m, 12h, 7d, 2w "
+	        "(required; 0 prunes\n"
+	        "                         every done and skipped entry)\n"
+	        "      --batch-retention DURATION  forget the records of "
+	        "emptied batches\n"
+	        "                         submitted longer ago (default 90d; "
+	        "never keeps them)\n"
+	        "      --json             print the result as JSON\n"
+	        "Exit status: 0, 64 usage, 65 unusable journal, 66 no journal "
+	        "there.\n");
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t cutoff(int64_t now, long long seconds)
+{
+	int64_t c;
+
+	if (seconds < 0)
+		return 0; /* never */
+	c = now - (int64_t)seconds * 1000000000;
+	/* 0 means "none" to the library; a cutoff before 1970 is none. */
+	return c > 0 ? c : 0;
+}
+
+int reftrack_cmd_prune(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "journal", required_argument, NULL, CLI_OPT_JOURNAL },
+		{ "done-older-than", required_argument, NULL, OPT_DONE_OLDER },
+		{ "batch-retention", required_argument, NULL,
+		  OPT_BATCH_RETENTION },
+		{ "json", no_argument, NULL, CLI_OPT_JSON },
+		{ "help", no_argument, NULL, CLI_OPT_HELP },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *dir = NULL;
+	long long older = -2, batches = DEFAULT_BATCH_RETENTION;
+	int opt, rc, json = 0, status = EX_OK;
+	rt_journal *j = NULL;
+	rt_prune_opts o;
+	rt_prune_result res;
+	struct cli_json w;
+	char path[4200];
+	struct stat st;
+	int64_t now;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case CLI_OPT_JOURNAL:
+			dir = optarg;
+			break;
+		case OPT_DONE_OLDER:
+			older = cli_parse_duration("--done-older-than", optarg, 0);
+			break;
+		case OPT_BATCH_RETENTION:
+			batches = cli_parse_duration("--batch-retention", optarg,
+			                             1);
+			break;
+		case CLI_OPT_JSON:
+			json = 1;
+			break;
+		case 'h':
+		case CLI_OPT_HELP:
+			prune_usage(stdout);
+			return EX_OK;
+		default:
+			prune_usage(stderr);
+			return EX_USAGE;
+		}
+	}
+	if (optind != argc) {
+		cli_warn("prune: unexpected argument '%s'", argv[optind]);
+		return EX_USAGE;
+	}
+	if (older < 0) {
+		/* No default here: deleting history is asked for explicitly. */
+		cli_warn("prune: --done-older-than DURATION is required");
+		prune_usage(stderr);
+		return EX_USAGE;
+	}
+
+	rc = rt_journal_open(&j, dir, RT_JOURNAL_NOCREATE);
+	if (rc != 0) {
+		cli_warn("%s", j ? rt_journal_errmsg(j) : rt_strerror(rc));
+		rt_journal_close(j);
+		return cli_exit_code(rc);
+	}
+	now = now_ns();
+	memset(&o, 0, sizeof(o));
+	o.entries_before_ns = cutoff(now, older);
+	/* "0" means every finished entry, also one finished this instant. */
+	if (older == 0)
+		o.entries_before_ns = now + 1;
+	o.batches_before_ns = cutoff(now, batches);
+	rc = rt_journal_prune(&res, j, &o);
+	if (rc != 0) {
+		/* What was committed before the failure stays pruned. */
+		cli_warn("%s (%llu entries pruned before that)",
+		         rt_journal_errmsg(j),
+		         (unsigned long long)res.entries_total);
+		status = cli_exit_code(rc);
+		goto done;
+	}
+	snprintf(path, sizeof(path), "%s/data.mdb", rt_journal_dir(j));
+	if (stat(path, &st) != 0)
+		st.st_size = 0;
+	if (json) {
+		cli_json_init(&w, stdout, 1);
+		cli_json_object_begin(&w);
+		cli_json_kv_string(&w, "journal", rt_journal_dir(j));
+		cli_json_kv_uint(&w, "entries", res.entries_total);
+		cli_json_kv_uint(&w, "done", res.entries[RT_ENTRY_DONE]);
+		cli_json_kv_uint(&w, "skipped", res.entries[RT_ENTRY_SKIPPED]);
+		cli_json_kv_uint(&w, "batches_forgotten", res.batches_forgotten);
+		cli_json_kv_uint(&w, "transactions", res.transactions);
+		cli_json_kv_uint(&w, "data_bytes", (uint64_t)st.st_size);
+		cli_json_object_end(&w);
+		if (cli_json_finish(&w) < 0) {
+			cli_warn("writing the output:");
+			status = EX_IOERR;
+		}
+	} else {
+		printf("prune: %llu entries (%llu done, %llu skipped), %llu "
+		       "batch records forgotten; data.mdb is %lld bytes\n",
+		       (unsigned long long)res.entries_total,
+		       (unsigned long long)res.entries[RT_ENTRY_DONE],
+		       (unsigned long long)res.entries[RT_ENTRY_SKIPPED],
+		       (unsigned long long)res.batches_forgotten,
+		       (long long)st.st_size);
+	}
+done:
+	rt_journal_close(j);
+	return status;
+}
