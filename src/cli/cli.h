@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <sysexits.h>
 
+#include <reftrack/journal.h>
 #include <reftrack/reftrack.h>
 
 /* Set once from argv[0] (or a fixed name) before any message. */
@@ -29,6 +30,16 @@ _Noreturn void cli_die(int status, const char *fmt, ...)
  * 75 temporary failure, 77 permission, 64 for RT_EINVAL from the command
  * line is the caller's business (it knows whether input was argv or data). */
 int cli_exit_code(int rt_code);
+
+/* rt_journal_open(out, dir, flags); on failure warns with the journal's
+ * message (or rt_strerror() when there is no handle), sets *out to NULL and
+ * returns cli_exit_code() of the error.  0 on success. */
+int cli_journal_open(rt_journal **out, const char *dir, unsigned flags);
+
+/* For a subcommand that takes no operands: EX_OK if argv[first..] is
+ * empty (first: getopt's optind), else warns "CMD: unexpected argument
+ * 'ARG'" and returns EX_USAGE. */
+int cli_no_operands(const char *cmd, int argc, char **argv, int first);
 
 /* Ceph connection flags shared by every subcommand that talks to a cluster:
  * -c/--conf, --id, -n/--name, --keyring, -p/--pool, -N/--namespace,

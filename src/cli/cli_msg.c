@@ -81,3 +81,23 @@ int cli_exit_code(int rt_code)
 		return EX_SOFTWARE;
 	}
 }
+
+int cli_journal_open(rt_journal **out, const char *dir, unsigned flags)
+{
+	int rc = rt_journal_open(out, dir, flags);
+
+	if (rc == 0)
+		return EX_OK;
+	cli_warn("%s", *out ? rt_journal_errmsg(*out) : rt_strerror(rc));
+	rt_journal_close(*out);
+	*out = NULL;
+	return cli_exit_code(rc);
+}
+
+int cli_no_operands(const char *cmd, int argc, char **argv, int first)
+{
+	if (first >= argc)
+		return EX_OK;
+	cli_warn("%s: unexpected argument '%s'", cmd, argv[first]);
+	return EX_USAGE;
+}

@@ -102,10 +102,8 @@ int reftrack_cmd_export(int argc, char **argv)
 			return EX_USAGE;
 		}
 	}
-	if (optind != argc) {
-		cli_warn("export: unexpected argument '%s'", argv[optind]);
-		return EX_USAGE;
-	}
+	if ((status = cli_no_operands("export", argc, argv, optind)))
+		return status;
 
 	rc = rt_journal_open(&j, dir, RT_JOURNAL_NOCREATE);
 	if (rc == 0)

@@ -118,10 +118,8 @@ int reftrack_cmd_prune(int argc, char **argv)
 			return EX_USAGE;
 		}
 	}
-	if (optind != argc) {
-		cli_warn("prune: unexpected argument '%s'", argv[optind]);
-		return EX_USAGE;
-	}
+	if ((status = cli_no_operands("prune", argc, argv, optind)))
+		return status;
 	if (older < 0) {
 		/* No default here: deleting history is asked for explicitly. */
 		cli_warn("prune: --done-older-than DURATION is required");
@@ -129,12 +127,8 @@ int reftrack_cmd_prune(int argc, char **argv)
 		return EX_USAGE;
 	}
 
-	rc = rt_journal_open(&j, dir, RT_JOURNAL_NOCREATE);
-	if (rc != 0) {
-		cli_warn("%s", j ? rt_journal_errmsg(j) : rt_strerror(rc));
-		rt_journal_close(j);
-		return cli_exit_code(rc);
-	}
+	if ((status = cli_journal_open(&j, dir, RT_JOURNAL_NOCREATE)))
+		return status;
 	now = now_ns();
 	memset(&o, 0, sizeof(o));
 	o.entries_before_ns = cutoff(now, older);

@@ -106,7 +106,7 @@ int reftrack_cmd_replay(int argc, char **argv)
 	rt_journal *j = NULL;
 	rt_journal_lock *lock = NULL;
 	const char *dir = NULL;
-	int opt, rc, json = 0, status = EX_OK;
+	int opt, json = 0, status = EX_OK;
 	double start;
 
 	memset(&stats, 0, sizeof(stats));
@@ -134,18 +134,12 @@ int reftrack_cmd_replay(int argc, char **argv)
 			return EX_USAGE;
 		}
 	}
-	if (optind != argc) {
-		cli_warn("replay: unexpected argument '%s'", argv[optind]);
-		return EX_USAGE;
-	}
+	if ((status = cli_no_operands("replay", argc, argv, optind)))
+		return status;
 
 	start = now_sec();
-	rc = rt_journal_open(&j, dir, 0);
-	if (rc != 0) {
-		cli_warn("%s", j ? rt_journal_errmsg(j) : rt_strerror(rc));
-		status = cli_exit_code(rc);
+	if ((status = cli_journal_open(&j, dir, 0)))
 		goto done;
-	}
 	if ((status = cli_replay_lock(&lock, j, ra.wait_ms)) ||
 	    (status = cli_replay_apply(&stats, j, &conn, &ra.opts)))
 		goto done;

@@ -13,13 +13,8 @@
 # default tracker name, which it removes first and last.
 set -u
 
-for v in CEPH_CONF RT_TEST_POOL RT_TEST_RO_KEYRING RT_BUILD; do
-	if [ -z "${!v:-}" ]; then
-		echo "test_cli_tracker.sh: $v is not set; run me through tests/run-integration.sh" >&2
-		echo "cli-tracker: 0 passed, 1 failed"
-		exit 1
-	fi
-done
+. "$(dirname "$0")/../testlib.sh"
+tl_require cli-tracker CEPH_CONF RT_TEST_POOL RT_TEST_RO_KEYRING RT_BUILD
 
 pool=$RT_TEST_POOL
 rtool=$RT_BUILD/reference-tracker
@@ -29,65 +24,19 @@ ro_id=${RT_TEST_RO_ID:-rtro}
 export CEPH_CONF
 unset CEPH_ARGS
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/rt-cli-tracker.XXXXXX") || exit 1
+tl_tmpdir rt-cli-tracker
 dead_pid=
-trap '[ -n "$dead_pid" ] && kill "$dead_pid" 2>/dev/null; rm -rf "$tmp"' EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+on_exit() { [ -n "$dead_pid" ] && kill "$dead_pid" 2>/dev/null; }
 
-passed=0
-failed=0
-case_name=
-case_failures=0
 ns=
-
-fail() {
-	echo "test_cli_tracker.sh: $case_name: $*" >&2
-	case_failures=$((case_failures + 1))
-}
-
-# run_case FN: runs one case in a fresh namespace.
-run_case() {
-	case_name=$1
-	case_failures=0
-	ns="clitest-$$-$1"
-	"$1"
-	if [ "$case_failures" -eq 0 ]; then
-		passed=$((passed + 1))
-	else
-		failed=$((failed + 1))
-		echo "FAIL $1" >&2
-	fi
-}
-
-# run CMD...: runs a command; leaves $out (stdout), $err (stderr), $rc.
-run() {
-	last_cmd="$*"
-	out=$("$@" 2>"$tmp/err")
-	rc=$?
-	err=$(cat "$tmp/err")
-}
-
-expect_rc() {
-	[ "$rc" -eq "$1" ] ||
-		fail "exit $rc, want $1: $last_cmd
-  stdout: $out
-  stderr: $err"
-}
+# Every case runs in a fresh namespace.
+case_setup() { ns="clitest-$$-$1"; }
 
 # expect_last LINE: the last line of stdout is exactly LINE.
 expect_last() {
 	local got
 	got=$(printf '%s\n' "$out" | tail -n 1)
 	[ "$got" = "$1" ] || fail "last stdout line is '$got', want '$1': $last_cmd"
-}
-
-expect_err_has() {
-	case $err in
-	*"$1"*) ;;
-	*) fail "stderr does not mention '$1': $last_cmd
-  stderr: $err" ;;
-	esac
 }
 
 expect_out_line() {
@@ -102,22 +51,6 @@ expect_no_out_line() {
 }
 
 # ---- the second reader: the rados tool and od ---------------------------
-
-# rados_ns NS ARGS...: the rados tool in pool $pool, namespace NS ("" = the
-# default one).
-rados_ns() {
-	local n=$1
-	shift
-	if [ -n "$n" ]; then
-		rados -p "$pool" -N "$n" "$@"
-	else
-		rados -p "$pool" "$@"
-	fi
-}
-
-hex() {
-	od -An -v -tx1 | tr -d ' \n'
-}
 
 # raw_dump NS OBJ: one line describing the whole object, e.g.
 # "xattr=00000001 data=00000002 omap=key1:01,key2:01", or "absent".
@@ -567,5 +500,4 @@ run_case case_rtk_corrupt
 run_case case_rtk_reads_foreign_writer
 run_case case_rt_unreachable
 
-echo "cli-tracker: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish cli-tracker

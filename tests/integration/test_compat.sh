@@ -23,13 +23,8 @@
 # bytes of a key must survive both ways.
 set -u
 
-for v in CEPH_CONF RT_TEST_POOL RT_BUILD; do
-	if [ -z "${!v:-}" ]; then
-		echo "test_compat.sh: $v is not set; run me through tests/run-integration.sh" >&2
-		echo "compat: 0 passed, 1 failed"
-		exit 1
-	fi
-done
+. "$(dirname "$0")/../testlib.sh"
+tl_require compat CEPH_CONF RT_TEST_POOL RT_BUILD
 
 pool=$RT_TEST_POOL
 reftrack=$RT_BUILD/reftrack
@@ -38,46 +33,7 @@ export CEPH_CONF
 unset CEPH_ARGS
 export LC_ALL=C
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/rt-compat.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-passed=0
-failed=0
-case_name=
-case_failures=0
-
-fail() {
-	echo "test_compat.sh: $case_name: $*" >&2
-	case_failures=$((case_failures + 1))
-}
-
-run_case() {
-	case_name=$1
-	case_failures=0
-	"$1"
-	if [ "$case_failures" -eq 0 ]; then
-		passed=$((passed + 1))
-	else
-		failed=$((failed + 1))
-		echo "FAIL $1" >&2
-	fi
-}
-
-rados_ns() {
-	local n=$1
-	shift
-	if [ -n "$n" ]; then
-		rados -p "$pool" -N "$n" "$@"
-	else
-		rados -p "$pool" "$@"
-	fi
-}
-
-hex() {
-	od -An -v -tx1 | tr -d ' \n'
-}
+tl_tmpdir rt-compat
 
 tohex() {
 	printf '%s' "$1" | hex
@@ -613,5 +569,4 @@ rados_ns "" rm "compat-$$" >/dev/null 2>&1
 rados_ns "" rm "compat-r-$$" >/dev/null 2>&1
 
 echo "  compat: $steps steps"
-echo "compat: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish compat

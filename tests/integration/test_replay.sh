@@ -16,13 +16,8 @@
 # Every case has its own journal and RADOS namespace ("rplay-PID-CASE").
 set -u
 
-for v in CEPH_CONF RT_TEST_POOL RT_BUILD RT_SRC; do
-	if [ -z "${!v:-}" ]; then
-		echo "test_replay.sh: $v is not set; run me through tests/run-integration.sh" >&2
-		echo "replay: 0 passed, 1 failed"
-		exit 1
-	fi
-done
+. "$(dirname "$0")/../testlib.sh"
+tl_require replay CEPH_CONF RT_TEST_POOL RT_BUILD RT_SRC
 
 pool=$RT_TEST_POOL
 reftrack=$RT_BUILD/reftrack
@@ -35,77 +30,30 @@ unset CEPH_ARGS REFTRACK_FAILPOINT REFTRACK_JOURNAL
 seed=${RT_REPLAY_SEED:-$(( $(date +%s) % 100000 ))}
 echo "test_replay.sh: seed $seed (RT_REPLAY_SEED=$seed to run the same workloads)"
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/rt-replay.XXXXXX") || exit 1
+tl_tmpdir rt-replay
 bg_pids=()	# background processes of ours still running
 # On the way out, kills what is left of ours: a pid still running a command
 # that names our directory (a pid of ours that exited may have been handed
 # to someone else).  The writers stop by themselves once the directory is
 # gone.
-cleanup() {
+on_exit() {
 	local p
 	for p in ${bg_pids[@]+"${bg_pids[@]}"}; do
 		if tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -qF "$tmp"; then
 			kill -9 "$p" 2>/dev/null
 		fi
 	done
-	rm -rf "$tmp"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
-passed=0
-failed=0
-case_name=
-case_failures=0
 ns=
 jdir=
-
-fail() {
-	echo "test_replay.sh: $case_name: $*" >&2
-	case_failures=$((case_failures + 1))
-}
-
-# run_case FN: runs one case with a fresh namespace and journal.
-run_case() {
-	local start=$SECONDS
-	case " ${RT_REPLAY_CASES:-$1} " in *" $1 "*) ;; *) return ;; esac
-	case_name=$1
-	case_failures=0
+tl_timed=1
+# Every case (of RT_REPLAY_CASES, if set) gets a fresh namespace and journal.
+case_setup() {
+	case " ${RT_REPLAY_CASES:-$1} " in *" $1 "*) ;; *) return 1 ;; esac
 	ns="rplay-$$-$1"
 	jdir=$tmp/$1/journal
 	mkdir -p "$tmp/$1"
-	"$1"
-	if [ "$case_failures" -eq 0 ]; then
-		passed=$((passed + 1))
-		echo "ok $1 ($((SECONDS - start)) s)"
-	else
-		failed=$((failed + 1))
-		echo "FAIL $1 ($((SECONDS - start)) s)" >&2
-	fi
-}
-
-# run CMD...: leaves $out (stdout), $err (stderr), $rc.
-run() {
-	last_cmd="$*"
-	out=$("$@" 2>"$tmp/err")
-	rc=$?
-	err=$(cat "$tmp/err")
-}
-
-expect_rc() {
-	[ "$rc" -eq "$1" ] ||
-		fail "exit $rc, want $1: $last_cmd
-  stdout: $out
-  stderr: $err"
-}
-
-expect_err_has() {
-	case $err in
-	*"$1"*) ;;
-	*) fail "stderr does not mention '$1': $last_cmd
-  stderr: $err" ;;
-	esac
 }
 
 rtk() {
@@ -695,5 +643,4 @@ run_case case_two_replays_racing
 run_case case_unreachable
 run_case case_retry_skip
 
-echo "replay: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish replay

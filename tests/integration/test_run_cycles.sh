@@ -20,13 +20,8 @@
 # RT_SRC).  RT_CYCLES_SEED replays a given workload.
 set -u
 
-for v in CEPH_CONF RT_TEST_POOL RT_BUILD RT_SRC; do
-	if [ -z "${!v:-}" ]; then
-		echo "test_run_cycles.sh: $v is not set; run me through tests/run-integration.sh" >&2
-		echo "run-cycles: 0 passed, 1 failed"
-		exit 1
-	fi
-done
+. "$(dirname "$0")/../testlib.sh"
+tl_require run-cycles CEPH_CONF RT_TEST_POOL RT_BUILD RT_SRC
 
 pool=$RT_TEST_POOL
 rt=$RT_BUILD/reftrack
@@ -39,27 +34,15 @@ unset CEPH_ARGS REFTRACK_FAILPOINT REFTRACK_JOURNAL
 seed=${RT_CYCLES_SEED:-$(($(date +%s) % 100000))}
 echo "test_run_cycles.sh: seed $seed (RT_CYCLES_SEED=$seed to run the same workload)"
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/rt-cycles.XXXXXX") || exit 1
+tl_tmpdir rt-cycles
 bg_pids=()
-cleanup() {
+on_exit() {
 	local p
 	for p in ${bg_pids[@]+"${bg_pids[@]}"}; do
 		kill -9 "$p" 2>/dev/null
 	done
-	rm -rf "$tmp"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
-passed=0
-failed=0
-case_name=
-case_failures=0
-fail() {
-	echo "test_run_cycles.sh: $case_name: $*" >&2
-	case_failures=$((case_failures + 1))
-}
 # check NAME: closes one checked step (a cycle, or a final check).
 check() {
 	if [ "$case_failures" -eq 0 ]; then
@@ -330,5 +313,4 @@ n=$(rados -p "$pool" -N "$ns-budget" ls | wc -l)
 [ "$n" -eq 6000 ] || fail "$n trackers in $ns-budget, want 6000"
 check
 
-echo "run-cycles: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish run-cycles

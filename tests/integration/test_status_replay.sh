@@ -7,13 +7,8 @@
 # journals that were never replayed.)  Run by tests/run-integration.sh.
 set -u
 
-for v in CEPH_CONF RT_TEST_POOL RT_BUILD RT_SRC; do
-	if [ -z "${!v:-}" ]; then
-		echo "test_status_replay.sh: $v is not set; run me through tests/run-integration.sh" >&2
-		echo "status-replay: 0 passed, 1 failed"
-		exit 1
-	fi
-done
+. "$(dirname "$0")/../testlib.sh"
+tl_require status-replay CEPH_CONF RT_TEST_POOL RT_BUILD RT_SRC
 
 pool=$RT_TEST_POOL
 rt=$RT_BUILD/reftrack
@@ -23,19 +18,8 @@ ns="status-$$"
 export CEPH_CONF
 unset CEPH_ARGS REFTRACK_JOURNAL
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/rt-status-replay.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+tl_tmpdir rt-status-replay
 j=$tmp/journal
-
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); }
-fail() {
-	failed=$((failed + 1))
-	echo "FAIL: $*" >&2
-}
 
 # status_json NAME [ARGS...]: status --json into $tmp/NAME.json, validated.
 status_json() {
@@ -66,7 +50,8 @@ expect_json() {
 	if [ "$got" = "$3" ]; then pass; else fail "$1: $2 is '$got', want '$3'"; fi
 }
 
-expect_rc() {
+# expect_exit STATUS WANT WHAT: one check of an exit status.
+expect_exit() {
 	if [ "$1" -eq "$2" ]; then pass; else fail "$3: exit $1, want $2: $(cat "$tmp/err")"; fi
 }
 
@@ -91,12 +76,12 @@ requests:
   - {tracker: good, remove: [a]}
 EOF
 "$rt" submit --journal "$j" "$tmp/b.yaml" >/dev/null 2>"$tmp/err"
-expect_rc $? 0 "submit"
+expect_exit $? 0 "submit"
 status_json before
 expect_json before "$counts" "5 5 0 0 0 0 0"
 
 "$rt" replay --journal "$j" >"$tmp/out" 2>"$tmp/err"
-expect_rc $? 1 "replay with failing entries"
+expect_exit $? 1 "replay with failing entries"
 status_json after
 expect_json after "$counts" "5 0 2 2 1 0 0"
 expect_json after '[e["seq"] for e in d["failed"]["entries"]]' "[2, 3]"
@@ -109,14 +94,14 @@ expect_json limited 'len(d["failed"]["entries"]), d["failed"]["total"], d["faile
 
 # The operator: gives up on the missing pool, repairs the tracker, retries.
 "$rt" skip --journal "$j" 2 --reason "pool retired" >/dev/null 2>"$tmp/err"
-expect_rc $? 0 "skip"
+expect_exit $? 0 "skip"
 printf '\0\0\0\1' | rados -p "$pool" -N "$ns" setxattr bad csi.ceph.com/rt-version
 "$rt" retry --journal "$j" --failed >/dev/null 2>"$tmp/err"
-expect_rc $? 0 "retry --failed"
+expect_exit $? 0 "retry --failed"
 status_json retried
 expect_json retried "$counts" "5 2 2 0 0 1 0"
 "$rt" replay --journal "$j" >"$tmp/out" 2>"$tmp/err"
-expect_rc $? 0 "replay after the repair"
+expect_exit $? 0 "replay after the repair"
 status_json end
 expect_json end "$counts" "5 0 4 0 0 1 0"
 expect_json end 'd["failed"]["total"], d["failed"]["entries"]' "0 []"
@@ -133,5 +118,4 @@ fi
 
 rados -p "$pool" -N "$ns" rm bad 2>/dev/null
 rados -p "$pool" -N "$ns" rm good 2>/dev/null
-echo "status-replay: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish status-replay

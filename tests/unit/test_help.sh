@@ -22,24 +22,14 @@ rt=$build/reftrack
 rtr=$build/reference-tracker
 man1=src/man/reftrack.1
 man1r=src/man/reference-tracker.1
-passed=0
-failed=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT INT TERM
-
-pass() { passed=$((passed + 1)); }
-fail() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
-finish() {
-	echo "help: $passed passed, $failed failed"
-	[ "$failed" -eq 0 ]
-	exit
-}
+. "$(dirname "$0")/../testlib.sh"
+tl_tmpdir rt-help
 
 for t in "$rt" "$rtr"; do
 	if [ ! -x "$t" ]; then
 		echo "no $t (set RT_BUILD)" >&2
 		failed=1
-		finish
+		finish help
 	fi
 done
 version=$(sed -n 's/^#define RT_VERSION_STRING "\(.*\)"$/\1/p' \
@@ -238,4 +228,4 @@ else
 	echo "note: no systemd-analyze; the unit files are not verified" >&2
 fi
 
-finish
+finish help

@@ -8,23 +8,13 @@
 set -u
 root=$(pwd -P)
 build=${RT_BUILD:-build}
-passed=0
-failed=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT INT TERM
-
-pass() { passed=$((passed + 1)); }
-fail() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
-finish() {
-	echo "install: $passed passed, $failed failed"
-	[ "$failed" -eq 0 ]
-	exit
-}
+. "$(dirname "$0")/../testlib.sh"
+tl_tmpdir rt-install
 
 if [ ! -f "$build/libreftrack.a" ]; then
 	echo "no $build/libreftrack.a (set RT_BUILD)" >&2
 	failed=1
-	finish
+	finish install
 fi
 version=$(sed -n 's/^#define RT_VERSION_STRING "\(.*\)"$/\1/p' \
 	include/reftrack/reftrack.h)
@@ -48,7 +38,7 @@ mk() {
 if ! mk all >"$tmp/build.log" 2>&1; then
 	cat "$tmp/build.log" >&2
 	fail "make all"
-	finish
+	finish install
 fi
 
 # ---- DESTDIR with the default PREFIX -------------------------------------
@@ -59,7 +49,7 @@ if mk install DESTDIR="$dest" >"$tmp/install.log" 2>&1; then
 else
 	cat "$tmp/install.log" >&2
 	fail "make install DESTDIR=$dest"
-	finish
+	finish install
 fi
 
 # Exactly the expected files, under DESTDIR/usr/local.
@@ -304,4 +294,4 @@ for page in 1:reftrack 1:reference-tracker 5:reftrack-batch; do
 		fail "man -w $sec $name: '$where'"
 done
 
-finish
+finish install

@@ -16,12 +16,8 @@ rt=$build/reftrack
 py=/usr/bin/python3
 [ -x "$py" ] || py=python3
 check_metrics="$py tests/check_metrics.py"
-passed=0
-failed=0
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/rt-run-spool.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+. "$(dirname "$0")/../testlib.sh"
+tl_tmpdir rt-run-spool
 
 if [ ! -x "$rt" ]; then
 	echo "no $rt (set RT_BUILD)" >&2
@@ -34,35 +30,6 @@ export CEPH_CONF=$tmp/ceph.conf
 unset CEPH_ARGS REFTRACK_FAILPOINT REFTRACK_JOURNAL
 conn=(--op-timeout 2)
 
-case_name=
-case_failures=0
-fail() {
-	echo "test_run_spool.sh: $case_name: $*" >&2
-	case_failures=$((case_failures + 1))
-}
-run_case() {
-	case_name=$1
-	case_failures=0
-	"$1"
-	if [ "$case_failures" -eq 0 ]; then
-		passed=$((passed + 1))
-	else
-		failed=$((failed + 1))
-		echo "FAIL $1" >&2
-	fi
-}
-# run CMD...: leaves $out, $err, $rc.
-run() {
-	last_cmd="$*"
-	out=$("$@" 2>"$tmp/err")
-	rc=$?
-	err=$(cat "$tmp/err")
-}
-expect_rc() {
-	[ "$rc" -eq "$1" ] || fail "exit $rc, want $1: $last_cmd
-  stdout: $out
-  stderr: $err"
-}
 expect_file() { [ -f "$1" ] || fail "missing $1"; }
 expect_no_file() { [ ! -e "$1" ] || fail "$1 should not exist"; }
 
@@ -384,5 +351,4 @@ run_case test_overlapping_run
 run_case test_idle_run_does_not_connect
 run_case test_prune_export
 run_case test_usage_errors
-echo "run-spool: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish run-spool

@@ -7,16 +7,11 @@ set -u
 build=${RT_BUILD:-build}
 rt=$build/reftrack
 schema=schemas/status.schema.json
-passed=0
-failed=0
 # Debian's python3 is the one `make deps` gives jsonschema to.
 py=${PYTHON:-python3}
 [ -z "${PYTHON:-}" ] && [ -x /usr/bin/python3 ] && py=/usr/bin/python3
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT INT TERM
-
-pass() { passed=$((passed + 1)); }
-fail() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
+. "$(dirname "$0")/../testlib.sh"
+tl_tmpdir rt-status-schema
 
 validate() { # name file
 	if "$py" - "$schema" "$2" <<'EOF'
@@ -97,5 +92,4 @@ validate batches "$tmp/full.json"
 "$rt" status --journal "$j" >/dev/null
 [ $? -eq 0 ] && pass || fail "status failed"
 
-echo "status-schema: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish status-schema

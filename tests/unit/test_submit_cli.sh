@@ -24,18 +24,9 @@ rt=$build/reftrack
 corpus=tests/data/batch/invalid
 # Debian's python3 is the one `make deps` gives PyYAML to.
 py=${PYTHON:-/usr/bin/python3}
-passed=0
-failed=0
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/rt-submit-cli.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+. "$(dirname "$0")/../testlib.sh"
+tl_tmpdir rt-submit-cli
 
-pass() { passed=$((passed + 1)); }
-fail() {
-	failed=$((failed + 1))
-	echo "FAIL: $*" >&2
-}
 # check DESCRIPTION CMD...: one assertion.
 check() {
 	local what=$1
@@ -242,5 +233,4 @@ check "status of a missing journal: exit $rc, want 66" [ "$rc" -eq 66 ]
 check "status made a journal" [ ! -e "$tmp/none" ]
 
 echo "  $nex examples, $ninv invalid files"
-echo "submit-cli: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish submit-cli

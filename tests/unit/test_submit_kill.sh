@@ -10,16 +10,11 @@ build=${RT_BUILD:-build}
 rt=$build/reftrack
 kills=${KILLS:-24}
 entries=100000
-passed=0
-failed=0
 # Debian's python3 is the one `make deps` gives jsonschema to.
 py=${PYTHON:-python3}
 [ -z "${PYTHON:-}" ] && [ -x /usr/bin/python3 ] && py=/usr/bin/python3
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT INT TERM
-
-pass() { passed=$((passed + 1)); }
-fail() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
+. "$(dirname "$0")/../testlib.sh"
+tl_tmpdir rt-submit-kill
 
 if [ ! -x "$rt" ]; then
 	echo "no $rt (set RT_BUILD)" >&2
@@ -101,5 +96,4 @@ got=$(counts "$j")
 case $got in "$entries $entries 1" | "$((entries + 3)) $((entries + 3)) 2") pass ;;
 *) fail "final journal holds '$got'" ;; esac
 
-echo "submit-kill: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish submit-kill

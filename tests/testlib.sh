@@ -1,0 +1,153 @@
+# tests/testlib.sh - the helpers the shell tests share.  Sourced, not run;
+# plain sh (dash and bash), so that both kinds of test can use it:
+#
+#	. "$(dirname "$0")/../testlib.sh"
+#
+# Sourcing it sets passed=0, failed=0 and case_name= (no case running).
+#
+# Setup:
+#   tl_require NAME VAR...  exits at once, with NAME's summary line counting
+#                    one failure, unless every VAR is set and non-empty (the
+#                    integration tests get them from tests/run-integration.sh).
+#
+# Counting (the script's totals are $passed and $failed):
+#   pass             one check passed.
+#   fail MSG...      inside a case (case_name non-empty): prints
+#                    "SCRIPT: CASE: MSG" on stderr and counts a failure of
+#                    the case in $case_failures; outside a case: prints
+#                    "FAIL: MSG" on stderr and counts one failed check.
+#   run_case FN      runs the function FN as one case: sets case_name=FN and
+#                    case_failures=0, calls case_setup FN (a no-op unless the
+#                    script redefines it; a non-zero return skips the case
+#                    uncounted), calls FN, then counts one passed or one failed
+#                    test ("FAIL FN" on stderr) and clears case_name.  With
+#                    tl_timed=1 it also prints "ok FN (N s)" and times the
+#                    FAIL line.
+#   finish NAME      prints "NAME: P passed, F failed" - the line
+#                    tests/run-suite.sh and tests/run-integration.sh parse,
+#                    so keep NAME stable - and exits 0 if nothing failed,
+#                    1 otherwise.
+#
+# Commands:
+#   run CMD...       runs CMD; sets $out (stdout), $err (stderr), $rc and
+#                    $last_cmd (for messages).  Needs $tmp.
+#   expect_rc N      fails unless $rc is N, quoting the command and output.
+#   expect_err_has S fails unless $err contains S.
+#
+# The cluster (integration tests):
+#   rados_ns NS ARGS...  the rados tool in pool $pool, namespace NS ("" =
+#                    the default one).
+#   hex              stdin as one line of lowercase hex pairs.
+#
+# Scratch space:
+#   tl_tmpdir PREFIX makes $tmp, a fresh directory under ${TMPDIR:-/tmp};
+#                    on exit calls on_exit (a no-op unless the script
+#                    redefines it: to stop its background processes, say)
+#                    and removes $tmp.  INT and TERM exit 130 and 143, so
+#                    that the cleanup runs then too.
+
+passed=0
+failed=0
+case_name=
+case_failures=0
+tl_timed=0
+
+tl_require() {
+	local tl_name=$1 tl_v
+	shift
+	for tl_v in "$@"; do
+		eval "[ -n \"\${$tl_v:-}\" ]" && continue
+		echo "${0##*/}: $tl_v is not set; run me through tests/run-integration.sh" >&2
+		echo "$tl_name: 0 passed, 1 failed"
+		exit 1
+	done
+}
+
+pass() { passed=$((passed + 1)); }
+
+fail() {
+	if [ -n "$case_name" ]; then
+		echo "${0##*/}: $case_name: $*" >&2
+		case_failures=$((case_failures + 1))
+	else
+		failed=$((failed + 1))
+		echo "FAIL: $*" >&2
+	fi
+}
+
+case_setup() { :; }
+on_exit() { :; }
+
+run_case() {
+	local tl_start tl_secs
+	tl_start=$(date +%s)
+	case_setup "$1" || return 0
+	case_name=$1
+	case_failures=0
+	"$1"
+	case_name=
+	tl_secs=
+	[ "$tl_timed" = 1 ] && tl_secs=" ($(($(date +%s) - tl_start)) s)"
+	if [ "$case_failures" -eq 0 ]; then
+		passed=$((passed + 1))
+		[ "$tl_timed" = 1 ] && echo "ok $1$tl_secs"
+	else
+		failed=$((failed + 1))
+		echo "FAIL $1$tl_secs" >&2
+	fi
+	return 0
+}
+
+finish() {
+	echo "$1: $passed passed, $failed failed"
+	[ "$failed" -eq 0 ]
+	exit
+}
+
+run() {
+	last_cmd="$*"
+	out=$("$@" 2>"$tmp/err")
+	rc=$?
+	err=$(cat "$tmp/err")
+}
+
+expect_rc() {
+	[ "$rc" -eq "$1" ] ||
+		fail "exit $rc, want $1: $last_cmd
+  stdout: $out
+  stderr: $err"
+}
+
+expect_err_has() {
+	case $err in
+	*"$1"*) ;;
+	*) fail "stderr does not mention '$1': $last_cmd
+  stderr: $err" ;;
+	esac
+}
+
+tl_cleanup() {
+	on_exit
+	[ -n "${tmp:-}" ] && rm -rf "$tmp"
+}
+
+tl_tmpdir() {
+	tmp=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX") || exit 1
+	trap tl_cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+}
+
+rados_ns() {
+	local n=$1
+	shift
+	if [ -n "$n" ]; then
+		rados -p "$pool" -N "$n" "$@"
+	else
+		rados -p "$pool" "$@"
+	fi
+}
+
+hex() {
+	od -An -v -tx1 | tr -d ' \n'
+}
