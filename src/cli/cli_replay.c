@@ -204,6 +204,24 @@ done:
 	return total;
 }
 
+/* Entries that only a replay can move on: pending, in flight (to be
+ * resolved) and blocked (judged again at the start of a replay). */
+int cli_replay_waiting(rt_journal *j, uint64_t *pending, uint64_t *need)
+{
+	rt_journal_txn *t = NULL;
+	uint64_t c[RT_ENTRY_STATE_SLOTS];
+	int rc = rt_journal_txn_begin(&t, j, RT_TXN_RDONLY);
+
+	if (rc == 0)
+		rc = rt_journal_counts(t, c);
+	rt_journal_txn_abort(t);
+	if (rc)
+		return rc;
+	*pending = c[RT_ENTRY_PENDING] + c[RT_ENTRY_IN_FLIGHT];
+	*need = *pending + c[RT_ENTRY_BLOCKED];
+	return 0;
+}
+
 int cli_replay_status(const rt_replay_stats *stats, uint64_t attention)
 {
 	if (attention > 0)

@@ -62,6 +62,11 @@ int cli_replay_apply(rt_replay_stats *stats, rt_journal *j,
  * with their errors. */
 uint64_t cli_replay_attention(rt_journal *j, int report);
 
+/* Counts the entries only a replay can move on: *pending (pending and in
+ * flight) and *need (those and blocked ones, judged again at the start of
+ * a replay).  0 or the journal's error code (message in the journal). */
+int cli_replay_waiting(rt_journal *j, uint64_t *pending, uint64_t *need);
+
 /* The exit status of a replay that ran: 1 if `attention`, else 75 if it did
  * not finish, else 0. */
 int cli_replay_status(const rt_replay_stats *stats, uint64_t attention);

@@ -106,7 +106,8 @@ int reftrack_cmd_replay(int argc, char **argv)
 	rt_journal *j = NULL;
 	rt_journal_lock *lock = NULL;
 	const char *dir = NULL;
-	int opt, json = 0, status = EX_OK;
+	uint64_t pending = 0, need = 0;
+	int opt, rc, json = 0, status = EX_OK;
 	double start;
 
 	memset(&stats, 0, sizeof(stats));
@@ -140,9 +141,22 @@ int reftrack_cmd_replay(int argc, char **argv)
 	start = now_sec();
 	if ((status = cli_journal_open(&j, dir, 0)))
 		goto done;
-	if ((status = cli_replay_lock(&lock, j, ra.wait_ms)) ||
-	    (status = cli_replay_apply(&stats, j, &conn, &ra.opts)))
+	if ((status = cli_replay_lock(&lock, j, ra.wait_ms)))
 		goto done;
+	rc = cli_replay_waiting(j, &pending, &need);
+	if (rc != 0) {
+		cli_warn("%s", rt_journal_errmsg(j));
+		status = cli_exit_code(rc);
+		goto done;
+	}
+	if (need == 0) {
+		/* Nothing a replay could move on: the cluster is not needed,
+		 * so a dead one does not turn "all done" into "try later". */
+		memset(&stats, 0, sizeof(stats));
+		stats.finished = 1;
+	} else if ((status = cli_replay_apply(&stats, j, &conn, &ra.opts))) {
+		goto done;
+	}
 	print_summary(&stats, now_sec() - start, json, rt_journal_dir(j));
 	status = cli_replay_status(&stats, cli_replay_attention(j, 1));
 done:

@@ -127,24 +127,6 @@ static int64_t real_now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Entries that only a replay can move on: pending, in flight (to be
- * resolved) and blocked (judged again at the start of a replay). */
-static int journal_waiting(rt_journal *j, uint64_t *pending, uint64_t *need)
-{
-	rt_journal_txn *t = NULL;
-	uint64_t c[RT_ENTRY_STATE_SLOTS];
-	int rc = rt_journal_txn_begin(&t, j, RT_TXN_RDONLY);
-
-	if (rc == 0)
-		rc = rt_journal_counts(t, c);
-	rt_journal_txn_abort(t);
-	if (rc)
-		return rc;
-	*pending = c[RT_ENTRY_PENDING] + c[RT_ENTRY_IN_FLIGHT];
-	*need = *pending + c[RT_ENTRY_BLOCKED];
-	return 0;
-}
-
 struct run {
 	const char *spool, *journal_arg, *metrics;
 	long long retention, batch_retention; /* seconds; -1 never */
@@ -179,7 +161,7 @@ static void replay_step(struct run *r, rt_journal *j, double deadline)
 	int rc;
 
 	memset(st, 0, sizeof(*st));
-	rc = journal_waiting(j, &pending, &need);
+	rc = cli_replay_waiting(j, &pending, &need);
 	if (rc) {
 		log_journal_error(j, "counting entries");
 		r->status_journal = cli_exit_code(rc);

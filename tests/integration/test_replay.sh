@@ -542,6 +542,12 @@ EOF
 	expect_tracker A "a:01 count=00000001"
 	expect_tracker B absent
 	expect_entries 1:result=created 2:result=deleted
+	# With nothing left to apply, a dead cluster is not needed: all done.
+	t0=$SECONDS
+	rtk -c "$tmp/$case_name/dead.conf" replay --journal "$jdir" --op-timeout 3
+	expect_rc 0
+	[ "$((SECONDS - t0))" -le 2 ] ||
+		fail "replay with nothing to do took $((SECONDS - t0)) s on a dead cluster"
 }
 
 # ---- 7. failed entries: blocked behind them, skip and retry -----------------
