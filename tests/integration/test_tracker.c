@@ -534,29 +534,31 @@ done:
 	itest_close(&t);
 }
 
-static void test_tracker__corrupt_version_length(void)
+/* One bad tracker of a table: a version xattr and data as given, one
+ * normal key "k1". */
+struct bad_header {
+	const char *oid;
+	const char *xattr;
+	size_t xattr_len;
+	const char *data;
+	size_t data_len;
+};
+
+/* Each tracker of the table is refused as corrupt by every operation. */
+static void corrupt_headers(const struct bad_header *bad, size_t n)
 {
-	static const struct {
-		const char *oid, *bytes;
-		size_t len;
-	} bad[] = {
-		{ "xlen0", "", 0 },
-		{ "xlen3", "\x00\x00\x01", 3 },
-		{ "xlen5", "\x00\x00\x00\x01\x00", 5 },
-		{ "xlen8", "\x00\x00\x00\x00\x00\x00\x00\x01", 8 },
-	};
 	struct itest t;
 	struct itest_craft c;
 	size_t i;
 
 	if (itest_open(&t))
 		goto done;
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+	for (i = 0; i < n; i++) {
 		memset(&c, 0, sizeof(c));
-		c.xattr = bad[i].bytes;
-		c.xattr_len = bad[i].len;
-		c.data = "\x00\x00\x00\x01";
-		c.data_len = 4;
+		c.xattr = bad[i].xattr;
+		c.xattr_len = bad[i].xattr_len;
+		c.data = bad[i].data;
+		c.data_len = bad[i].data_len;
 		c.n = 1;
 		c.keys = (const char *const[]){ "k1" };
 		c.vals = (const char *const[]){ "\x01" };
@@ -567,42 +569,36 @@ static void test_tracker__corrupt_version_length(void)
 	}
 done:
 	itest_close(&t);
+}
+
+#define ONE "\x00\x00\x00\x01", 4
+
+static void test_tracker__corrupt_version_length(void)
+{
+	static const struct bad_header bad[] = {
+		{ "xlen0", "", 0, ONE },
+		{ "xlen3", "\x00\x00\x01", 3, ONE },
+		{ "xlen5", "\x00\x00\x00\x01\x00", 5, ONE },
+		{ "xlen8", "\x00\x00\x00\x00\x00\x00\x00\x01", 8, ONE },
+	};
+
+	corrupt_headers(bad, sizeof(bad) / sizeof(bad[0]));
 }
 
 static void test_tracker__corrupt_data_size(void)
 {
-	static const struct {
-		const char *oid, *bytes;
-		size_t len;
-	} bad[] = {
-		{ "data0", "", 0 },
-		{ "data3", "\x00\x00\x01", 3 },
-		{ "data5", "\x00\x00\x00\x01\x00", 5 },
-		{ "data12", "\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01", 12 },
+	static const struct bad_header bad[] = {
+		{ "data0", ONE, "", 0 },
+		{ "data3", ONE, "\x00\x00\x01", 3 },
+		{ "data5", ONE, "\x00\x00\x00\x01\x00", 5 },
+		{ "data12", ONE,
+		  "\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01", 12 },
 	};
-	struct itest t;
-	struct itest_craft c;
-	size_t i;
 
-	if (itest_open(&t))
-		goto done;
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		memset(&c, 0, sizeof(c));
-		c.xattr = "\x00\x00\x00\x01";
-		c.xattr_len = 4;
-		c.data = bad[i].bytes;
-		c.data_len = bad[i].len;
-		c.n = 1;
-		c.keys = (const char *const[]){ "k1" };
-		c.vals = (const char *const[]){ "\x01" };
-		c.lens = (const size_t[]){ 1 };
-		if (CRAFT(t.io, bad[i].oid, &c) == 0)
-			corrupt_all_ops(ITEST_AT, &t, bad[i].oid, RT_ECORRUPT,
-			                RT_ECORRUPT, bad[i].oid, "k1");
-	}
-done:
-	itest_close(&t);
+	corrupt_headers(bad, sizeof(bad) / sizeof(bad[0]));
 }
+
+#undef ONE
 
 static void test_tracker__corrupt_type_byte(void)
 {
