@@ -9,7 +9,7 @@ set -eu
 # libc6-dev is only a Recommends of gcc, which --no-install-recommends
 # skips: without it nothing compiles.
 PACKAGES="gcc libc6-dev make pkg-config librados-dev liblmdb-dev libyaml-dev libssl-dev
-ceph-mon ceph-osd ceph-common python3 python3-yaml python3-jsonschema valgrind
+zlib1g-dev ceph-mon ceph-osd ceph-common python3 python3-yaml python3-jsonschema valgrind
 procps groff-base man-db strace"
 
 missing=""

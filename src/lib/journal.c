@@ -55,6 +55,17 @@ int rt__jerr(rt_journal *j, int code, const char *fmt, ...)
 	return code;
 }
 
+int rt__jerr_decode(rt_journal *j, int drc, const char *kind,
+                    unsigned long long key)
+{
+	return rt__jerr(j, RT_EJOURNAL,
+	                "%s %llu is damaged (%s); not acting on it; run "
+	                "`reftrack check`",
+	                kind, key,
+	                drc == RT__DECODE_CHECKSUM ? "its checksum does not match"
+	                                           : "it does not decode");
+}
+
 int rt__jerr_mdb(rt_journal *j, struct rt_journal_txn *t, int rc,
                  const char *what)
 {
@@ -589,6 +600,102 @@ done:
 	return rc;
 }
 
+/* Rewrites every record of table `dbi` from codec 1 to codec 2. */
+static int migrate_table(rt_journal_txn *t, MDB_dbi dbi, int entries)
+{
+	MDB_cursor *cur = NULL;
+	struct rt__buf b = { 0 };
+	struct rt__entry_rec e;
+	struct rt__batch_rec br;
+	uint8_t kb[8];
+	MDB_val k, d;
+	int rc;
+
+	rc = mdb_cursor_open(t->txn, dbi, &cur);
+	if (rc)
+		return rt__jerr_mdb(t->j, t, rc, "migrating");
+	for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+		unsigned long long key =
+			k.mv_size == 8 ? (unsigned long long)rt__be64_get(k.mv_data)
+			               : 0ULL;
+
+		rt__buf_reset(&b);
+		if (entries) {
+			if (rt__entry_decode_v1(&e, d.mv_data, d.mv_size) ||
+			    e.unknown_fields) {
+				rc = rt__jerr_decode(t->j, RT__DECODE_MALFORMED,
+				                     "entry", key);
+				goto done;
+			}
+			rt__entry_encode(&b, &e);
+		} else {
+			if (rt__batch_decode_v1(&br, d.mv_data, d.mv_size)) {
+				rc = rt__jerr_decode(t->j, RT__DECODE_MALFORMED,
+				                     "batch record", key);
+				goto done;
+			}
+			rt__batch_encode(&b, &br);
+		}
+		if (b.oom) {
+			rc = rt__jerr(t->j, RT_ENOMEM, "out of memory");
+			goto done;
+		}
+		/* k points into the page the put rewrites: copy it first. */
+		if (k.mv_size != 8) {
+			rc = rt__jerr(t->j, RT_EJOURNAL, "malformed record key");
+			goto done;
+		}
+		memcpy(kb, k.mv_data, 8);
+		k.mv_data = kb;
+		d.mv_data = b.p;
+		d.mv_size = b.len;
+		rc = mdb_cursor_put(cur, &k, &d, MDB_CURRENT);
+		if (rc) {
+			rc = rt__jerr_mdb(t->j, t, rc, "migrating a record");
+			goto done;
+		}
+		t->mods++;
+	}
+	rc = rc == MDB_NOTFOUND ? 0 : rt__jerr_mdb(t->j, t, rc, "migrating");
+done:
+	mdb_cursor_close(cur);
+	rt__buf_free(&b);
+	return rc;
+}
+
+static int migrate_fn(void *arg, rt_journal_txn *t)
+{
+	rt_journal *j = arg;
+	MDB_val k = mkval("format", 6), d;
+	uint8_t b[4] = { 0, 0, 0, RT_JOURNAL_FORMAT };
+	int rc;
+
+	/* Another process may have migrated it since we looked. */
+	rc = mdb_get(t->txn, j->meta, &k, &d);
+	if (rc)
+		return rt__jerr_mdb(j, t, rc, "reading the format");
+	if (d.mv_size == 4 && ((const uint8_t *)d.mv_data)[3] == 1 &&
+	    ((rc = migrate_table(t, j->entries, 1)) ||
+	     (rc = migrate_table(t, j->batches, 0))))
+		return rc;
+	d = mkval(b, 4);
+	rc = mdb_put(t->txn, j->meta, &k, &d, 0);
+	return rc ? rt__jerr_mdb(j, t, rc, "writing the format") : 0;
+}
+
+/* Format 1 had no record checksums: give every record its checksum, in one
+ * transaction, so that a journal is either all format 1 or all format 2. */
+static int migrate(rt_journal *j)
+{
+	int rc = rt_journal_write(j, migrate_fn, j);
+
+	if (rc)
+		return rc;
+	j->format = RT_JOURNAL_FORMAT;
+	return 0;
+}
+
 /* Checks that the environment is a journal we may use, and opens its
  * tables.  Returns 1 if it has no meta table yet (a new environment). */
 static int validate(rt_journal *j)
@@ -654,6 +761,7 @@ static int validate(rt_journal *j)
 		rc = rt__jerr(j, RT_EJOURNAL, "invalid journal format %u", format);
 		goto done;
 	}
+	j->format = format;
 	k = mkval("id", 2);
 	rc = mdb_get(txn, j->meta, &k, &d);
 	if (rc || d.mv_size != 36) {
@@ -937,6 +1045,8 @@ int rt_journal_open(rt_journal **out, const char *dir, unsigned flags)
 			rc = rt__jerr(j, RT_EJOURNAL, "journal vanished while "
 			                              "being created");
 	}
+	if (rc == 0 && j->format < RT_JOURNAL_FORMAT)
+		rc = migrate(j);
 done:
 	if (rc && j->env) {
 		/* A handle that failed to open is never used: no transaction
