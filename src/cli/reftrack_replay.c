@@ -139,7 +139,9 @@ int reftrack_cmd_replay(int argc, char **argv)
 		return status;
 
 	start = now_sec();
-	if ((status = cli_journal_open(&j, dir, 0)))
+	/* Only submit and run create a journal: a mistyped --journal must
+	 * not become a new, empty journal that replays "nothing to do". */
+	if ((status = cli_journal_open(&j, dir, RT_JOURNAL_NOCREATE)))
 		goto done;
 	if ((status = cli_replay_lock(&lock, j, ra.wait_ms)))
 		goto done;
