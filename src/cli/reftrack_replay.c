@@ -260,17 +260,12 @@ static int run_operator(int argc, char **argv, int is_retry)
 	rc = rt_journal_open(&j, dir, RT_JOURNAL_NOCREATE);
 	if (rc == 0)
 		rc = rt_journal_lock_take(&lock, j, 0);
-	if (rc == RT_EBUSY) {
-		cli_warn("%s", rt_journal_errmsg(j));
-		status = EX_TEMPFAIL;
-		goto done;
-	}
 	if (rc == 0)
 		rc = is_retry ? rt_replay_retry(&count, j, seq, batch)
 		              : rt_replay_skip(j, seq, reason);
 	if (rc != 0) {
 		cli_warn("%s", j ? rt_journal_errmsg(j) : rt_strerror(rc));
-		status = rc == RT_EINVAL ? EX_DATAERR : cli_exit_code(rc);
+		status = cli_exit_code(rc);
 		goto done;
 	}
 	if (is_retry)
