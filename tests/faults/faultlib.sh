@@ -193,10 +193,16 @@ fl_await_done() {
 # fl_figures FAULT...: the case's closing line.  Retries: the sum over
 # the runs' summaries ("...; N retries; ...").
 fl_figures() {
-	local retries
+	local retries tried
 	retries=$(grep -o '[0-9]* retries' "$d/runs.out" 2>/dev/null |
 		awk '{ n += $1 } END { print n + 0 }')
+	# Entries that took more than one attempt: a timeout or an error
+	# made the replayer try them again.
+	tried=$("$reftrack" export --journal "$jdir" 2>/dev/null | "$py" -c '
+import json, sys
+print(sum(1 for l in sys.stdin if json.loads(l).get("attempts", 1) > 1))')
 	echo "  figures: $case_name: $entries entries, $trackers trackers; $*;" \
-		"$runs runs (exit $codes), $retries retries; $((SECONDS - case_t0)) s;" \
+		"$runs runs (exit $codes), $retries retries, $tried entries tried more than once;" \
+		"$((SECONDS - case_t0)) s;" \
 		"${checked:-not checked}"
 }
