@@ -127,6 +127,7 @@ struct sim {
 	int valid;               /* a simulated write went before */
 	int exists;
 	uint32_t refcount;
+	uint64_t marker;         /* the marker the write would have set */
 	int wiped;               /* deleted since the read: keys not in
 	                          * keys[] are absent */
 	struct sim_key *keys;    /* sorted by (len, bytes) */
@@ -489,15 +490,20 @@ static int sim_set(struct sim *sim, const char *key, size_t len,
 }
 
 /* Records the state the group's write would have left: the group's end
- * state over its keys (after[] follows ureq). */
+ * state over its keys (after[] follows ureq), and the marker, set to the
+ * seq of the group's last entry as send_writes() sets it. */
 static int sim_record(struct slot *s, int exists, uint32_t refcount)
 {
+	const struct job *last = s->head;
 	size_t i;
 	int rc;
 
+	for (i = 1; i < s->ngroup; i++)
+		last = last->qnext;
 	s->sim.valid = 1;
 	s->sim.exists = exists;
 	s->sim.refcount = refcount;
+	s->sim.marker = last->e->seq;
 	if (!exists) {
 		/* Deleted: whatever the cluster still holds is gone. */
 		sim_clear_keys(&s->sim);
@@ -514,16 +520,29 @@ static int sim_record(struct slot *s, int exists, uint32_t refcount)
 }
 
 /* Shows the group's fresh read (s->snap, over ureq's keys) as it would be
- * after the writes simulated before it. */
+ * after the writes simulated before it: every field the replayer looks at,
+ * the marker and the version too (recovery verdicts read them). */
 static void sim_overlay(struct slot *s)
 {
 	size_t i, at;
-	int found;
+	int found, n;
 
 	if (!s->sim.valid)
 		return;
 	s->snap.exists = s->sim.exists;
 	s->snap.refcount = s->sim.exists ? s->sim.refcount : 0;
+	/* A write moves the version: no guard taken before it matches. */
+	s->snap.version = s->sim.exists ? UINT64_MAX : 0;
+	s->snap.has_extra = 0;
+	s->snap.extra_len = 0;
+	if (s->sim.exists) {
+		n = snprintf(s->snap.extra, sizeof(s->snap.extra), "%" PRIu64,
+		             s->sim.marker);
+		if (n > 0) {
+			s->snap.has_extra = 1;
+			s->snap.extra_len = (size_t)n;
+		}
+	}
 	for (i = 0; i < s->ureq.nkeys; i++) {
 		at = sim_find(&s->sim, s->ureq.keys[i].key,
 		              s->ureq.keys[i].len, &found);
