@@ -178,6 +178,7 @@ struct slot {
 	rt_ref *urefs;
 	size_t urefs_cap;
 	struct rt__tio_read rd;
+	int paging;              /* rd is a later page of the census */
 	struct rt__snapshot snap;
 	unsigned char *after;    /* the group's end state, over ureq's keys */
 	size_t after_cap;
@@ -867,6 +868,27 @@ static int choose_group(struct replay *r, struct slot *s)
 	return 0;
 }
 
+/* Sends the read op built in s->rd.  0, or RT_ENOMEM. */
+static int send_read_op(struct replay *r, struct slot *s)
+{
+	int rc;
+
+	if (rados_aio_create_completion2(s, on_complete, &s->comp) != 0)
+		return RT_ENOMEM;
+	s->phase = PHASE_READ;
+	s->op_rc = 0;
+	s->op_no = ++r->ops_sent;
+	r->outstanding++;
+	rc = rados_aio_read_op_operate(s->rd.op, s->io, s->comp,
+	                               s->head->e->tracker, 0);
+	if (rc < 0) {
+		/* Not sent: complete it by hand with the error. */
+		s->op_rc = rc;
+		on_complete(s->comp, s);
+	}
+	return 0;
+}
+
 /* Sends the read of the slot's group.  0 with the op out, or with the
  * head settled (the caller goes on starting the slot); RT_ENOMEM. */
 static int send_read(struct replay *r, struct slot *s)
@@ -889,20 +911,19 @@ static int send_read(struct replay *r, struct slot *s)
 	}
 	if (rt__tio_read_keys(&s->rd, &s->ureq, r->marker_name) != 0)
 		return RT_ENOMEM;
-	if (rados_aio_create_completion2(s, on_complete, &s->comp) != 0)
+	s->paging = 0;
+	return send_read_op(r, s);
+}
+
+/* Sends the next page of a big tracker's census (see tracker_io.h),
+ * guarded on the version of the group's first read. */
+static int send_page(struct replay *r, struct slot *s)
+{
+	if (rt__tio_read_page(&s->rd, s->snap.last, s->snap.version,
+	                      NULL) != 0)
 		return RT_ENOMEM;
-	s->phase = PHASE_READ;
-	s->op_rc = 0;
-	s->op_no = ++r->ops_sent;
-	r->outstanding++;
-	rc = rados_aio_read_op_operate(s->rd.op, s->io, s->comp,
-	                               s->head->e->tracker, 0);
-	if (rc < 0) {
-		/* Not sent: complete it by hand with the error. */
-		s->op_rc = rc;
-		on_complete(s->comp, s);
-	}
-	return 0;
+	s->paging = 1;
+	return send_read_op(r, s);
 }
 
 /* Puts the slot on the list of slots to start, once. */
@@ -1189,7 +1210,61 @@ static int plan_group(struct replay *r, struct slot *s, int *exists,
 	return 0;
 }
 
+static int plan_read(struct replay *r, struct slot *s);
+
+/* A read completed: the group's read, or a later page of its census.
+ * Planning waits until the census covers the whole tracker, so that no
+ * write (above all no delete) goes to a tracker that breaks the format
+ * anywhere, and every page shows the version the write will assert. */
 static int handle_read(struct replay *r, struct slot *s)
+{
+	char msg[RT__ERRMSG_MAX];
+	int rc, paging = s->paging;
+
+	s->paging = 0;
+	if (r->draining) {
+		/* Stopping: the group's entries stay as the journal has them
+		 * (pending, or in flight for the next run to resolve). */
+		rt__tio_read_release(&s->rd);
+		return defer_slot(r, s);
+	}
+	if (paging && (s->op_rc == -ERANGE || s->op_rc == -EOVERFLOW ||
+	               s->op_rc == -ENOENT)) {
+		/* The tracker changed between pages: read it again. */
+		rt__tio_read_release(&s->rd);
+		r->stats->retries++;
+		rc = send_read(r, s);
+		return rc ? rc : start_slot(r, s);
+	}
+	if (s->op_rc != 0 && s->op_rc != -ENOENT) {
+		rt__tio_read_release(&s->rd);
+		if (rt__err_from_errno(s->op_rc) == RT_ETRANSIENT)
+			return transient(r, s);
+		snprintf(msg, sizeof(msg), "reading%s: %s",
+		         paging ? " a later page" : "", strerror(-s->op_rc));
+		rc = fail_head(r, s, msg);
+		return rc ? rc : next_group(r, s);
+	}
+	if (paging)
+		rc = rt__tio_census_page(&s->snap, &s->rd, msg, sizeof(msg));
+	else
+		rc = rt__tio_read_decode(&s->snap, &s->rd, &s->ureq, s->op_rc,
+		                         s->op_version, msg, sizeof(msg));
+	rt__tio_read_release(&s->rd);
+	if (rc == RT_ENOMEM)
+		return rc;
+	if (rc != 0) {
+		rc = fail_head(r, s, msg);
+		return rc ? rc : next_group(r, s);
+	}
+	if (s->snap.exists && !s->snap.complete)
+		return send_page(r, s);
+	return plan_read(r, s);
+}
+
+/* Plans the group on a whole, checked read of its tracker, and queues the
+ * write (or settles the entries that need none). */
+static int plan_read(struct replay *r, struct slot *s)
 {
 	char msg[RT__ERRMSG_MAX];
 	rt_entry_change ch;
@@ -1198,29 +1273,6 @@ static int handle_read(struct replay *r, struct slot *s)
 	size_t n;
 	int rc, exists;
 
-	if (r->draining) {
-		/* Stopping: the group's entries stay as the journal has them
-		 * (pending, or in flight for the next run to resolve). */
-		rt__tio_read_release(&s->rd);
-		return defer_slot(r, s);
-	}
-	if (s->op_rc != 0 && s->op_rc != -ENOENT) {
-		rt__tio_read_release(&s->rd);
-		if (rt__err_from_errno(s->op_rc) == RT_ETRANSIENT)
-			return transient(r, s);
-		snprintf(msg, sizeof(msg), "reading: %s", strerror(-s->op_rc));
-		rc = fail_head(r, s, msg);
-		return rc ? rc : next_group(r, s);
-	}
-	rc = rt__tio_read_decode(&s->snap, &s->rd, &s->ureq, s->op_rc,
-	                         s->op_version, msg, sizeof(msg));
-	rt__tio_read_release(&s->rd);
-	if (rc == RT_ENOMEM)
-		return rc;
-	if (rc != 0) {
-		rc = fail_head(r, s, msg);
-		return rc ? rc : next_group(r, s);
-	}
 	if (r->dry_run)
 		sim_overlay(s);
 	if (s->head->recovering) {
@@ -1234,6 +1286,14 @@ static int handle_read(struct replay *r, struct slot *s)
 	                   s->after);
 	if (rc != 0)
 		return rc;
+	rc = rt__plan_check_write(&s->wplan, &s->ureq, &s->snap, msg,
+	                          sizeof(msg));
+	if (rc != 0) {
+		/* The head's own error: the entries behind it wait (blocked)
+		 * rather than run on a tracker that is not what it says. */
+		rc = fail_head(r, s, msg);
+		return rc ? rc : next_group(r, s);
+	}
 	if (r->dry_run && s->wplan.kind != RT__PLAN_NOTHING) {
 		/* The write is not sent; later groups see its effect. */
 		rc = sim_record(s, exists, refcount);
