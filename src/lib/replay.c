@@ -109,6 +109,8 @@
  * it cancels them, and how often it looks at the stop flag meanwhile. */
 #define SETTLE_SLACK_SEC 2.0
 #define STOP_POLL_SEC 0.2
+/* How often a retry waiting for room in the in-flight window looks. */
+#define WINDOW_WAIT_SEC 0.02
 
 enum phase { PHASE_IDLE, PHASE_READ, PHASE_WRITE, PHASE_WAIT };
 
@@ -164,6 +166,8 @@ struct slot {
 	struct job *head, *tail; /* loaded entries, in seq order */
 	size_t ngroup;           /* entries from head in the op in progress */
 	int busy;                /* a group is being worked on */
+	int parked;              /* busy, but waiting out a backoff outside
+	                          * the in-flight window */
 	int stopped;             /* left for a later run: start nothing more */
 	int blocked;             /* an earlier entry failed or needs review */
 	uint64_t blocked_by;
@@ -224,7 +228,7 @@ struct replay {
 	double settle_by;
 	double op_timeout;       /* seconds; NO_TIMEOUT_SEC when none is set */
 	double last_progress;    /* an op answered or an entry settled */
-	int map_refreshed;       /* asked for the latest OSD map this stall */
+	double map_asked;        /* when the latest OSD map was last asked for */
 	/* The in-flight window (AIMD): at most `window` busy slots, between 1
 	 * and opts.inflight; halved once per window of ops on time-outs. */
 	double window;
@@ -733,7 +737,9 @@ static void unit_end(struct replay *r, struct slot *s)
 {
 	if (s->busy) {
 		s->busy = 0;
-		r->active--;
+		if (!s->parked)
+			r->active--;
+		s->parked = 0;
 	}
 	s->ngroup = 0;
 	s->transient = 0;
@@ -1031,6 +1037,13 @@ static int transient(struct replay *r, struct slot *s)
 	if (tries >= r->opts.max_attempts || r->draining)
 		return defer_slot(r, s);
 	policy = rt__retry_effective(&policy);
+	/* While it backs off, its share of the window goes to others; it
+	 * takes one again to retry (handle_timers), so that a shrunk window
+	 * bounds the retries too. */
+	if (!s->parked) {
+		s->parked = 1;
+		r->active--;
+	}
 	arm_timer(r, s, rt__retry_transient_ms(&policy, tries, rt__random64()));
 	return 0;
 }
@@ -1709,8 +1722,19 @@ static int handle_timers(struct replay *r, double *next_wake)
 		if (r->stop_starting) {
 			*pp = s->lnext;
 			rc = defer_slot(r, s);
+		} else if (s->wake_at <= now && s->parked &&
+		           r->active >= window_size(r)) {
+			/* Waits for room in the window. */
+			s->wake_at = now + WINDOW_WAIT_SEC;
+			if (*next_wake == 0 || s->wake_at < *next_wake)
+				*next_wake = s->wake_at;
+			pp = &s->lnext;
 		} else if (s->wake_at <= now) {
 			*pp = s->lnext;
+			if (s->parked) {
+				s->parked = 0;
+				r->active++;
+			}
 			rc = send_read(r, s);
 			if (rc == 0)
 				rc = start_slot(r, s);
@@ -1764,14 +1788,15 @@ static void watch(struct replay *r)
 	}
 	if (quiet >= bound) {
 		begin_drain(r, &r->stats->stalled);
-	} else if (quiet >= bound / 2 && !r->map_refreshed) {
+	} else if (quiet >= r->op_timeout &&
+	           now - r->map_asked >= r->op_timeout) {
 		/* An OSD that restarted listens on a new address, which the
-		 * client learns from a newer OSD map; ops that time out are
-		 * otherwise resent to the old one. */
-		r->map_refreshed = 1;
-		rados_wait_for_latest_osdmap(r->cluster->rados);
-	} else if (quiet < bound / 2) {
-		r->map_refreshed = 0;
+		 * client learns from a newer OSD map; until it asks for one,
+		 * ops that time out are resent to the old address for ever
+		 * (seen: no progress for 9 minutes with a 3 s op timeout).
+		 * Asked at most once per op timeout of silence. */
+		r->map_asked = now;
+		rt__cluster_refresh_osdmap(r->cluster);
 	}
 }
 
