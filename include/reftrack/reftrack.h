@@ -108,7 +108,11 @@ typedef struct rt_connect_opts {
 /* Connects to a cluster.  On failure *out is still set (unless ENOMEM) so
  * that rt_cluster_errmsg() can say why; close it in either case.  Errors:
  * RT_EINVAL (bad options or unreadable conf), RT_EPERM (auth refused),
- * RT_ETRANSIENT (no monitor answered in time), RT_ENOMEM. */
+ * RT_ETRANSIENT (no monitor answered in time), RT_ENOMEM.
+ * SIGPIPE: librados writes to sockets (monitors, OSDs, and at start-up an
+ * existing admin socket whose owner may have just exited), so the caller
+ * must ignore or block SIGPIPE before connecting, as Ceph's own tools do;
+ * the library changes no process-wide signal disposition. */
 int rt_cluster_connect(rt_cluster **out, const rt_connect_opts *opts);
 void rt_cluster_close(rt_cluster *cluster);
 const char *rt_cluster_errmsg(const rt_cluster *cluster);

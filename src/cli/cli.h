@@ -19,6 +19,14 @@
 void cli_set_progname(const char *name);
 const char *cli_progname(void);
 
+/* Called first thing in main(): ignores SIGPIPE, as Ceph's own tools do, so
+ * that a write to a socket whose peer is gone fails with EPIPE instead of
+ * killing the tool.  librados needs this (reftrack.h, rt_cluster_connect):
+ * at start-up it pings an existing admin socket, whose owner may exit
+ * between the connect and the write.  A broken stdout pipe then shows as a
+ * write error (EX_IOERR), not as death by signal 13. */
+void cli_ignore_sigpipe(void);
+
 /* "PROG: message" on stderr.  A format ending in ':' gets
  * " strerror(errno)" appended, as sbase does. */
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

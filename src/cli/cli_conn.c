@@ -2,6 +2,7 @@
  * cli_conn.c - Ceph connection flags and opening a pool for the tools.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -104,4 +105,14 @@ fail:
 	*pool = NULL;
 	*cluster = NULL;
 	return connect_status(rc);
+}
+
+void cli_ignore_sigpipe(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGPIPE, &sa, NULL);
 }
