@@ -937,6 +937,8 @@ static int handle_read(struct replay *r, struct slot *s)
 		rt__tio_read_release(&s->rd);
 		if (rt__err_from_errno(s->op_rc) == RT_ETRANSIENT)
 			return transient(r, s);
+		if (rt__err_from_errno(s->op_rc) == RT_EPERM)
+			r->stats->denied++;
 		snprintf(msg, sizeof(msg), "reading: %s", strerror(-s->op_rc));
 		rc = fail_head(r, s, msg);
 		return rc ? rc : next_group(r, s);
@@ -1068,6 +1070,8 @@ static int handle_write(struct replay *r, struct slot *s)
 			job->recovering = 1;
 		return transient(r, s);
 	}
+	if (rt__err_from_errno(s->op_rc) == RT_EPERM)
+		r->stats->denied++;
 	snprintf(msg, sizeof(msg), "writing: %s", strerror(-s->op_rc));
 	rc = fail_head(r, s, msg);
 	return rc ? rc : next_group(r, s);
