@@ -343,6 +343,16 @@ case_no_secret() {
 	case $out$err in *"AQ$lp_secret"*) fail "the wrong key was printed" ;; esac
 	as_lp -p "$pool" -N "$ns" show --json IN3
 	as_ro replay --journal "$tmp/journal-ro" --json
+	# Louder and other output forms, where the tool has them (their exit
+	# statuses are other tests' business; only what they print counts).
+	if "$reftrack" --help 2>&1 | grep -q -- '--verbose'; then
+		as_lp --verbose -p "$pool" -N "$other" add OUT1 z
+		as_ro --verbose -p "$pool" -N "$ns" add RO1 z
+	fi
+	if "$reftrack" --help 2>&1 | grep -q -- '--format'; then
+		as_lp --format json -p "$pool" -N "$other" add OUT1 z
+		as_ro --format json replay --journal "$tmp/journal-ro"
+	fi
 
 	for f in "$all" "$tmp/metrics.prom"; do
 		[ -f "$f" ] || { fail "$f is missing"; continue; }
