@@ -38,6 +38,8 @@ void rt_journal_lock_release(rt_journal_lock *lock);
 typedef struct rt_replay_stats {
 	uint64_t applied;      /* entries done in this run */
 	uint64_t failed;       /* entries that failed in this run */
+	uint64_t denied;       /* of those, refused by the cluster for lack of
+	                        * permission (EPERM, EACCES) */
 	uint64_t blocked;      /* entries blocked behind a failed one */
 	uint64_t needs_review; /* entries left for an operator in this run */
 	uint64_t retries;      /* re-reads after conflicts and transient errors */

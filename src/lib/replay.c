@@ -1253,6 +1253,8 @@ static int handle_read(struct replay *r, struct slot *s)
 		rt__tio_read_release(&s->rd);
 		if (rt__err_from_errno(s->op_rc) == RT_ETRANSIENT)
 			return transient(r, s);
+		if (rt__err_from_errno(s->op_rc) == RT_EPERM)
+			r->stats->denied++;
 		snprintf(msg, sizeof(msg), "reading%s: %s",
 		         paging ? " a later page" : "", strerror(-s->op_rc));
 		rc = fail_head(r, s, msg);
@@ -1426,6 +1428,8 @@ static int handle_write(struct replay *r, struct slot *s)
 			job->recovering = 1;
 		return transient(r, s);
 	}
+	if (rt__err_from_errno(s->op_rc) == RT_EPERM)
+		r->stats->denied++;
 	snprintf(msg, sizeof(msg), "writing: %s", strerror(-s->op_rc));
 	rc = fail_head(r, s, msg);
 	return rc ? rc : next_group(r, s);
