@@ -29,12 +29,6 @@
 
 enum { OPT_DRY_RUN = CLI_OPT_FIRST_FREE, OPT_LIMIT };
 
-static int exit_for(int rc)
-{
-	/* cli_exit_code() has no I/O case of its own. */
-	return rc == RT_EIO ? EX_IOERR : cli_exit_code(rc);
-}
-
 static int usage_error(const char *cmd, const char *what)
 {
 	cli_warn("%s: %s (see '%s %s --help')", cmd, what, cli_progname(), cmd);
@@ -73,7 +67,7 @@ static int open_journal(rt_journal **j, const char *dir, unsigned flags)
 		cli_warn("journal: %s", rt_strerror(rc));
 	rt_journal_close(*j);
 	*j = NULL;
-	return exit_for(rc);
+	return cli_exit_code(rc);
 }
 
 static void json_counts(struct cli_json *w, const char *key,
@@ -255,9 +249,7 @@ int reftrack_cmd_submit(int argc, char **argv)
 			cli_warn("%s: %s", strcmp(file, "-") ? file : "<stdin>",
 			         res.error.message[0] ? res.error.message
 			                              : rt_strerror(rc));
-		status = rc == RT_EINVAL     ? EX_DATAERR
-		         : rc == RT_ENOTFOUND ? EX_NOINPUT
-		                              : exit_for(rc);
+		status = cli_exit_code(rc);
 		goto done;
 	}
 
@@ -490,7 +482,7 @@ int reftrack_cmd_status(int argc, char **argv)
 	    (rc = rt_journal_stat_get(&st, t)) ||
 	    (rc = rt_journal_counts(t, counts))) {
 		cli_warn("%s", rt_journal_errmsg(j));
-		status = exit_for(rc);
+		status = cli_exit_code(rc);
 		goto done;
 	}
 	for (s = 0; s < RT_ENTRY_STATE_SLOTS; s++)
@@ -527,14 +519,14 @@ int reftrack_cmd_status(int argc, char **argv)
 	rc = rt_journal_batch_foreach(t, status_batch, &c);
 	if (rc) {
 		cli_warn("%s", rt_journal_errmsg(j));
-		status = exit_for(rc);
+		status = cli_exit_code(rc);
 		goto done;
 	}
 	if (json)
 		cli_json_array_end(&w);
 	rc = status_problems(&c, t, j, counts, limit);
 	if (rc) {
-		status = exit_for(rc);
+		status = cli_exit_code(rc);
 		goto done;
 	}
 	if (json) {
@@ -651,7 +643,7 @@ int reftrack_cmd_show_entry(int argc, char **argv)
 	if ((rc = rt_journal_txn_begin(&t, j, RT_TXN_RDONLY)) ||
 	    (rc = rt_journal_entry_get(&e, t, seq))) {
 		cli_warn("%s", rt_journal_errmsg(j));
-		status = exit_for(rc);
+		status = cli_exit_code(rc);
 		goto done;
 	}
 	if (json)

@@ -23,6 +23,7 @@
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -66,6 +67,22 @@ int rt__jerr_decode(rt_journal *j, int drc, const char *kind,
 	                                           : "it does not decode");
 }
 
+/* LMDB turns a short write into EIO: that is how a disk that fills up in
+ * the middle of a commit shows.  Whether the journal's file system is full
+ * now says which it was, so that the operator reads "No space left on
+ * device", not a disk failure. */
+static int journal_fs_full(const rt_journal *j)
+{
+	struct statvfs fs;
+	unsigned long long avail;
+
+	if (!j->dir || statvfs(j->dir, &fs) != 0)
+		return 0;
+	avail = (unsigned long long)(geteuid() == 0 ? fs.f_bfree : fs.f_bavail) *
+	        fs.f_frsize;
+	return avail < (1ULL << 20);
+}
+
 int rt__jerr_mdb(rt_journal *j, struct rt_journal_txn *t, int rc,
                  const char *what)
 {
@@ -104,6 +121,8 @@ int rt__jerr_mdb(rt_journal *j, struct rt_journal_txn *t, int rc,
 	case EROFS:
 		return rt__jerr(j, RT_EPERM, "%s: %s", what, strerror(rc));
 	default:
+		if (rc == EIO && journal_fs_full(j))
+			rc = ENOSPC;
 		return rt__jerr(j, RT_EIO, "%s: %s", what, mdb_strerror(rc));
 	}
 }
