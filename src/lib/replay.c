@@ -1171,6 +1171,37 @@ static int recover_head(struct replay *r, struct slot *s, int *rcp)
 	return 0;
 }
 
+/* A pending entry at or below this journal's marker on its tracker has
+ * already landed: by invariants (2) and (3) only a write of a group holding
+ * it, or of a later entry of the tracker, which runs only once this one is
+ * settled, can have raised the marker that far.  A pending entry meets
+ * that only in a journal restored from a backup taken before the entry was
+ * applied; applying it again would not be exactly once.  Settles such
+ * entries at the head of the group as done, without a write, and returns
+ * 1 (the rest of the group is read again); 0 if the head is not one. */
+static int settle_landed(struct replay *r, struct slot *s, int *rcp)
+{
+	uint64_t marker = 0;
+	char why[256];
+
+	*rcp = 0;
+	if (!parse_marker(&s->snap, &marker) || !s->snap.exists ||
+	    s->head->e->seq > marker)
+		return 0;
+	snprintf(why, sizeof(why),
+	         "already applied: the tracker's marker %s is at seq %" PRIu64
+	         " (journal restored from a backup?); not applied again",
+	         r->marker_name, marker);
+	while (s->ngroup > 0 && s->head && s->head->e->seq <= marker) {
+		rt_entry_outcome none = { RT_RESULT_NOOP, 0, 0, 0 };
+
+		*rcp = settle_head(r, s, RT_ENTRY_DONE, &none, why);
+		if (*rcp != 0)
+			break;
+	}
+	return 1;
+}
+
 /* Plans each entry of the group on the state the one before left; cuts
  * the group where an entry cannot join it.  Returns 0 with s->ngroup >= 1
  * and s->after filled, 1 when the head was settled instead, RT_ENOMEM. */
@@ -1294,6 +1325,8 @@ static int plan_read(struct replay *r, struct slot *s)
 		if (recover_head(r, s, &rc))
 			return rc ? rc : next_group(r, s);
 	}
+	if (settle_landed(r, s, &rc))
+		return rc ? rc : next_group(r, s);
 	rc = plan_group(r, s, &exists, &refcount);
 	if (rc != 0)
 		return rc == 1 ? next_group(r, s) : rc;
