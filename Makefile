@@ -3,6 +3,9 @@
 #   make            build the library and the tools into build/
 #   make test       every test: unit, headers, symbols, valgrind, integration
 #                   on a throwaway cluster, then the same under ASan+UBSan
+#   make check-faults  the fault suite (message loss, osd pause, OSD
+#                   SIGKILL and restart, monitor unreachable) on a throwaway
+#                   BlueStore cluster; CI runs it after `make test`
 #   make demo       the main job end to end on a throwaway cluster
 #   make bench      benchmarks (throughput ratios, peak RSS)
 #   make fuzz       each libFuzzer target for FUZZ_TIME (60) seconds
@@ -35,7 +38,7 @@ SANFLAGS =
 endif
 
 ALL_CFLAGS = $(STD) $(WARNINGS) $(OPT) $(SANFLAGS) -fPIC -Iinclude -Isrc/lib $(CFLAGS)
-LIBS = -lrados -llmdb -lyaml -lcrypto -lpthread -lm
+LIBS = -lrados -llmdb -lyaml -lcrypto -lz -lpthread -lm
 ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 
 PUBLIC_HEADERS = $(wildcard include/reftrack/*.h)
@@ -62,8 +65,8 @@ LIB_A = $(B)/libreftrack.a
 TOOLS = $(B)/reftrack $(B)/reference-tracker
 
 .PHONY: all test test-unit test-headers test-symbols test-valgrind \
-        test-integration test-sanitize demo bench deps install clean \
-        fuzz check-fuzz fuzz-build fuzz-seeds
+        test-integration test-sanitize check-faults demo bench deps install \
+        clean fuzz check-fuzz fuzz-build fuzz-seeds
 
 all: $(LIB_A) $(TOOLS)
 
@@ -116,6 +119,11 @@ test-valgrind: $(UNIT_BINS)
 
 test-integration: $(INTEG_BINS) $(TOOLS)
 	@tests/run-integration.sh $(B)
+
+# Once, in the plain build: the faults are the cluster's, not the code's,
+# and the suite takes minutes (tests/faults/faultlib.sh).
+check-faults: $(TOOLS)
+	@RT_TEST_SUITE=faults RT_CLUSTER_STORE=bluestore tests/run-integration.sh $(B)
 
 # Runs inside the SANITIZE=1 tree (see `test`).
 test-sanitize: $(UNIT_BINS) $(INTEG_BINS) $(TOOLS)

@@ -11,6 +11,7 @@
 #ifndef REFTRACK_REPLAY_H
 #define REFTRACK_REPLAY_H
 
+#include <signal.h>
 #include <stdint.h>
 
 #include "journal.h"
@@ -43,6 +44,11 @@ typedef struct rt_replay_stats {
 	uint64_t pending;      /* entries still pending when the run ended */
 	uint64_t total;        /* entries this run set out to apply */
 	int finished;          /* nothing was left pending */
+	int interrupted;       /* the run stopped early because *opts->stop
+	                        * became non-zero (see rt_replay_opts) */
+	int stalled;           /* the run stopped early because it made no
+	                        * progress for the stall bound (see
+	                        * rt_replay_run) */
 } rt_replay_stats;
 
 typedef struct rt_replay_opts {
@@ -56,6 +62,16 @@ typedef struct rt_replay_opts {
 	 * NULL for none. */
 	void (*progress)(void *arg, const rt_replay_stats *stats);
 	void *progress_arg;
+	/* A graceful stop: NULL for none.  Once *stop is non-zero (e.g. set
+	 * by the caller's SIGTERM/SIGINT handler, or from the progress
+	 * callback), the replayer starts no new operation, waits for the ops
+	 * in flight to complete (at most about the connection's op timeout,
+	 * 30 s when it has none; an op still out then is cancelled and its
+	 * entries stay in flight, resolved from evidence by the next run, as
+	 * after a crash), commits what it learned and returns 0 with
+	 * stats->interrupted set.  Entries not started stay pending.  The
+	 * flag is read, never written, from the replaying thread. */
+	const volatile sig_atomic_t *stop;
 } rt_replay_opts;
 
 /* Applies every pending and in-flight entry of `j` to `cluster`.  The
@@ -64,7 +80,22 @@ typedef struct rt_replay_opts {
  * marked failed and later entries of their tracker blocked; other trackers
  * go on.  *stats is filled in any case (may be NULL).
  * Returns 0 when the run ended normally, whatever the entries' fates (see
- * stats); RT_EJOURNAL / RT_EIO / RT_ENOMEM when the journal itself failed.
+ * stats), also after a graceful stop or a stall; RT_EJOURNAL / RT_EIO /
+ * RT_ENOMEM when the journal itself failed.
+ *
+ * Stall bound.  When no operation has succeeded and no entry has been
+ * settled for four times the connection's op timeout (rt_connect_opts'
+ * op_timeout_sec; 2 minutes when it is 0), the replayer stops the way a
+ * graceful stop does (see rt_replay_opts.stop), with stats->stalled set:
+ * it never grinds on against a cluster that does not answer, and what it
+ * leaves is resumable by the next run.  Halfway there it asks the
+ * monitors for the latest OSD map, so that ops go to an OSD's new address
+ * after a restart.
+ *
+ * In-flight window.  At most opts->inflight trackers have an op out at
+ * once.  The replayer halves that window (never below 1) when ops time
+ * out, and widens it again by one per window of ops that succeed, so that
+ * a lossy network has fewer ops to resend at each reconnection.
  */
 int rt_replay_run(rt_replay_stats *stats, rt_journal *j, rt_cluster *cluster,
                   const rt_replay_opts *opts);

@@ -54,7 +54,7 @@ int cli_replay_lock(rt_journal_lock **lock, rt_journal *j, int wait_ms)
 	              rc == RT_EBUSY ? "journal.busy" : "journal.error");
 	cli_log_str(&ev, "journal", rt_journal_dir(j));
 	cli_log_end(&ev, "%s", rt_journal_errmsg(j));
-	return rc == RT_EBUSY ? EX_TEMPFAIL : cli_exit_code(rc);
+	return cli_exit_code(rc);
 }
 
 /* ---- progress ------------------------------------------------------------ */
@@ -95,7 +95,7 @@ int cli_replay_drive(rt_replay_stats *stats, rt_journal *j,
 		cli_log_end(&ev, "%s", cluster ? rt_cluster_errmsg(cluster)
 		                               : rt_strerror(rc));
 		/* Nothing was touched: the entries wait for a later run. */
-		status = rc == RT_EPERM ? EX_NOPERM : EX_TEMPFAIL;
+		status = cli_connect_exit_code(rc, 1);
 		goto done;
 	}
 	cli_progress_begin(&bar, predict ? "dry run" : "replay");

@@ -103,6 +103,7 @@ int main(int argc, char **argv)
 	int opt, rc, status = EX_OK, is_add;
 
 	cli_set_progname("reference-tracker");
+	cli_ignore_sigpipe();
 	cli_conn_init(&conn);
 	while ((opt = getopt(argc, argv, "i:p:c:r:k:o:n:t:vh")) != -1) {
 		switch (opt) {

@@ -395,7 +395,9 @@ int reftrack_cmd_replay(int argc, char **argv)
 		return dry_run(dir, batch, json, &conn, &ra.opts);
 
 	start = now_sec();
-	if ((status = cli_journal_open(&j, dir, 0)))
+	/* Only submit and run create a journal: a mistyped --journal must
+	 * not become a new, empty journal that replays "nothing to do". */
+	if ((status = cli_journal_open(&j, dir, RT_JOURNAL_NOCREATE)))
 		goto done;
 	if ((status = cli_replay_lock(&lock, j, ra.wait_ms)))
 		goto done;
@@ -516,17 +518,12 @@ static int run_operator(int argc, char **argv, int is_retry)
 	rc = rt_journal_open(&j, dir, RT_JOURNAL_NOCREATE);
 	if (rc == 0)
 		rc = rt_journal_lock_take(&lock, j, 0);
-	if (rc == RT_EBUSY) {
-		cli_warn("%s", rt_journal_errmsg(j));
-		status = EX_TEMPFAIL;
-		goto done;
-	}
 	if (rc == 0)
 		rc = is_retry ? rt_replay_retry(&count, j, seq, batch)
 		              : rt_replay_skip(j, seq, reason);
 	if (rc != 0) {
 		cli_warn("%s", j ? rt_journal_errmsg(j) : rt_strerror(rc));
-		status = rc == RT_EINVAL ? EX_DATAERR : cli_exit_code(rc);
+		status = cli_exit_code(rc);
 		goto done;
 	}
 	if (is_retry)

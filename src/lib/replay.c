@@ -101,6 +101,14 @@
 #define GROUP_MAX_ENTRIES 256
 #define GROUP_MAX_KEYS 4096
 #define MARKER_PREFIX "reftrack.j."
+/* The stall bound, in op timeouts (see replay.h), and what stands for the
+ * op timeout when the connection has none. */
+#define STALL_TIMEOUTS 4
+#define NO_TIMEOUT_SEC 30
+/* How long a stopping run waits for its ops beyond the op timeout before
+ * it cancels them, and how often it looks at the stop flag meanwhile. */
+#define SETTLE_SLACK_SEC 2.0
+#define STOP_POLL_SEC 0.2
 
 enum phase { PHASE_IDLE, PHASE_READ, PHASE_WRITE, PHASE_WAIT };
 
@@ -178,6 +186,7 @@ struct slot {
 	rados_completion_t comp;
 	int op_rc;
 	uint64_t op_version;
+	uint64_t op_no;          /* r->ops_sent when its op went out */
 	double wake_at;
 	/* Dry run: the tracker as the group writes not sent would have left
 	 * it (see sim_overlay()). */
@@ -207,6 +216,19 @@ struct replay {
 	int exhausted;           /* no more pending entries to load */
 	int stop_starting;
 	double deadline;
+	/* Stopping early (a stop request or a stall): start nothing, settle
+	 * what is out until settle_by, then cancel it. */
+	int draining;
+	int cancelled;
+	double settle_by;
+	double op_timeout;       /* seconds; NO_TIMEOUT_SEC when none is set */
+	double last_progress;    /* an op answered or an entry settled */
+	int map_refreshed;       /* asked for the latest OSD map this stall */
+	/* The in-flight window (AIMD): at most `window` busy slots, between 1
+	 * and opts.inflight; halved once per window of ops on time-outs. */
+	double window;
+	uint64_t ops_sent;
+	uint64_t cut_at;         /* ops_sent at the last halving */
 	/* Filled by librados' callback thread. */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -667,6 +689,7 @@ static int settle_head(struct replay *r, struct slot *s, rt_entry_state state,
 	                : queue_update(r, job->e->seq, &ch, error);
 	if (rc != 0)
 		return rc;
+	r->last_progress = mono_now();
 	switch (state) {
 	case RT_ENTRY_DONE:
 		r->stats->applied++;
@@ -718,6 +741,37 @@ static void unit_end(struct replay *r, struct slot *s)
 		/* Its keys point into entries that may be gone now. */
 		rt__request_free(&s->ureq);
 		s->ureq_ok = 0;
+	}
+}
+
+/* ---- the in-flight window ----------------------------------------------- */
+
+/* How many slots may have an op out now. */
+static unsigned window_size(const struct replay *r)
+{
+	return r->window < 2.0 ? 1 : (unsigned)r->window;
+}
+
+/* An op of the slot timed out (or met another transient error): halve
+ * the window, once for all the ops that were out together, as TCP does
+ * for the losses of one window. */
+static void window_cut(struct replay *r, const struct slot *s)
+{
+	if (s->op_no <= r->cut_at)
+		return;
+	r->cut_at = r->ops_sent;
+	r->window /= 2;
+	if (r->window < 1)
+		r->window = 1;
+}
+
+/* An op was answered: one more slot per window's worth of answers. */
+static void window_grow(struct replay *r)
+{
+	if (r->window < r->opts.inflight) {
+		r->window += 1.0 / r->window;
+		if (r->window > r->opts.inflight)
+			r->window = r->opts.inflight;
 	}
 }
 
@@ -839,6 +893,7 @@ static int send_read(struct replay *r, struct slot *s)
 		return RT_ENOMEM;
 	s->phase = PHASE_READ;
 	s->op_rc = 0;
+	s->op_no = ++r->ops_sent;
 	r->outstanding++;
 	rc = rados_aio_read_op_operate(s->rd.op, s->io, s->comp,
 	                               s->head->e->tracker, 0);
@@ -905,7 +960,7 @@ static int start_slot(struct replay *r, struct slot *s)
 				return rc;
 			continue;
 		}
-		if (r->active >= r->opts.inflight) {
+		if (r->active >= window_size(r)) {
 			kick(r, s);
 			return 0;
 		}
@@ -952,7 +1007,7 @@ static int transient(struct replay *r, struct slot *s)
 
 	tries = ++s->transient;
 	r->stats->retries++;
-	if (tries >= r->opts.max_attempts)
+	if (tries >= r->opts.max_attempts || r->draining)
 		return defer_slot(r, s);
 	policy = rt__retry_effective(&policy);
 	arm_timer(r, s, rt__retry_transient_ms(&policy, tries, rt__random64()));
@@ -1143,6 +1198,12 @@ static int handle_read(struct replay *r, struct slot *s)
 	size_t n;
 	int rc, exists;
 
+	if (r->draining) {
+		/* Stopping: the group's entries stay as the journal has them
+		 * (pending, or in flight for the next run to resolve). */
+		rt__tio_read_release(&s->rd);
+		return defer_slot(r, s);
+	}
 	if (s->op_rc != 0 && s->op_rc != -ENOENT) {
 		rt__tio_read_release(&s->rd);
 		if (rt__err_from_errno(s->op_rc) == RT_ETRANSIENT)
@@ -1250,6 +1311,11 @@ static int handle_write(struct replay *r, struct slot *s)
 
 	rados_release_write_op(s->wop);
 	s->wop = NULL;
+	if (s->op_rc == -ECANCELED && r->cancelled) {
+		/* We gave up waiting for it: its fate is unknown, so its
+		 * entries stay in flight for the next run (invariant 4). */
+		return defer_slot(r, s);
+	}
 	switch (rt__tio_write_status(&s->wplan, s->op_rc)) {
 	case RT__TIO_OK:
 		failpoint(r, "after-write");
@@ -1267,7 +1333,7 @@ static int handle_write(struct replay *r, struct slot *s)
 			return rc;
 		s->conflicts++;
 		r->stats->retries++;
-		if (s->conflicts > MAX_CONFLICTS)
+		if (s->conflicts > MAX_CONFLICTS || r->draining)
 			return defer_slot(r, s);
 		policy = rt__retry_effective(&policy);
 		ms = rt__retry_conflict_ms(&policy, s->conflicts,
@@ -1320,6 +1386,7 @@ static int send_writes(struct replay *r)
 			return RT_ENOMEM;
 		s->phase = PHASE_WRITE;
 		s->op_rc = 0;
+		s->op_no = ++r->ops_sent;
 		r->outstanding++;
 		rc = rados_aio_write_op_operate(s->wop, s->io, s->comp,
 		                                s->head->e->tracker, NULL, 0);
@@ -1375,7 +1442,7 @@ static int start_kicked(struct replay *r)
 	struct slot *s;
 	int rc = 0;
 
-	while (rc == 0 && r->active < r->opts.inflight && (s = r->kick)) {
+	while (rc == 0 && r->active < window_size(r) && (s = r->kick)) {
 		r->kick = s->knext;
 		if (!r->kick)
 			r->kick_tail = NULL;
@@ -1526,7 +1593,12 @@ static struct slot *take_ready(struct replay *r, double wake_at)
 	pthread_mutex_lock(&r->lock);
 	if (!r->ready && r->outstanding > 0) {
 		struct timespec ts;
-		double t = wake_at > 0 ? wake_at : mono_now() + 1.0;
+		double now = mono_now();
+		double t = wake_at > 0 ? wake_at : now + 1.0;
+
+		/* A stop request is seen within STOP_POLL_SEC. */
+		if (r->opts.stop && t > now + STOP_POLL_SEC)
+			t = now + STOP_POLL_SEC;
 
 		ts.tv_sec = (time_t)t;
 		ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
@@ -1551,6 +1623,14 @@ static int handle_completions(struct replay *r, struct slot *list)
 		rados_aio_release(s->comp);
 		s->comp = NULL;
 		r->outstanding--;
+		if (s->op_rc == -ECANCELED && r->cancelled) {
+			/* No answer: neither progress nor a loss. */
+		} else if (rt__err_from_errno(s->op_rc) == RT_ETRANSIENT) {
+			window_cut(r, s);
+		} else {
+			r->last_progress = mono_now();
+			window_grow(r);
+		}
 		if (rc == 0)
 			rc = s->phase == PHASE_READ ? handle_read(r, s)
 			                            : handle_write(r, s);
@@ -1583,6 +1663,58 @@ static int handle_timers(struct replay *r, double *next_wake)
 	return rc;
 }
 
+/* Stops starting anything; what is out settles until r->settle_by. */
+static void begin_drain(struct replay *r, int *why)
+{
+	*why = 1;
+	if (r->draining)
+		return;
+	r->draining = 1;
+	r->stop_starting = 1;
+	r->settle_by = mono_now() + r->op_timeout + SETTLE_SLACK_SEC;
+}
+
+/* Cancels every op still out: their completions come back with
+ * -ECANCELED (librados' op_cancel), and their entries stay as the
+ * journal has them. */
+static void cancel_outstanding(struct replay *r)
+{
+	struct slot *s;
+	size_t b;
+
+	r->cancelled = 1;
+	for (b = 0; b < r->nbuckets; b++)
+		for (s = r->slots[b]; s; s = s->hnext)
+			if (s->comp && s->io)
+				rados_aio_cancel(s->io, s->comp);
+}
+
+/* The stop flag, the stall bound and the settling bound. */
+static void watch(struct replay *r)
+{
+	double now = mono_now(), quiet = now - r->last_progress;
+	double bound = STALL_TIMEOUTS * r->op_timeout;
+
+	if (r->opts.stop && *r->opts.stop)
+		begin_drain(r, &r->stats->interrupted);
+	if (r->draining) {
+		if (!r->cancelled && r->outstanding > 0 && now >= r->settle_by)
+			cancel_outstanding(r);
+		return;
+	}
+	if (quiet >= bound) {
+		begin_drain(r, &r->stats->stalled);
+	} else if (quiet >= bound / 2 && !r->map_refreshed) {
+		/* An OSD that restarted listens on a new address, which the
+		 * client learns from a newer OSD map; ops that time out are
+		 * otherwise resent to the old one. */
+		r->map_refreshed = 1;
+		rados_wait_for_latest_osdmap(r->cluster->rados);
+	} else if (quiet < bound / 2) {
+		r->map_refreshed = 0;
+	}
+}
+
 static int run(struct replay *r)
 {
 	uint64_t counts[RT_ENTRY_STATE_SLOTS];
@@ -1611,7 +1743,9 @@ static int run(struct replay *r)
 	rc = load(r, RT_ENTRY_IN_FLIGHT, 1, 1, &exhausted);
 	r->next_seq = 0;
 
+	r->last_progress = mono_now();
 	while (rc == 0) {
+		watch(r);
 		if (r->opts.max_time_ms && mono_now() >= r->deadline)
 			r->stop_starting = 1;
 		if (!r->exhausted && !r->stop_starting) {
@@ -1648,6 +1782,8 @@ static int run(struct replay *r)
 		if (r->outstanding == 0) {
 			double wait = next_wake - mono_now();
 
+			if (r->opts.stop && wait > STOP_POLL_SEC)
+				wait = STOP_POLL_SEC;
 			if (wait > 0)
 				rt__sleep_ms((unsigned)(wait * 1000) + 1);
 			continue;
@@ -1744,6 +1880,7 @@ static int replay_main(rt_replay_stats *stats, rt_journal *j,
 	/* Entries queued behind busy trackers are loaded too, up to a bound
 	 * that keeps memory flat whatever the journal's size. */
 	r.loaded_cap = 16 * (size_t)r.opts.inflight + 4096;
+	r.window = r.opts.inflight;
 	r.deadline = mono_now() + r.opts.max_time_ms / 1000.0;
 	r.failpoint = getenv("REFTRACK_FAILPOINT");
 	if (predict) {
@@ -1756,6 +1893,8 @@ static int replay_main(rt_replay_stats *stats, rt_journal *j,
 	}
 	if (!cluster || !cluster->connected)
 		return rt__jerr(j, RT_EINVAL, "replay needs a connected cluster");
+	r.op_timeout = cluster->op_timeout_sec ? cluster->op_timeout_sec
+	                                       : NO_TIMEOUT_SEC;
 	snprintf(r.marker_name, sizeof(r.marker_name), MARKER_PREFIX "%s",
 	         rt_journal_id(j));
 	r.nbuckets = 4096;
