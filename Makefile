@@ -38,7 +38,7 @@ SANFLAGS =
 endif
 
 ALL_CFLAGS = $(STD) $(WARNINGS) $(OPT) $(SANFLAGS) -fPIC -Iinclude -Isrc/lib $(CFLAGS)
-LIBS = -lrados -llmdb -lyaml -lcrypto -lpthread -lm
+LIBS = -lrados -llmdb -lyaml -lcrypto -lz -lpthread -lm
 ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 
 PUBLIC_HEADERS = $(wildcard include/reftrack/*.h)

@@ -12,7 +12,7 @@ set -eu
 # only a Recommends of the libclang-common-14-dev it pulls in
 # (libfuzzer-14-dev, the standalone libFuzzer archive, is not needed).
 PACKAGES="gcc libc6-dev make pkg-config librados-dev liblmdb-dev libyaml-dev libssl-dev
-ceph-mon ceph-osd ceph-common python3 python3-yaml python3-jsonschema valgrind
+zlib1g-dev ceph-mon ceph-osd ceph-common python3 python3-yaml python3-jsonschema valgrind
 procps groff-base man-db strace clang-14 libclang-rt-14-dev"
 
 missing=""

@@ -34,8 +34,11 @@ extern "C" {
 #endif
 
 /* On-disk format of the journal.  A journal whose format is newer is
- * refused with RT_EVERSION and never written to. */
-#define RT_JOURNAL_FORMAT 1
+ * refused with RT_EVERSION and never written to.  Format 2 added a CRC-32
+ * to every entry and batch record; a format-1 journal (reftrack 0.x before
+ * it) is migrated when it is opened, in one write transaction: all of it
+ * or, if any record does not decode, nothing (RT_EJOURNAL naming it). */
+#define RT_JOURNAL_FORMAT 2
 
 /* The LMDB map starts at RT_JOURNAL_MAP_INITIAL and doubles whenever a write
  * transaction runs out of room, up to RT_JOURNAL_MAP_MAX; past that, writes

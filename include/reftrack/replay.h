@@ -100,6 +100,49 @@ typedef struct rt_replay_opts {
 int rt_replay_run(rt_replay_stats *stats, rt_journal *j, rt_cluster *cluster,
                   const rt_replay_opts *opts);
 
+/* ---- dry run ----------------------------------------------------------- */
+
+/* What a replay would do with one entry, as rt_replay_predict() tells it. */
+typedef struct rt_replay_prediction {
+	const rt_journal_entry *entry; /* as the journal holds it now */
+	/* RT_ENTRY_DONE: would be applied, with `outcome`;
+	 * RT_ENTRY_FAILED, RT_ENTRY_BLOCKED, RT_ENTRY_NEEDS_REVIEW: would end
+	 * so, `error` says why (naming pool, namespace and tracker);
+	 * RT_ENTRY_PENDING or RT_ENTRY_IN_FLIGHT: would be left as it is for a
+	 * later run (its tracker could not be read), `error` says why. */
+	rt_entry_state state;
+	rt_entry_outcome outcome;
+	const char *error;             /* NULL when DONE */
+	int was_in_flight;             /* a write of an earlier run may have
+	                                * landed: the fate above is what
+	                                * recovery decides from the tracker as
+	                                * read now */
+} rt_replay_prediction;
+
+/* Called once per entry, in the order a replay settles them (seq order per
+ * tracker).  Every pointer in *p is valid during the call only.  A
+ * non-zero return stops the dry run, and rt_replay_predict() returns it. */
+typedef int (*rt_replay_predict_fn)(void *arg, const rt_replay_prediction *p);
+
+/* A dry run of rt_replay_run(): reads every tracker the pending, in-flight
+ * and blocked entries of `j` touch, pipelined as a replay does, and plans
+ * every entry with the replayer's own code (grouping, recovery verdicts,
+ * blocking behind failures), calling fn for each.  A tracker's later
+ * groups are planned on the state the earlier groups' writes would have
+ * left.  Nothing is written: no cluster write op is sent and the journal
+ * is only read (no journal lock is needed; with a replay running at the
+ * same time the prediction is of a moving target).  opts as for
+ * rt_replay_run(); max_time_ms is ignored (every entry is planned).  What
+ * a dry run cannot see: a write the credentials do not allow (it reads
+ * only) and writes by others between the dry run and the replay.
+ * *stats counts the predicted fates (applied = would be applied; pending
+ * = would be left for a later run).  Memory grows with the keys of the
+ * trackers it changes.  Returns 0, fn's non-zero return, RT_EINVAL (no
+ * fn, or no connected cluster), or journal errors as rt_replay_run(). */
+int rt_replay_predict(rt_replay_stats *stats, rt_journal *j,
+                      rt_cluster *cluster, const rt_replay_opts *opts,
+                      rt_replay_predict_fn fn, void *arg);
+
 /* Operator actions, each recorded on the entry.  rt_replay_retry() puts
  * failed, blocked or needs-review entries back to pending: one entry (seq),
  * every such entry of a batch (batch_id), or all of them (both 0/NULL).

@@ -34,10 +34,26 @@ void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 _Noreturn void cli_die(int status, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* sysexits code for an RT_E* code: 65 bad data, 69 unavailable,
- * 75 temporary failure, 77 permission, 64 for RT_EINVAL from the command
- * line is the caller's business (it knows whether input was argv or data). */
+/* The one mapping from library errors to exit statuses (sysexits), for
+ * every subcommand:
+ *   RT_EINVAL, RT_ECORRUPT, RT_EFOREIGN, RT_EVERSION, RT_EOVERFLOW,
+ *   RT_EJOURNAL                          65 bad data
+ *   RT_ENOTFOUND                         66 no such input
+ *   RT_ENOMEM                            71 out of memory
+ *   RT_EIO (local I/O, a full disk)      74 I/O error
+ *   RT_ECONFLICT, RT_ETRANSIENT, RT_EBUSY  75 try again later
+ *   RT_EPERM                             77 permission denied
+ *   RT_ECONFIG                           78 Ceph configuration unusable
+ *   anything else                        70 a bug: please report it
+ * 64 for RT_EINVAL from the command line is the caller's business (it
+ * knows whether input was argv or data). */
 int cli_exit_code(int rt_code);
+/* For rt_cluster_connect() and rt_pool_open() failures: cli_exit_code(),
+ * except that a cluster that could not be reached (RT_ETRANSIENT) is 69
+ * "unavailable" for the commands that work on it directly (add, rm, show:
+ * `queued` 0) and stays 75 for those whose work waits in the journal for a
+ * later run (replay, run: `queued` 1). */
+int cli_connect_exit_code(int rt_code, int queued);
 
 /* rt_journal_open(out, dir, flags); on failure warns with the journal's
  * message (or rt_strerror() when there is no handle), sets *out to NULL and
@@ -99,9 +115,9 @@ void cli_conn_init(struct cli_conn *conn);
  * it was, 0 if not; exits 64 on a malformed value. */
 int cli_conn_option(struct cli_conn *conn, int opt, const char *arg);
 /* Connects and opens conn->pool (required).  On failure prints why and
- * returns the exit status (69 unreachable, 77 permission, 78 bad
- * configuration, 66 no such pool); on success returns 0 and the caller owns
- * both handles. */
+ * returns cli_connect_exit_code(code, 0) (69 unreachable, 77 permission,
+ * 78 bad configuration, 66 no such pool); on success returns 0 and the
+ * caller owns both handles. */
 int cli_conn_open(const struct cli_conn *conn, rt_cluster **cluster,
                   rt_pool **pool);
 /* Parses a non-negative decimal number of at most `max`; exits 64 naming

@@ -60,22 +60,6 @@ int cli_conn_option(struct cli_conn *conn, int opt, const char *arg)
 	}
 }
 
-static int connect_status(int code)
-{
-	switch (code) {
-	case RT_EPERM:
-		return EX_NOPERM;
-	case RT_EINVAL:
-		return EX_CONFIG;
-	case RT_ENOTFOUND:
-		return EX_NOINPUT;
-	case RT_ENOMEM:
-		return EX_OSERR;
-	default:
-		return EX_UNAVAILABLE;
-	}
-}
-
 int cli_conn_open(const struct cli_conn *conn, rt_cluster **cluster,
                   rt_pool **pool)
 {
@@ -104,7 +88,7 @@ fail:
 	rt_cluster_close(*cluster);
 	*pool = NULL;
 	*cluster = NULL;
-	return connect_status(rc);
+	return cli_connect_exit_code(rc, 0);
 }
 
 void cli_ignore_sigpipe(void)

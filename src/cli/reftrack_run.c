@@ -139,7 +139,8 @@ struct run {
 	int replayed;
 	int status_journal;   /* the journal failed: this status */
 	int status_spool;     /* the spool directory failed */
-	int status_cluster;   /* 75 unreachable, 77 permission */
+	int status_cluster;   /* 75 unreachable, 77 permission, 78 bad Ceph
+	                       * configuration */
 };
 
 static void log_journal_error(rt_journal *j, const char *what)
@@ -179,7 +180,7 @@ static void replay_step(struct run *r, rt_journal *j, double deadline)
 		opts.max_time_ms = (unsigned)(left * 1000);
 	}
 	rc = cli_replay_apply(st, j, &r->conn, &opts);
-	if (rc == EX_TEMPFAIL || rc == EX_NOPERM) {
+	if (rc == EX_TEMPFAIL || rc == EX_NOPERM || rc == EX_CONFIG) {
 		r->status_cluster = rc;
 		st->pending = pending;
 		st->finished = 0;
@@ -224,8 +225,10 @@ static int final_status(const struct run *r)
 		return r->status_journal;
 	if (r->status_spool)
 		return r->status_spool;
-	if (r->status_cluster == EX_NOPERM)
-		return EX_NOPERM;
+	/* Misconfiguration and refused permission never read as "try
+	 * later": they need an operator as much as a failed entry. */
+	if (r->status_cluster == EX_NOPERM || r->status_cluster == EX_CONFIG)
+		return r->status_cluster;
 	if (r->attention || sp->rejected || sp->held)
 		return 1;
 	if (r->status_cluster || !r->rep.replay.finished || sp->deferred)

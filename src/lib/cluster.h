@@ -21,6 +21,8 @@ struct rt_cluster {
 	int created;             /* rados_create2() succeeded: shut it down */
 	int connected;           /* rados_connect() succeeded */
 	char *entity;            /* e.g. "client.admin" */
+	char *keyring;           /* the keyring setting, for messages */
+	char *keyring_used;      /* its first readable file, or NULL */
 	unsigned op_timeout_sec; /* as configured; 0 = librados defaults */
 	char errmsg[RT__ERRMSG_MAX];
 };

@@ -48,6 +48,7 @@ struct rt_journal {
 	MDB_dbi meta, batches, batch_ids, entries, by_tracker, by_state;
 	char *dir;
 	char id[37];
+	uint32_t format;        /* as found at open (migrated: the new one) */
 	uint64_t map_size;
 	int map_grown;          /* the last failed txn was redone-worthy */
 	struct rt_journal_txn *txn; /* the one open transaction, if any */
@@ -68,6 +69,10 @@ struct rt_journal_txn {
 /* Sets the message "journal DIR: ..." and returns `code`. */
 int rt__jerr(rt_journal *j, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* RT_EJOURNAL naming the record ("entry 42", "batch record 3") that did
+ * not decode; `drc` is the decoder's RT__DECODE_* result. */
+int rt__jerr_decode(rt_journal *j, int drc, const char *kind,
+                    unsigned long long key);
 /* Maps an LMDB or errno code to an RT_E* code with a message saying what
  * was being done; MDB_MAP_FULL also marks `t` full (t may be NULL). */
 int rt__jerr_mdb(rt_journal *j, struct rt_journal_txn *t, int rc,

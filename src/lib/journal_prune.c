@@ -180,9 +180,9 @@ static int collect_entries(struct entry_pass *p, rt_journal_txn *t)
 			rc = rt__jerr_mdb(t->j, t, rc, "reading an entry");
 			goto done;
 		}
-		if (rt__entry_decode(&e, ed.mv_data, ed.mv_size)) {
-			rc = rt__jerr(t->j, RT_EJOURNAL, "entry %llu is malformed",
-			              (unsigned long long)seq);
+		if ((rc = rt__entry_decode(&e, ed.mv_data, ed.mv_size))) {
+			rc = rt__jerr_decode(t->j, rc, "entry",
+			                     (unsigned long long)seq);
 			goto done;
 		}
 		if (e.state != p->state) {
@@ -356,9 +356,14 @@ static int collect_batches(struct batch_pass *p, rt_journal_txn *t)
 	k = mkval(kb, 8);
 	rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
 	while (rc == 0) {
-		if (k.mv_size != 8 ||
-		    rt__batch_decode(&rec, d.mv_data, d.mv_size)) {
-			rc = rt__jerr(t->j, RT_EJOURNAL, "malformed batch record");
+		if (k.mv_size != 8) {
+			rc = rt__jerr(t->j, RT_EJOURNAL, "malformed batch key");
+			goto done;
+		}
+		if ((rc = rt__batch_decode(&rec, d.mv_data, d.mv_size))) {
+			rc = rt__jerr_decode(t->j, rc, "batch record",
+			                     (unsigned long long)
+			                     rt__be64_get(k.mv_data));
 			goto done;
 		}
 		serial = rt__be64_get(k.mv_data);

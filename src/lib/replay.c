@@ -121,6 +121,27 @@ struct ioctx_entry {
 
 struct replay;
 
+/* Dry run: what the writes a replay would have sent did to one tracker.
+ * A later group of the tracker reads the cluster, which still holds the
+ * state before them, and sees it through this overlay instead, so each
+ * entry is planned on the state a real replay would read. */
+struct sim_key {
+	char *key;
+	size_t len;
+	unsigned char type;      /* 0 absent, else RT_REF_* */
+};
+
+struct sim {
+	int valid;               /* a simulated write went before */
+	int exists;
+	uint32_t refcount;
+	uint64_t marker;         /* the marker the write would have set */
+	int wiped;               /* deleted since the read: keys not in
+	                          * keys[] are absent */
+	struct sim_key *keys;    /* sorted by (len, bytes) */
+	size_t nkeys, cap;
+};
+
 /* One loaded entry. */
 struct job {
 	rt_journal_entry *e;
@@ -167,6 +188,9 @@ struct slot {
 	uint64_t op_version;
 	uint64_t op_no;          /* r->ops_sent when its op went out */
 	double wake_at;
+	/* Dry run: the tracker as the group writes not sent would have left
+	 * it (see sim_overlay()). */
+	struct sim sim;
 	struct slot *lnext;      /* the ready, timer or to-write list */
 	struct slot *knext;      /* the list of slots to start */
 };
@@ -221,6 +245,10 @@ struct replay {
 	/* Scratch for planning one entry of a group. */
 	struct rt__snapshot esnap;
 	struct rt__plan eplan;
+	/* Dry run: nothing is written; each entry's fate goes to predict. */
+	int dry_run;
+	rt_replay_predict_fn predict;
+	void *predict_arg;
 	const char *failpoint;
 	long failpoint_hits;
 	char errbuf[RT__ERRMSG_MAX];
@@ -401,8 +429,155 @@ static struct slot *slot_get(struct replay *r, const rt_journal_entry *e)
 	return s;
 }
 
+/* ---- dry run: the overlay of writes not sent ---------------------------- */
+
+static int sim_key_cmp(const struct sim_key *k, const char *key, size_t len)
+{
+	if (k->len != len)
+		return k->len < len ? -1 : 1;
+	return memcmp(k->key, key, len);
+}
+
+/* The index of `key` in sim->keys, or where it would go (*found 0). */
+static size_t sim_find(const struct sim *sim, const char *key, size_t len,
+                       int *found)
+{
+	size_t lo = 0, hi = sim->nkeys, mid;
+	int c;
+
+	*found = 0;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		c = sim_key_cmp(&sim->keys[mid], key, len);
+		if (c == 0) {
+			*found = 1;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static void sim_clear_keys(struct sim *sim)
+{
+	size_t i;
+
+	for (i = 0; i < sim->nkeys; i++)
+		free(sim->keys[i].key);
+	sim->nkeys = 0;
+}
+
+static void sim_free(struct sim *sim)
+{
+	sim_clear_keys(sim);
+	free(sim->keys);
+	memset(sim, 0, sizeof(*sim));
+}
+
+static int sim_set(struct sim *sim, const char *key, size_t len,
+                   unsigned char type)
+{
+	int found;
+	size_t at = sim_find(sim, key, len, &found);
+	struct sim_key *k;
+
+	if (found) {
+		sim->keys[at].type = type;
+		return 0;
+	}
+	if (sim->nkeys == sim->cap) {
+		size_t cap = sim->cap ? 2 * sim->cap : 16;
+
+		k = realloc(sim->keys, cap * sizeof(*k));
+		if (!k)
+			return RT_ENOMEM;
+		sim->keys = k;
+		sim->cap = cap;
+	}
+	k = &sim->keys[at];
+	memmove(k + 1, k, (sim->nkeys - at) * sizeof(*k));
+	k->key = malloc(len ? len : 1);
+	if (!k->key) {
+		memmove(k, k + 1, (sim->nkeys - at) * sizeof(*k));
+		return RT_ENOMEM;
+	}
+	memcpy(k->key, key, len);
+	k->len = len;
+	k->type = type;
+	sim->nkeys++;
+	return 0;
+}
+
+/* Records the state the group's write would have left: the group's end
+ * state over its keys (after[] follows ureq), and the marker, set to the
+ * seq of the group's last entry as send_writes() sets it. */
+static int sim_record(struct slot *s, int exists, uint32_t refcount)
+{
+	const struct job *last = s->head;
+	size_t i;
+	int rc;
+
+	for (i = 1; i < s->ngroup; i++)
+		last = last->qnext;
+	s->sim.valid = 1;
+	s->sim.exists = exists;
+	s->sim.refcount = refcount;
+	s->sim.marker = last->e->seq;
+	if (!exists) {
+		/* Deleted: whatever the cluster still holds is gone. */
+		sim_clear_keys(&s->sim);
+		s->sim.wiped = 1;
+		return 0;
+	}
+	for (i = 0; i < s->ureq.nkeys; i++) {
+		rc = sim_set(&s->sim, s->ureq.keys[i].key, s->ureq.keys[i].len,
+		             s->after[i]);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Shows the group's fresh read (s->snap, over ureq's keys) as it would be
+ * after the writes simulated before it: every field the replayer looks at,
+ * the marker and the version too (recovery verdicts read them). */
+static void sim_overlay(struct slot *s)
+{
+	size_t i, at;
+	int found, n;
+
+	if (!s->sim.valid)
+		return;
+	s->snap.exists = s->sim.exists;
+	s->snap.refcount = s->sim.exists ? s->sim.refcount : 0;
+	/* A write moves the version: no guard taken before it matches. */
+	s->snap.version = s->sim.exists ? UINT64_MAX : 0;
+	s->snap.has_extra = 0;
+	s->snap.extra_len = 0;
+	if (s->sim.exists) {
+		n = snprintf(s->snap.extra, sizeof(s->snap.extra), "%" PRIu64,
+		             s->sim.marker);
+		if (n > 0) {
+			s->snap.has_extra = 1;
+			s->snap.extra_len = (size_t)n;
+		}
+	}
+	for (i = 0; i < s->ureq.nkeys; i++) {
+		at = sim_find(&s->sim, s->ureq.keys[i].key,
+		              s->ureq.keys[i].len, &found);
+		if (found)
+			s->snap.found[i] = s->sim.keys[at].type;
+		else if (s->sim.wiped || !s->sim.exists)
+			s->snap.found[i] = 0;
+	}
+}
+
 static void slot_free(struct slot *s)
 {
+	sim_free(&s->sim);
 	rt__tio_read_release(&s->rd);
 	if (s->wop)
 		rados_release_write_op(s->wop);
@@ -433,7 +608,8 @@ static void slot_release_if_idle(struct replay *r, struct slot *s)
 {
 	struct slot **pp;
 
-	if (s->head || s->busy || s->blocked || s->stopped || s->kicked)
+	if (s->head || s->busy || s->blocked || s->stopped || s->kicked ||
+	    s->sim.valid)
 		return;
 	for (pp = &r->slots[hash_bytes(s->id, s->idlen) % r->nbuckets]; *pp;
 	     pp = &(*pp)->hnext) {
@@ -476,6 +652,23 @@ found:
 
 /* ---- settling entries -------------------------------------------------- */
 
+/* Dry run: tells the caller what would become of one entry. */
+static int predict_one(struct replay *r, const struct job *job,
+                       rt_entry_state state, const rt_entry_outcome *outcome,
+                       const char *error)
+{
+	rt_replay_prediction p;
+
+	memset(&p, 0, sizeof(p));
+	p.entry = job->e;
+	p.state = state;
+	if (outcome)
+		p.outcome = *outcome;
+	p.error = error;
+	p.was_in_flight = job->e->state == RT_ENTRY_IN_FLIGHT;
+	return r->predict ? r->predict(r->predict_arg, &p) : 0;
+}
+
 /* Records the fate of the slot's head entry and drops it from the slot. */
 static int settle_head(struct replay *r, struct slot *s, rt_entry_state state,
                        const rt_entry_outcome *outcome, const char *error)
@@ -492,7 +685,8 @@ static int settle_head(struct replay *r, struct slot *s, rt_entry_state state,
 		ch.set |= RT_CHANGE_OUTCOME;
 		ch.outcome = *outcome;
 	}
-	rc = queue_update(r, job->e->seq, &ch, error);
+	rc = r->dry_run ? predict_one(r, job, state, outcome, error)
+	                : queue_update(r, job->e->seq, &ch, error);
 	if (rc != 0)
 		return rc;
 	r->last_progress = mono_now();
@@ -734,6 +928,22 @@ static int start_slot(struct replay *r, struct slot *s)
 		if (s->stopped || r->stop_starting) {
 			struct job *job = s->head;
 
+			if (r->dry_run) {
+				/* A replay would leave it as it is. */
+				rc = predict_one(
+					r, job, job->e->state, NULL,
+					describe(r, job->e, "%s",
+					         s->stopped
+					                 ? "left for a later run: "
+					                   "the tracker could not "
+					                   "be read (transient "
+					                   "errors)"
+					                 : "not planned: the run "
+					                   "was stopped"));
+				if (rc != 0)
+					return rc;
+				r->stats->pending++;
+			}
 			s->head = job->qnext;
 			r->loaded--;
 			job_free(job);
@@ -1011,6 +1221,8 @@ static int handle_read(struct replay *r, struct slot *s)
 		rc = fail_head(r, s, msg);
 		return rc ? rc : next_group(r, s);
 	}
+	if (r->dry_run)
+		sim_overlay(s);
 	if (s->head->recovering) {
 		if (recover_head(r, s, &rc))
 			return rc ? rc : next_group(r, s);
@@ -1022,8 +1234,15 @@ static int handle_read(struct replay *r, struct slot *s)
 	                   s->after);
 	if (rc != 0)
 		return rc;
-	if (s->wplan.kind == RT__PLAN_NOTHING) {
-		/* The tracker already says what the group wants. */
+	if (r->dry_run && s->wplan.kind != RT__PLAN_NOTHING) {
+		/* The write is not sent; later groups see its effect. */
+		rc = sim_record(s, exists, refcount);
+		if (rc != 0)
+			return rc;
+	}
+	if (s->wplan.kind == RT__PLAN_NOTHING || r->dry_run) {
+		/* The tracker already says what the group wants (or, in a dry
+		 * run, would say it after the write). */
 		while (s->ngroup > 0) {
 			s->head->attempts++;
 			rc = settle_head(r, s, RT_ENTRY_DONE, &s->head->planned,
@@ -1233,23 +1452,56 @@ static int start_kicked(struct replay *r)
 	return rc;
 }
 
+/* A dry run reads blocked entries as pending, as a replay would after
+ * unblock_all(): two iterators merged in seq order, each with the seq it
+ * has read ahead (0: none yet, UINT64_MAX: at its end). */
+struct merged_iter {
+	rt_journal_iter *it[2];
+	uint64_t ahead[2];
+};
+
+static int merged_next(struct merged_iter *m, uint64_t *seq)
+{
+	int i, rc, pick;
+
+	for (i = 0; i < 2; i++) {
+		if (!m->it[i] || m->ahead[i] != 0)
+			continue;
+		rc = rt_journal_iter_next(m->it[i], &m->ahead[i]);
+		if (rc == RT_ENOTFOUND)
+			m->ahead[i] = UINT64_MAX;
+		else if (rc != 0)
+			return rc;
+	}
+	pick = m->it[1] && m->ahead[1] < m->ahead[0] ? 1 : 0;
+	if (m->ahead[pick] == UINT64_MAX || m->ahead[pick] == 0)
+		return RT_ENOTFOUND;
+	*seq = m->ahead[pick];
+	m->ahead[pick] = 0;
+	return 0;
+}
+
 /* Loads entries of `state` from r->next_seq on; while there is room
  * unless `all`. */
 static int load(struct replay *r, rt_entry_state state, int recovering,
                 int all, int *exhausted)
 {
 	rt_journal_txn *txn = NULL;
-	rt_journal_iter *it = NULL;
+	struct merged_iter m;
 	rt_journal_entry *e;
 	uint64_t seq;
 	int rc;
 
 	*exhausted = 0;
+	memset(&m, 0, sizeof(m));
 	rc = rt_journal_txn_begin(&txn, r->j, RT_TXN_RDONLY);
 	if (rc == 0)
-		rc = rt_journal_iter_state(&it, txn, state, r->next_seq);
+		rc = rt_journal_iter_state(&m.it[0], txn, state, r->next_seq);
+	if (rc == 0 && r->dry_run && state == RT_ENTRY_PENDING)
+		rc = rt_journal_iter_state(&m.it[1], txn, RT_ENTRY_BLOCKED,
+		                           r->next_seq);
 	while (rc == 0 && (all || r->loaded < r->loaded_cap)) {
-		rc = rt_journal_iter_next(it, &seq);
+		rc = merged_next(&m, &seq);
 		if (rc == RT_ENOTFOUND) {
 			*exhausted = 1;
 			rc = 0;
@@ -1262,7 +1514,8 @@ static int load(struct replay *r, rt_entry_state state, int recovering,
 			rc = enqueue(r, e, recovering);
 		}
 	}
-	rt_journal_iter_free(it);
+	rt_journal_iter_free(m.it[0]);
+	rt_journal_iter_free(m.it[1]);
 	rt_journal_txn_abort(txn);
 	if (rc == 0)
 		rc = start_kicked(r);
@@ -1468,7 +1721,9 @@ static int run(struct replay *r)
 	double next_wake;
 	int rc, exhausted, idle;
 
-	rc = rt_journal_write(r->j, unblock_all, NULL);
+	/* A dry run changes nothing: load() reads blocked entries as
+	 * pending instead. */
+	rc = r->dry_run ? 0 : rt_journal_write(r->j, unblock_all, NULL);
 	if (rc == 0)
 		rc = note_blockers(r, RT_ENTRY_FAILED);
 	if (rc == 0)
@@ -1478,6 +1733,8 @@ static int run(struct replay *r)
 	if (rc != 0)
 		return rc;
 	r->stats->total = counts[RT_ENTRY_PENDING] + counts[RT_ENTRY_IN_FLIGHT];
+	if (r->dry_run)
+		r->stats->total += counts[RT_ENTRY_BLOCKED];
 
 	/* In-flight entries first, all of them (a run leaves at most one
 	 * group per tracker in flight): each is its tracker's oldest
@@ -1533,11 +1790,13 @@ static int run(struct replay *r)
 		}
 		rc = handle_completions(r, take_ready(r, next_wake));
 	}
-	if (rc == 0)
+	if (rc == 0 && !r->dry_run)
 		rc = count_states(r, counts);
 	if (rc == 0) {
-		r->stats->pending = counts[RT_ENTRY_PENDING] +
-		                    counts[RT_ENTRY_IN_FLIGHT];
+		/* A dry run counted what it would leave as it went. */
+		if (!r->dry_run)
+			r->stats->pending = counts[RT_ENTRY_PENDING] +
+			                    counts[RT_ENTRY_IN_FLIGHT];
 		r->stats->finished = r->stats->pending == 0;
 	}
 	return rc;
@@ -1596,8 +1855,9 @@ static void free_all(struct replay *r)
 	pthread_mutex_destroy(&r->lock);
 }
 
-int rt_replay_run(rt_replay_stats *stats, rt_journal *j, rt_cluster *cluster,
-                  const rt_replay_opts *opts)
+static int replay_main(rt_replay_stats *stats, rt_journal *j,
+                       rt_cluster *cluster, const rt_replay_opts *opts,
+                       rt_replay_predict_fn predict, void *predict_arg)
 {
 	rt_replay_stats local;
 	struct replay r;
@@ -1623,6 +1883,14 @@ int rt_replay_run(rt_replay_stats *stats, rt_journal *j, rt_cluster *cluster,
 	r.window = r.opts.inflight;
 	r.deadline = mono_now() + r.opts.max_time_ms / 1000.0;
 	r.failpoint = getenv("REFTRACK_FAILPOINT");
+	if (predict) {
+		r.dry_run = 1;
+		r.predict = predict;
+		r.predict_arg = predict_arg;
+		/* Every entry is planned; no crash test stops a dry run. */
+		r.opts.max_time_ms = 0;
+		r.failpoint = NULL;
+	}
 	if (!cluster || !cluster->connected)
 		return rt__jerr(j, RT_EINVAL, "replay needs a connected cluster");
 	r.op_timeout = cluster->op_timeout_sec ? cluster->op_timeout_sec
@@ -1647,4 +1915,19 @@ int rt_replay_run(rt_replay_stats *stats, rt_journal *j, rt_cluster *cluster,
 	if (opts && opts->progress)
 		opts->progress(opts->progress_arg, stats);
 	return rc;
+}
+
+int rt_replay_run(rt_replay_stats *stats, rt_journal *j, rt_cluster *cluster,
+                  const rt_replay_opts *opts)
+{
+	return replay_main(stats, j, cluster, opts, NULL, NULL);
+}
+
+int rt_replay_predict(rt_replay_stats *stats, rt_journal *j,
+                      rt_cluster *cluster, const rt_replay_opts *opts,
+                      rt_replay_predict_fn fn, void *arg)
+{
+	if (!fn)
+		return rt__jerr(j, RT_EINVAL, "a dry run needs a callback");
+	return replay_main(stats, j, cluster, opts, fn, arg);
 }
