@@ -199,6 +199,9 @@ static void replay_step(struct run *r, rt_journal *j, double deadline)
 		r->status_journal = rc;
 	} else {
 		r->replayed = 1;
+		/* Entries refused for lack of permission: 77, as for add/rm. */
+		if (st->denied > 0)
+			r->status_cluster = EX_NOPERM;
 	}
 }
 
