@@ -77,8 +77,9 @@ uint64_t cli_replay_attention(rt_journal *j, int report);
  * a replay).  0 or the journal's error code (message in the journal). */
 int cli_replay_waiting(rt_journal *j, uint64_t *pending, uint64_t *need);
 
-/* The exit status of a replay that ran: 1 if `attention`, else 75 if it did
- * not finish, else 0. */
+/* The exit status of a replay that ran: 77 if it had entries refused for
+ * lack of permission, else 1 if `attention`, else 75 if it did not finish,
+ * else 0. */
 int cli_replay_status(const rt_replay_stats *stats, uint64_t attention);
 
 #endif

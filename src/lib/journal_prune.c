@@ -97,17 +97,19 @@ static int meta_get_opt_u64(rt_journal_txn *t, const char *key, uint64_t *v)
 
 int rt_journal_totals_get(rt_journal_totals *out, rt_journal_txn *t)
 {
-	uint64_t next_seq, next_batch;
+	uint64_t next_seq, next_batch, skipped;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	if ((rc = rt__meta_get_u64(t, "next_seq", &next_seq)) ||
 	    (rc = rt__meta_get_u64(t, "next_batch", &next_batch)) ||
 	    (rc = meta_get_opt_counts(t, "pruned", out->pruned)) ||
-	    (rc = meta_get_opt_u64(t, "forgotten", &out->batches_forgotten)))
+	    (rc = meta_get_opt_u64(t, "forgotten", &out->batches_forgotten)) ||
+	    (rc = meta_get_opt_u64(t, "skipped_seqs", &skipped)))
 		return rc;
-	/* Both start at 1 and are never reused. */
-	out->entries_submitted = next_seq ? next_seq - 1 : 0;
+	/* Both start at 1 and are never reused; a restored backup skipped
+	 * a range of seqs (journal.c, restore_bump()). */
+	out->entries_submitted = next_seq > skipped ? next_seq - 1 - skipped : 0;
 	out->batches_submitted = next_batch ? next_batch - 1 : 0;
 	return 0;
 }
