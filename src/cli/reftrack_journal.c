@@ -157,7 +157,6 @@ static int stdin_copy(char *path, size_t size)
 static int put_request(void *arg, size_t index, const rt_request *req)
 {
 	struct cli_json *w = arg;
-	size_t i;
 
 	cli_json_object_begin(w);
 	cli_json_kv_uint(w, "index", index);
@@ -168,16 +167,7 @@ static int put_request(void *arg, size_t index, const rt_request *req)
 	cli_json_kv_string(w, "op", req->op == RT_OP_ADD ? "add" : "remove");
 	cli_json_kv_string(w, "id", req->request_id);
 	cli_json_key(w, "refs");
-	cli_json_array_begin(w);
-	for (i = 0; i < req->nrefs; i++) {
-		cli_json_object_begin(w);
-		cli_json_kv_string(w, "key", req->refs[i].key);
-		cli_json_kv_string(w, "type", req->refs[i].type == RT_REF_MASK
-		                                  ? "mask"
-		                                  : "normal");
-		cli_json_object_end(w);
-	}
-	cli_json_array_end(w);
+	cli_json_refs(w, req->refs, req->nrefs);
 	cli_json_object_end(w);
 	return 0;
 }
