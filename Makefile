@@ -130,7 +130,16 @@ test-sanitize: $(UNIT_BINS) $(INTEG_BINS) $(TOOLS)
 	@RT_BUILD=$(B) tests/run-suite.sh unit $(UNIT_BINS) $(wildcard tests/unit/*.sh)
 	@tests/run-integration.sh $(B)
 
-demo: deps all
+# The demo tells its own story: installing and building go to logs, shown
+# only when they fail.
+demo:
+	@mkdir -p $(B)
+	@echo "demo: the Debian packages it needs (log: $(B)/demo-deps.log)"
+	@tests/deps.sh >$(B)/demo-deps.log 2>&1 || \
+		{ cat $(B)/demo-deps.log; exit 1; }
+	@echo "demo: building reftrack (log: $(B)/demo-build.log)"
+	@$(MAKE) --no-print-directory all >$(B)/demo-build.log 2>&1 || \
+		{ tail -n 40 $(B)/demo-build.log; exit 1; }
 	@examples/demo.sh $(B)
 
 # The probes share headers of their own besides check.h.
