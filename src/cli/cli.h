@@ -60,6 +60,11 @@ int cli_connect_exit_code(int rt_code, int queued);
  * returns cli_exit_code() of the error.  0 on success. */
 int cli_journal_open(rt_journal **out, const char *dir, unsigned flags);
 
+/* Installs SIGBUS and SIGSEGV handlers that turn a fault inside a mapping
+ * of a data.mdb (a damaged journal read by LMDB) into a message and exit
+ * 65; any other fault keeps the default action (cli_fault.c). */
+void cli_fault_guard(void);
+
 /* For a subcommand that takes no operands: EX_OK if argv[first..] is
  * empty (first: getopt's optind), else warns "CMD: unexpected argument
  * 'ARG'" and returns EX_USAGE. */
