@@ -361,6 +361,16 @@ typedef struct rt_prune_result {
 int rt_journal_prune(rt_prune_result *out, rt_journal *j,
                      const rt_prune_opts *opts);
 
+/* What rt_journal_prune() would delete now, counted in `out` as it counts
+ * (transactions: those it would commit), deleting nothing.  The prune's
+ * own deletions run in one write transaction that is then aborted, so the
+ * counts cannot drift from what a prune does; other writers wait for it
+ * meanwhile, and data.mdb is not written.  Errors as rt_journal_prune(),
+ * and RT_EJOURNAL when the deletions do not fit in one transaction of the
+ * journal's map. */
+int rt_journal_prune_dry_run(rt_prune_result *out, rt_journal *j,
+                             const rt_prune_opts *opts);
+
 /* Totals over the journal's whole life; each only ever grows, so they suit
  * monitoring counters.  Entries ever applied = counts[RT_ENTRY_DONE] +
  * pruned[RT_ENTRY_DONE], as a done entry never changes state again. */

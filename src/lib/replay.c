@@ -138,6 +138,10 @@ struct sim {
 	int exists;
 	uint32_t refcount;
 	uint64_t marker;         /* the marker the write would have set */
+	/* The whole-omap census the write would have left (see
+	 * rt__snapshot_check()): listed keys of each type, and "". */
+	uint64_t nnormal, nmask;
+	unsigned char empty_type;
 	int wiped;               /* deleted since the read: keys not in
 	                          * keys[] are absent */
 	struct sim_key *keys;    /* sorted by (len, bytes) */
@@ -535,7 +539,30 @@ static int sim_record(struct slot *s, int exists, uint32_t refcount)
 		/* Deleted: whatever the cluster still holds is gone. */
 		sim_clear_keys(&s->sim);
 		s->sim.wiped = 1;
+		s->sim.nnormal = s->sim.nmask = 0;
+		s->sim.empty_type = 0;
 		return 0;
+	}
+	/* The census after = the census the group was planned on (s->snap,
+	 * already seen through the overlay) changed by the group's keys. */
+	s->sim.nnormal = s->snap.exists ? s->snap.nnormal : 0;
+	s->sim.nmask = s->snap.exists ? s->snap.nmask : 0;
+	s->sim.empty_type = s->snap.exists ? s->snap.empty_type : 0;
+	for (i = 0; i < s->ureq.nkeys; i++) {
+		unsigned char before = s->snap.exists ? s->snap.found[i] : 0;
+
+		if (s->ureq.keys[i].len == 0) {
+			s->sim.empty_type = s->after[i];
+			continue;
+		}
+		if (before == RT_REF_NORMAL)
+			s->sim.nnormal--;
+		else if (before == RT_REF_MASK)
+			s->sim.nmask--;
+		if (s->after[i] == RT_REF_NORMAL)
+			s->sim.nnormal++;
+		else if (s->after[i] == RT_REF_MASK)
+			s->sim.nmask++;
 	}
 	for (i = 0; i < s->ureq.nkeys; i++) {
 		rc = sim_set(&s->sim, s->ureq.keys[i].key, s->ureq.keys[i].len,
@@ -560,6 +587,10 @@ static void sim_overlay(struct slot *s)
 	s->snap.refcount = s->sim.exists ? s->sim.refcount : 0;
 	/* A write moves the version: no guard taken before it matches. */
 	s->snap.version = s->sim.exists ? UINT64_MAX : 0;
+	s->snap.complete = 1;
+	s->snap.nnormal = s->sim.exists ? s->sim.nnormal : 0;
+	s->snap.nmask = s->sim.exists ? s->sim.nmask : 0;
+	s->snap.empty_type = s->sim.exists ? s->sim.empty_type : 0;
 	s->snap.has_extra = 0;
 	s->snap.extra_len = 0;
 	if (s->sim.exists) {
