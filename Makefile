@@ -130,7 +130,16 @@ test-sanitize: $(UNIT_BINS) $(INTEG_BINS) $(TOOLS)
 	@RT_BUILD=$(B) tests/run-suite.sh unit $(UNIT_BINS) $(wildcard tests/unit/*.sh)
 	@tests/run-integration.sh $(B)
 
-demo: deps all
+# The demo tells its own story: installing and building go to logs, shown
+# only when they fail.
+demo:
+	@mkdir -p $(B)
+	@echo "demo: the Debian packages it needs (log: $(B)/demo-deps.log)"
+	@tests/deps.sh >$(B)/demo-deps.log 2>&1 || \
+		{ cat $(B)/demo-deps.log; exit 1; }
+	@echo "demo: building reftrack (log: $(B)/demo-build.log)"
+	@$(MAKE) --no-print-directory all >$(B)/demo-build.log 2>&1 || \
+		{ tail -n 40 $(B)/demo-build.log; exit 1; }
 	@examples/demo.sh $(B)
 
 # The probes share headers of their own besides check.h.
@@ -206,7 +215,8 @@ fuzz check-fuzz: deps fuzz-build
 	@tests/fuzz/run.sh $(FUZZ_B) $(B) $(FUZZ_TIME)
 
 # Regenerates the journal codec's committed seeds from its encoder (run it
-# after a change of the record format).
+# after a change of the record format; the records of the real journal it
+# writes hold fresh ids and times, so a rerun renames those seeds).
 fuzz-seeds: $(B)/tests/fuzz/journal_seeds
 	rm -rf tests/fuzz/journal
 	$(B)/tests/fuzz/journal_seeds tests/fuzz/journal tests/data/batch/valid/*.yaml

@@ -175,18 +175,23 @@ check_progress() {
 		fail_start "not ready after ${timeout_s}s: $1"
 }
 
-# Reads the next line of mon_setup (fd 9) and fails unless it is WANT.
+# Reads the next line of mon_setup (fd 9) and fails unless it is WANT.  A
+# read that times out keeps what it read of the line so far (bash reads a
+# pipe byte by byte, so the timeout can fall inside a line): that part is
+# kept for the next read, or a loaded machine sees "sd" for "osd".
 await_line() {
-	local line rc
+	local line rc part=
 	while :; do
 		line=
 		read -r -t 0.5 line <&9
 		rc=$?
+		line=$part$line
 		if [ $rc -eq 0 ]; then
 			[ "$line" = "$1" ] && return 0
 			fail_start "mon setup printed \"$line\", expected \"$1\""
 		fi
 		[ $rc -gt 128 ] || fail_start "mon setup failed before \"$1\""
+		part=$line
 		check_progress "mon setup did not reach \"$1\""
 	done
 }

@@ -156,7 +156,8 @@ void rt_pool_set_retry(rt_pool *pool, const rt_retry_policy *policy);
 /* Adds `keys` as normal references to tracker `tracker`, creating it if it
  * does not exist.  Duplicate keys count once.  Keys already present (normal
  * or mask) are left alone.  `out` may be NULL.
- * Errors: RT_EINVAL (no keys, an empty or over-long key or name),
+ * The empty key "" is a key like any other (ceph-csi accepts it too).
+ * Errors: RT_EINVAL (no keys, an over-long key, an empty or over-long name),
  * RT_ECORRUPT, RT_EFOREIGN, RT_EVERSION (nothing written), RT_EOVERFLOW,
  * RT_ECONFLICT, RT_ETRANSIENT (retry budget spent), RT_EPERM, RT_ENOTFOUND
  * (pool vanished), RT_EIO, RT_ENOMEM. */

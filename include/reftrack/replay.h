@@ -38,6 +38,8 @@ void rt_journal_lock_release(rt_journal_lock *lock);
 typedef struct rt_replay_stats {
 	uint64_t applied;      /* entries done in this run */
 	uint64_t failed;       /* entries that failed in this run */
+	uint64_t denied;       /* of those, refused by the cluster for lack of
+	                        * permission (EPERM, EACCES) */
 	uint64_t blocked;      /* entries blocked behind a failed one */
 	uint64_t needs_review; /* entries left for an operator in this run */
 	uint64_t retries;      /* re-reads after conflicts and transient errors */
@@ -88,14 +90,15 @@ typedef struct rt_replay_opts {
  * op_timeout_sec; 2 minutes when it is 0), the replayer stops the way a
  * graceful stop does (see rt_replay_opts.stop), with stats->stalled set:
  * it never grinds on against a cluster that does not answer, and what it
- * leaves is resumable by the next run.  Halfway there it asks the
- * monitors for the latest OSD map, so that ops go to an OSD's new address
- * after a restart.
+ * leaves is resumable by the next run.  Meanwhile, after each op timeout
+ * without progress, it has the client fetch the latest OSD map (an OSD that
+ * restarted has a new address), if a monitor answers.
  *
  * In-flight window.  At most opts->inflight trackers have an op out at
  * once.  The replayer halves that window (never below 1) when ops time
- * out, and widens it again by one per window of ops that succeed, so that
- * a lossy network has fewer ops to resend at each reconnection.
+ * out, and widens it again by one per window of ops that are answered, so
+ * that a lossy network has fewer ops to resend at each reconnection;
+ * retries wait for room in the window too.
  */
 int rt_replay_run(rt_replay_stats *stats, rt_journal *j, rt_cluster *cluster,
                   const rt_replay_opts *opts);

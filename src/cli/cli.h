@@ -145,5 +145,7 @@ int reftrack_cmd_skip(int argc, char **argv);
 int reftrack_cmd_run(int argc, char **argv);
 int reftrack_cmd_prune(int argc, char **argv);
 int reftrack_cmd_export(int argc, char **argv);
+int reftrack_cmd_check(int argc, char **argv);
+int reftrack_cmd_backup(int argc, char **argv);
 
 #endif

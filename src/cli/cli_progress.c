@@ -125,13 +125,14 @@ static void draw(struct cli_progress *p, uint64_t done, uint64_t total,
 	memset(bar, '#', filled);
 	memset(bar + filled, '.', BAR_WIDTH - filled);
 	bar[BAR_WIDTH] = '\0';
+	/* Before the text, so that a signal never misses a bar on screen. */
+	bar_on_screen = 1;
 	fprintf(stderr, ERASE_LINE "%s [%s] %llu/%llu  %.0f/s", p->label, bar,
 	        (unsigned long long)done, (unsigned long long)total, rate);
 	if (done < total && rate > 0)
 		fprintf(stderr, "  ETA %.0fs", (double)(total - done) / rate);
 	fflush(stderr);
 	p->shown = 1;
-	bar_on_screen = 1;
 	p->last_draw = t;
 	p->last_done = done;
 	p->last_total = total;

@@ -286,6 +286,10 @@ const char *cli_replay_why(const rt_replay_stats *stats, int status)
 
 int cli_replay_status(const rt_replay_stats *stats, uint64_t attention)
 {
+	/* The credentials lack a permission: more telling than "an entry
+	 * needs an operator", and what the same refusal gives for add/rm. */
+	if (stats->denied > 0)
+		return EX_NOPERM;
 	if (attention > 0)
 		return 1;
 	if (!stats->finished)

@@ -94,8 +94,9 @@ int cli_replay_stopped(void);
  * time budget (`status` 75); NULL when it did not. */
 const char *cli_replay_why(const rt_replay_stats *stats, int status);
 
-/* The exit status of a replay that ran: 1 if `attention`, else 75 if it did
- * not finish, else 0. */
+/* The exit status of a replay that ran: 77 if it had entries refused for
+ * lack of permission, else 1 if `attention`, else 75 if it did not finish,
+ * else 0. */
 int cli_replay_status(const rt_replay_stats *stats, uint64_t attention);
 
 #endif

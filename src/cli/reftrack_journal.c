@@ -101,7 +101,8 @@ static const char submit_usage[] =
 	"\n"
 	JOURNAL_USAGE
 	"      --dry-run          validate only; write nothing\n"
-	"      --json             print the result as a JSON object\n"
+	"      --json             print the result as a JSON object (with\n"
+	"                         --dry-run: and every request as parsed)\n"
 	"  -h, --help             this text\n"
 	"\n"
 	"Exit status: 0 submitted (or already there), 64 usage, 65 invalid batch\n"
@@ -152,6 +153,25 @@ static int stdin_copy(char *path, size_t size)
 	return 0;
 }
 
+/* submit --dry-run --json: each request as the parser hands it over. */
+static int put_request(void *arg, size_t index, const rt_request *req)
+{
+	struct cli_json *w = arg;
+
+	cli_json_object_begin(w);
+	cli_json_kv_uint(w, "index", index);
+	cli_json_kv_uint(w, "line", req->line);
+	cli_json_kv_string(w, "pool", req->pool);
+	cli_json_kv_string(w, "namespace", req->ns);
+	cli_json_kv_string(w, "tracker", req->tracker);
+	cli_json_kv_string(w, "op", req->op == RT_OP_ADD ? "add" : "remove");
+	cli_json_kv_string(w, "id", req->request_id);
+	cli_json_key(w, "refs");
+	cli_json_refs(w, req->refs, req->nrefs);
+	cli_json_object_end(w);
+	return 0;
+}
+
 int reftrack_cmd_submit(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -191,6 +211,13 @@ int reftrack_cmd_submit(int argc, char **argv)
 		return usage_error(argv[0], "exactly one FILE (or -) expected");
 	file = argv[optind];
 
+	if (dry && json && strcmp(file, "-") == 0) {
+		/* Read twice: once to validate, once to list the requests. */
+		if ((status = stdin_copy(copy_path, sizeof(copy_path))))
+			return status;
+		file = copy_path;
+		name = strdup("-");
+	}
 	if (dry) {
 		/* A dry run never creates a journal; without one it only
 		 * validates. */
@@ -267,6 +294,22 @@ int reftrack_cmd_submit(int argc, char **argv)
 		cli_json_kv_bool(&w, "dry_run", dry);
 		cli_json_key(&w, "journal");
 		cli_json_string(&w, j ? rt_journal_dir(j) : NULL);
+		if (dry) {
+			rt_batch_error perr;
+
+			/* The file was valid a moment ago; a change since
+			 * is an error here too. */
+			cli_json_key(&w, "requests");
+			cli_json_array_begin(&w);
+			rc = rt_batch_parse_file(file, put_request, &w, &perr);
+			cli_json_array_end(&w);
+			if (rc != 0) {
+				cli_warn("%s: changed while being read: %s",
+				         copy_path[0] ? "<stdin>" : file,
+				         perr.message);
+				status = cli_exit_code(rc);
+			}
+		}
 		cli_json_object_end(&w);
 		if (cli_json_finish(&w) < 0) {
 			cli_warn("writing the output:");

@@ -11,6 +11,7 @@
 #include <reftrack/replay.h>
 
 #include "cli.h"
+#include "cli_entry.h"
 #include "cli_json.h"
 #include "cli_progress.h"
 #include "cli_replay.h"
@@ -190,21 +191,13 @@ static int dry_entry(void *arg, const rt_replay_prediction *p)
 		cli_json_kv_string(d->w, "pool", e->pool);
 		cli_json_kv_string(d->w, "namespace", e->ns);
 		cli_json_kv_string(d->w, "tracker", e->tracker);
-		cli_json_kv_string(d->w, "op", e->op == RT_OP_ADD ? "add"
-		                                                  : "remove");
+		cli_json_kv_string(d->w, "op", cli_op_name(e->op));
 		cli_json_kv_string(d->w, "state", rt_entry_state_name(p->state));
 		cli_json_key(d->w, "outcome");
-		if (p->state != RT_ENTRY_DONE) {
+		if (p->state != RT_ENTRY_DONE)
 			cli_json_null(d->w);
-		} else {
-			cli_json_object_begin(d->w);
-			cli_json_kv_string(d->w, "result",
-			                   rt_entry_result_name(o->result));
-			cli_json_kv_uint(d->w, "added", o->added);
-			cli_json_kv_uint(d->w, "removed", o->removed);
-			cli_json_kv_uint(d->w, "masked", o->masked);
-			cli_json_object_end(d->w);
-		}
+		else
+			cli_json_outcome(d->w, o);
 		cli_json_kv_string(d->w, "error", p->error);
 		cli_json_kv_bool(d->w, "was_in_flight", p->was_in_flight);
 		cli_json_object_end(d->w);

@@ -49,6 +49,7 @@
 #include "cli.h"
 #include "cli_log.h"
 #include "cli_replay.h"
+#include "reftrack_backup.h"
 #include "reftrack_metrics.h"
 #include "reftrack_spool.h"
 
@@ -61,6 +62,8 @@ enum {
 	OPT_LOG_FORMAT,
 	OPT_RETENTION,
 	OPT_BATCH_RETENTION,
+	OPT_BACKUP,
+	OPT_BACKUP_KEEP,
 };
 
 static void run_usage(FILE *out)
@@ -99,6 +102,12 @@ static void run_usage(FILE *out)
 	        "until then a\n"
 	        "                         resubmitted file is a duplicate "
 	        "(default 90d)\n"
+	        "      --backup DIR       after pruning, copy the journal to "
+	        "DIR/<UTC time>\n"
+	        "                         (consistent, compacted; see `reftrack "
+	        "backup`)\n"
+	        "      --backup-keep N    keep the last N copies in DIR "
+	        "(default 7)\n"
 	        "      --inflight N       trackers in flight at once (default "
 	        "128)\n"
 	        "      --max-attempts N   tries of an entry on transient errors "
@@ -131,7 +140,8 @@ static int64_t real_now_ns(void)
 }
 
 struct run {
-	const char *spool, *journal_arg, *metrics;
+	const char *spool, *journal_arg, *metrics, *backup;
+	unsigned backup_keep;
 	long long retention, batch_retention; /* seconds; -1 never */
 	struct cli_conn conn;
 	struct cli_replay_args ra;
@@ -145,6 +155,7 @@ struct run {
 	int status_spool;     /* the spool directory failed */
 	int status_cluster;   /* 75 unreachable, 77 permission, 78 bad Ceph
 	                       * configuration */
+	int status_backup;    /* the backup failed: this status */
 };
 
 static void log_journal_error(rt_journal *j, const char *what)
@@ -192,6 +203,9 @@ static void replay_step(struct run *r, rt_journal *j, double deadline)
 		r->status_journal = rc;
 	} else {
 		r->replayed = 1;
+		/* Entries refused for lack of permission: 77, as for add/rm. */
+		if (st->denied > 0)
+			r->status_cluster = EX_NOPERM;
 		/* Stopped before it began: everything still waits. */
 		if (st->total == 0 && !st->finished)
 			st->pending = pending;
@@ -224,6 +238,32 @@ static void prune_step(struct run *r, rt_journal *j)
 	r->rep.pruned = r->pruned.entries_total;
 }
 
+/* Step 4: a dated copy of the journal, the oldest beyond the keep count
+ * removed.  A failed backup is reported, and leaves the journal alone. */
+static void backup_step(struct run *r, rt_journal *j)
+{
+	struct reftrack_backup_result res;
+	struct cli_log_event ev;
+	char err[1024];
+	int rc;
+
+	rc = reftrack_backup_rotate(j, r->backup, r->backup_keep, &res, err,
+	                            sizeof(err));
+	if (rc) {
+		cli_log_begin(&ev, CLI_LOG_ERROR, "backup.error");
+		cli_log_str(&ev, "dir", r->backup);
+		cli_log_end(&ev, "backup into %s failed: %s", r->backup, err);
+		r->status_backup = cli_exit_code(rc);
+		return;
+	}
+	cli_log_begin(&ev, CLI_LOG_DETAIL, "backup.done");
+	cli_log_str(&ev, "path", res.path);
+	cli_log_uint(&ev, "kept", res.kept);
+	cli_log_uint(&ev, "removed", res.removed);
+	cli_log_end(&ev, "journal backed up to %s (%u kept, %u removed)",
+	            res.path, res.kept, res.removed);
+}
+
 static int final_status(const struct run *r)
 {
 	const struct reftrack_spool_result *sp = &r->rep.spool;
@@ -232,6 +272,8 @@ static int final_status(const struct run *r)
 		return r->status_journal;
 	if (r->status_spool)
 		return r->status_spool;
+	if (r->status_backup)
+		return r->status_backup;
 	/* Misconfiguration and refused permission never read as "try
 	 * later": they need an operator as much as a failed entry. */
 	if (r->status_cluster == EX_NOPERM || r->status_cluster == EX_CONFIG)
@@ -319,6 +361,8 @@ static void parse_args(struct run *r, int argc, char **argv)
 		{ "retention", required_argument, NULL, OPT_RETENTION },
 		{ "batch-retention", required_argument, NULL,
 		  OPT_BATCH_RETENTION },
+		{ "backup", required_argument, NULL, OPT_BACKUP },
+		{ "backup-keep", required_argument, NULL, OPT_BACKUP_KEEP },
 		{ "help", no_argument, NULL, CLI_OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -353,6 +397,15 @@ static void parse_args(struct run *r, int argc, char **argv)
 			r->batch_retention = cli_parse_duration(
 				"--batch-retention", optarg, 1);
 			break;
+		case OPT_BACKUP:
+			r->backup = optarg;
+			break;
+		case OPT_BACKUP_KEEP:
+			r->backup_keep = (unsigned)cli_parse_ulong(
+				"--backup-keep", optarg, 10000);
+			if (r->backup_keep == 0)
+				cli_die(EX_USAGE, "--backup-keep: at least 1");
+			break;
 		case 'h':
 		case CLI_OPT_HELP:
 			run_usage(stdout);
@@ -380,6 +433,7 @@ int reftrack_cmd_run(int argc, char **argv)
 
 	memset(&r, 0, sizeof(r));
 	r.retention = DEFAULT_RETENTION;
+	r.backup_keep = REFTRACK_BACKUP_KEEP;
 	r.batch_retention = DEFAULT_BATCH_RETENTION;
 	cli_conn_init(&r.conn);
 	cli_replay_args_init(&r.ra);
@@ -433,9 +487,12 @@ int reftrack_cmd_run(int argc, char **argv)
 	if (r.status_journal)
 		goto finish;
 	r.attention = cli_replay_attention(j, 1);
-	/* Stopped by a signal: prune next time, end now. */
-	if (!cli_replay_stopped())
+	/* Stopped by a signal: prune and back up next time, end now. */
+	if (!cli_replay_stopped()) {
 		prune_step(&r, j);
+		if (r.backup && !r.status_journal)
+			backup_step(&r, j);
+	}
 
 finish:
 	r.interrupted = cli_replay_stopped() != 0;

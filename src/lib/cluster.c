@@ -441,6 +441,25 @@ void rt_cluster_close(rt_cluster *cluster)
 	free(cluster);
 }
 
+int rt__cluster_refresh_osdmap(rt_cluster *c)
+{
+	const char *cmd[] = { "{\"prefix\": \"osd stat\", \"format\": \"json\"}" };
+	char *outbuf = NULL, *outs = NULL;
+	size_t outbuf_len = 0, outs_len = 0;
+	int r;
+
+	if (!c || !c->connected || !c->op_timeout_sec)
+		return -EAGAIN;
+	/* Bounded by rados_mon_op_timeout, set to the op timeout. */
+	r = rados_mon_command(c->rados, cmd, 1, "", 0, &outbuf, &outbuf_len,
+	                      &outs, &outs_len);
+	rados_buffer_free(outbuf);
+	rados_buffer_free(outs);
+	if (r < 0)
+		return r;
+	return rados_wait_for_latest_osdmap(c->rados);
+}
+
 const char *rt_cluster_errmsg(const rt_cluster *cluster)
 {
 	return cluster ? cluster->errmsg : "";

@@ -37,6 +37,13 @@ struct rt_pool {
 	char errmsg[RT__ERRMSG_MAX];
 };
 
+/* Has the client fetch the latest OSD map from the monitors (so that ops go
+ * to an OSD's new address after it restarted).  librados' call for that
+ * waits for ever when no monitor answers, so it is made only after a
+ * cheap monitor command has been answered within the op timeout, and not
+ * at all without an op timeout.  Returns 0, or a negative errno. */
+int rt__cluster_refresh_osdmap(rt_cluster *c);
+
 /* Sets the pool's message to "pool 'P' [namespace 'N'] [tracker 'T']: "
  * followed by the formatted text, and returns code.  tracker may be NULL. */
 int rt__pool_err(rt_pool *pool, int code, const char *tracker,

@@ -789,6 +789,8 @@ static int validate(rt_journal *j)
 	}
 	memcpy(j->id, d.mv_data, 36);
 	j->id[36] = '\0';
+	k = mkval(RT__META_BACKUP, strlen(RT__META_BACKUP));
+	j->restored = mdb_get(txn, j->meta, &k, &d) == 0;
 	rc = open_tables(j, txn, 0);
 	if (rc)
 		goto done;
@@ -1095,6 +1097,44 @@ void rt_journal_close(rt_journal *j)
 
 /* ---- transactions --------------------------------------------------------------- */
 
+/* The first write to a restored backup copy moves next_seq past every seq
+ * the journal it was copied from can have given out since the copy: to
+ * max(next_seq, unix seconds << 20).  The entries submitted to the original
+ * after the copy are unknown here, but their writes left their seqs in the
+ * markers on the trackers, and the replayer's evidence (replay.c) needs a
+ * seq to name one entry of the journal only.  Time-based, so that a copy
+ * restored twice, or a journal restored again later, also starts above the
+ * earlier range (as long as fewer than 2^20 entries a second were
+ * submitted since); below 2^53, so seqs stay exact in JSON. */
+static int restore_bump(rt_journal_txn *t)
+{
+	MDB_val k = mkval(RT__META_BACKUP, strlen(RT__META_BACKUP));
+	uint64_t next, floor = ((uint64_t)rt__now_ns() / 1000000000) << 20;
+	int rc;
+
+	if ((rc = rt__meta_get_u64(t, "next_seq", &next)))
+		return rc;
+	if (next < floor) {
+		uint64_t skipped = 0;
+		MDB_val sk = mkval("skipped_seqs", 12), sd;
+
+		/* Keep "entries ever submitted" = next_seq - 1 - skipped. */
+		if (mdb_get(t->txn, t->j->meta, &sk, &sd) == 0 &&
+		    sd.mv_size == 8)
+			skipped = rt__be64_get(sd.mv_data);
+		if ((rc = rt__meta_put_u64(t, "skipped_seqs",
+		                           skipped + (floor - next))) ||
+		    (rc = rt__meta_put_u64(t, "next_seq", floor)))
+			return rc;
+	}
+	rc = mdb_del(t->txn, t->j->meta, &k, NULL);
+	if (rc && rc != MDB_NOTFOUND)
+		return rt__jerr_mdb(t->j, t, rc, "writing the meta record");
+	t->restore_bumped = 1;
+	t->mods++;
+	return 0;
+}
+
 int rt_journal_txn_begin(rt_journal_txn **out, rt_journal *j, unsigned flags)
 {
 	rt_journal_txn *t;
@@ -1127,6 +1167,10 @@ int rt_journal_txn_begin(rt_journal_txn **out, rt_journal *j, unsigned flags)
 	}
 	j->txn = t;
 	j->map_grown = 0;
+	if (!t->rdonly && j->restored && (rc = restore_bump(t)) != 0) {
+		rt_journal_txn_abort(t);
+		return rc;
+	}
 	*out = t;
 	return 0;
 }
@@ -1163,6 +1207,8 @@ int rt_journal_txn_commit(rt_journal_txn *t)
 		return rt__jerr_mdb(j, NULL, MDB_MAP_FULL, "committing");
 	}
 	rc = mdb_txn_commit(t->txn);
+	if (rc == 0 && t->restore_bumped)
+		j->restored = 0;
 	txn_free(t);
 	if (rc == MDB_MAP_FULL) {
 		/* mdb_txn_commit already freed the LMDB transaction. */

@@ -109,6 +109,8 @@
  * it cancels them, and how often it looks at the stop flag meanwhile. */
 #define SETTLE_SLACK_SEC 2.0
 #define STOP_POLL_SEC 0.2
+/* How often a retry waiting for room in the in-flight window looks. */
+#define WINDOW_WAIT_SEC 0.02
 
 enum phase { PHASE_IDLE, PHASE_READ, PHASE_WRITE, PHASE_WAIT };
 
@@ -136,6 +138,10 @@ struct sim {
 	int exists;
 	uint32_t refcount;
 	uint64_t marker;         /* the marker the write would have set */
+	/* The whole-omap census the write would have left (see
+	 * rt__snapshot_check()): listed keys of each type, and "". */
+	uint64_t nnormal, nmask;
+	unsigned char empty_type;
 	int wiped;               /* deleted since the read: keys not in
 	                          * keys[] are absent */
 	struct sim_key *keys;    /* sorted by (len, bytes) */
@@ -164,6 +170,8 @@ struct slot {
 	struct job *head, *tail; /* loaded entries, in seq order */
 	size_t ngroup;           /* entries from head in the op in progress */
 	int busy;                /* a group is being worked on */
+	int parked;              /* busy, but waiting out a backoff outside
+	                          * the in-flight window */
 	int stopped;             /* left for a later run: start nothing more */
 	int blocked;             /* an earlier entry failed or needs review */
 	uint64_t blocked_by;
@@ -178,6 +186,7 @@ struct slot {
 	rt_ref *urefs;
 	size_t urefs_cap;
 	struct rt__tio_read rd;
+	int paging;              /* rd is a later page of the census */
 	struct rt__snapshot snap;
 	unsigned char *after;    /* the group's end state, over ureq's keys */
 	size_t after_cap;
@@ -223,7 +232,7 @@ struct replay {
 	double settle_by;
 	double op_timeout;       /* seconds; NO_TIMEOUT_SEC when none is set */
 	double last_progress;    /* an op answered or an entry settled */
-	int map_refreshed;       /* asked for the latest OSD map this stall */
+	double map_asked;        /* when the latest OSD map was last asked for */
 	/* The in-flight window (AIMD): at most `window` busy slots, between 1
 	 * and opts.inflight; halved once per window of ops on time-outs. */
 	double window;
@@ -530,7 +539,30 @@ static int sim_record(struct slot *s, int exists, uint32_t refcount)
 		/* Deleted: whatever the cluster still holds is gone. */
 		sim_clear_keys(&s->sim);
 		s->sim.wiped = 1;
+		s->sim.nnormal = s->sim.nmask = 0;
+		s->sim.empty_type = 0;
 		return 0;
+	}
+	/* The census after = the census the group was planned on (s->snap,
+	 * already seen through the overlay) changed by the group's keys. */
+	s->sim.nnormal = s->snap.exists ? s->snap.nnormal : 0;
+	s->sim.nmask = s->snap.exists ? s->snap.nmask : 0;
+	s->sim.empty_type = s->snap.exists ? s->snap.empty_type : 0;
+	for (i = 0; i < s->ureq.nkeys; i++) {
+		unsigned char before = s->snap.exists ? s->snap.found[i] : 0;
+
+		if (s->ureq.keys[i].len == 0) {
+			s->sim.empty_type = s->after[i];
+			continue;
+		}
+		if (before == RT_REF_NORMAL)
+			s->sim.nnormal--;
+		else if (before == RT_REF_MASK)
+			s->sim.nmask--;
+		if (s->after[i] == RT_REF_NORMAL)
+			s->sim.nnormal++;
+		else if (s->after[i] == RT_REF_MASK)
+			s->sim.nmask++;
 	}
 	for (i = 0; i < s->ureq.nkeys; i++) {
 		rc = sim_set(&s->sim, s->ureq.keys[i].key, s->ureq.keys[i].len,
@@ -555,6 +587,10 @@ static void sim_overlay(struct slot *s)
 	s->snap.refcount = s->sim.exists ? s->sim.refcount : 0;
 	/* A write moves the version: no guard taken before it matches. */
 	s->snap.version = s->sim.exists ? UINT64_MAX : 0;
+	s->snap.complete = 1;
+	s->snap.nnormal = s->sim.exists ? s->sim.nnormal : 0;
+	s->snap.nmask = s->sim.exists ? s->sim.nmask : 0;
+	s->snap.empty_type = s->sim.exists ? s->sim.empty_type : 0;
 	s->snap.has_extra = 0;
 	s->snap.extra_len = 0;
 	if (s->sim.exists) {
@@ -732,7 +768,9 @@ static void unit_end(struct replay *r, struct slot *s)
 {
 	if (s->busy) {
 		s->busy = 0;
-		r->active--;
+		if (!s->parked)
+			r->active--;
+		s->parked = 0;
 	}
 	s->ngroup = 0;
 	s->transient = 0;
@@ -867,6 +905,27 @@ static int choose_group(struct replay *r, struct slot *s)
 	return 0;
 }
 
+/* Sends the read op built in s->rd.  0, or RT_ENOMEM. */
+static int send_read_op(struct replay *r, struct slot *s)
+{
+	int rc;
+
+	if (rados_aio_create_completion2(s, on_complete, &s->comp) != 0)
+		return RT_ENOMEM;
+	s->phase = PHASE_READ;
+	s->op_rc = 0;
+	s->op_no = ++r->ops_sent;
+	r->outstanding++;
+	rc = rados_aio_read_op_operate(s->rd.op, s->io, s->comp,
+	                               s->head->e->tracker, 0);
+	if (rc < 0) {
+		/* Not sent: complete it by hand with the error. */
+		s->op_rc = rc;
+		on_complete(s->comp, s);
+	}
+	return 0;
+}
+
 /* Sends the read of the slot's group.  0 with the op out, or with the
  * head settled (the caller goes on starting the slot); RT_ENOMEM. */
 static int send_read(struct replay *r, struct slot *s)
@@ -889,20 +948,19 @@ static int send_read(struct replay *r, struct slot *s)
 	}
 	if (rt__tio_read_keys(&s->rd, &s->ureq, r->marker_name) != 0)
 		return RT_ENOMEM;
-	if (rados_aio_create_completion2(s, on_complete, &s->comp) != 0)
+	s->paging = 0;
+	return send_read_op(r, s);
+}
+
+/* Sends the next page of a big tracker's census (see tracker_io.h),
+ * guarded on the version of the group's first read. */
+static int send_page(struct replay *r, struct slot *s)
+{
+	if (rt__tio_read_page(&s->rd, s->snap.last, s->snap.version,
+	                      NULL) != 0)
 		return RT_ENOMEM;
-	s->phase = PHASE_READ;
-	s->op_rc = 0;
-	s->op_no = ++r->ops_sent;
-	r->outstanding++;
-	rc = rados_aio_read_op_operate(s->rd.op, s->io, s->comp,
-	                               s->head->e->tracker, 0);
-	if (rc < 0) {
-		/* Not sent: complete it by hand with the error. */
-		s->op_rc = rc;
-		on_complete(s->comp, s);
-	}
-	return 0;
+	s->paging = 1;
+	return send_read_op(r, s);
 }
 
 /* Puts the slot on the list of slots to start, once. */
@@ -1010,6 +1068,13 @@ static int transient(struct replay *r, struct slot *s)
 	if (tries >= r->opts.max_attempts || r->draining)
 		return defer_slot(r, s);
 	policy = rt__retry_effective(&policy);
+	/* While it backs off, its share of the window goes to others; it
+	 * takes one again to retry (handle_timers), so that a shrunk window
+	 * bounds the retries too. */
+	if (!s->parked) {
+		s->parked = 1;
+		r->active--;
+	}
 	arm_timer(r, s, rt__retry_transient_ms(&policy, tries, rt__random64()));
 	return 0;
 }
@@ -1137,6 +1202,37 @@ static int recover_head(struct replay *r, struct slot *s, int *rcp)
 	return 0;
 }
 
+/* A pending entry at or below this journal's marker on its tracker has
+ * already landed: by invariants (2) and (3) only a write of a group holding
+ * it, or of a later entry of the tracker, which runs only once this one is
+ * settled, can have raised the marker that far.  A pending entry meets
+ * that only in a journal restored from a backup taken before the entry was
+ * applied; applying it again would not be exactly once.  Settles such
+ * entries at the head of the group as done, without a write, and returns
+ * 1 (the rest of the group is read again); 0 if the head is not one. */
+static int settle_landed(struct replay *r, struct slot *s, int *rcp)
+{
+	uint64_t marker = 0;
+	char why[256];
+
+	*rcp = 0;
+	if (!parse_marker(&s->snap, &marker) || !s->snap.exists ||
+	    s->head->e->seq > marker)
+		return 0;
+	snprintf(why, sizeof(why),
+	         "already applied: the tracker's marker %s is at seq %" PRIu64
+	         " (journal restored from a backup?); not applied again",
+	         r->marker_name, marker);
+	while (s->ngroup > 0 && s->head && s->head->e->seq <= marker) {
+		rt_entry_outcome none = { RT_RESULT_NOOP, 0, 0, 0 };
+
+		*rcp = settle_head(r, s, RT_ENTRY_DONE, &none, why);
+		if (*rcp != 0)
+			break;
+	}
+	return 1;
+}
+
 /* Plans each entry of the group on the state the one before left; cuts
  * the group where an entry cannot join it.  Returns 0 with s->ngroup >= 1
  * and s->after filled, 1 when the head was settled instead, RT_ENOMEM. */
@@ -1189,7 +1285,63 @@ static int plan_group(struct replay *r, struct slot *s, int *exists,
 	return 0;
 }
 
+static int plan_read(struct replay *r, struct slot *s);
+
+/* A read completed: the group's read, or a later page of its census.
+ * Planning waits until the census covers the whole tracker, so that no
+ * write (above all no delete) goes to a tracker that breaks the format
+ * anywhere, and every page shows the version the write will assert. */
 static int handle_read(struct replay *r, struct slot *s)
+{
+	char msg[RT__ERRMSG_MAX];
+	int rc, paging = s->paging;
+
+	s->paging = 0;
+	if (r->draining) {
+		/* Stopping: the group's entries stay as the journal has them
+		 * (pending, or in flight for the next run to resolve). */
+		rt__tio_read_release(&s->rd);
+		return defer_slot(r, s);
+	}
+	if (paging && (s->op_rc == -ERANGE || s->op_rc == -EOVERFLOW ||
+	               s->op_rc == -ENOENT)) {
+		/* The tracker changed between pages: read it again. */
+		rt__tio_read_release(&s->rd);
+		r->stats->retries++;
+		rc = send_read(r, s);
+		return rc ? rc : start_slot(r, s);
+	}
+	if (s->op_rc != 0 && s->op_rc != -ENOENT) {
+		rt__tio_read_release(&s->rd);
+		if (rt__err_from_errno(s->op_rc) == RT_ETRANSIENT)
+			return transient(r, s);
+		if (rt__err_from_errno(s->op_rc) == RT_EPERM)
+			r->stats->denied++;
+		snprintf(msg, sizeof(msg), "reading%s: %s",
+		         paging ? " a later page" : "", strerror(-s->op_rc));
+		rc = fail_head(r, s, msg);
+		return rc ? rc : next_group(r, s);
+	}
+	if (paging)
+		rc = rt__tio_census_page(&s->snap, &s->rd, msg, sizeof(msg));
+	else
+		rc = rt__tio_read_decode(&s->snap, &s->rd, &s->ureq, s->op_rc,
+		                         s->op_version, msg, sizeof(msg));
+	rt__tio_read_release(&s->rd);
+	if (rc == RT_ENOMEM)
+		return rc;
+	if (rc != 0) {
+		rc = fail_head(r, s, msg);
+		return rc ? rc : next_group(r, s);
+	}
+	if (s->snap.exists && !s->snap.complete)
+		return send_page(r, s);
+	return plan_read(r, s);
+}
+
+/* Plans the group on a whole, checked read of its tracker, and queues the
+ * write (or settles the entries that need none). */
+static int plan_read(struct replay *r, struct slot *s)
 {
 	char msg[RT__ERRMSG_MAX];
 	rt_entry_change ch;
@@ -1198,35 +1350,14 @@ static int handle_read(struct replay *r, struct slot *s)
 	size_t n;
 	int rc, exists;
 
-	if (r->draining) {
-		/* Stopping: the group's entries stay as the journal has them
-		 * (pending, or in flight for the next run to resolve). */
-		rt__tio_read_release(&s->rd);
-		return defer_slot(r, s);
-	}
-	if (s->op_rc != 0 && s->op_rc != -ENOENT) {
-		rt__tio_read_release(&s->rd);
-		if (rt__err_from_errno(s->op_rc) == RT_ETRANSIENT)
-			return transient(r, s);
-		snprintf(msg, sizeof(msg), "reading: %s", strerror(-s->op_rc));
-		rc = fail_head(r, s, msg);
-		return rc ? rc : next_group(r, s);
-	}
-	rc = rt__tio_read_decode(&s->snap, &s->rd, &s->ureq, s->op_rc,
-	                         s->op_version, msg, sizeof(msg));
-	rt__tio_read_release(&s->rd);
-	if (rc == RT_ENOMEM)
-		return rc;
-	if (rc != 0) {
-		rc = fail_head(r, s, msg);
-		return rc ? rc : next_group(r, s);
-	}
 	if (r->dry_run)
 		sim_overlay(s);
 	if (s->head->recovering) {
 		if (recover_head(r, s, &rc))
 			return rc ? rc : next_group(r, s);
 	}
+	if (settle_landed(r, s, &rc))
+		return rc ? rc : next_group(r, s);
 	rc = plan_group(r, s, &exists, &refcount);
 	if (rc != 0)
 		return rc == 1 ? next_group(r, s) : rc;
@@ -1234,6 +1365,14 @@ static int handle_read(struct replay *r, struct slot *s)
 	                   s->after);
 	if (rc != 0)
 		return rc;
+	rc = rt__plan_check_write(&s->wplan, &s->ureq, &s->snap, msg,
+	                          sizeof(msg));
+	if (rc != 0) {
+		/* The head's own error: the entries behind it wait (blocked)
+		 * rather than run on a tracker that is not what it says. */
+		rc = fail_head(r, s, msg);
+		return rc ? rc : next_group(r, s);
+	}
 	if (r->dry_run && s->wplan.kind != RT__PLAN_NOTHING) {
 		/* The write is not sent; later groups see its effect. */
 		rc = sim_record(s, exists, refcount);
@@ -1353,6 +1492,8 @@ static int handle_write(struct replay *r, struct slot *s)
 			job->recovering = 1;
 		return transient(r, s);
 	}
+	if (rt__err_from_errno(s->op_rc) == RT_EPERM)
+		r->stats->denied++;
 	snprintf(msg, sizeof(msg), "writing: %s", strerror(-s->op_rc));
 	rc = fail_head(r, s, msg);
 	return rc ? rc : next_group(r, s);
@@ -1649,8 +1790,19 @@ static int handle_timers(struct replay *r, double *next_wake)
 		if (r->stop_starting) {
 			*pp = s->lnext;
 			rc = defer_slot(r, s);
+		} else if (s->wake_at <= now && s->parked &&
+		           r->active >= window_size(r)) {
+			/* Waits for room in the window. */
+			s->wake_at = now + WINDOW_WAIT_SEC;
+			if (*next_wake == 0 || s->wake_at < *next_wake)
+				*next_wake = s->wake_at;
+			pp = &s->lnext;
 		} else if (s->wake_at <= now) {
 			*pp = s->lnext;
+			if (s->parked) {
+				s->parked = 0;
+				r->active++;
+			}
 			rc = send_read(r, s);
 			if (rc == 0)
 				rc = start_slot(r, s);
@@ -1704,14 +1856,15 @@ static void watch(struct replay *r)
 	}
 	if (quiet >= bound) {
 		begin_drain(r, &r->stats->stalled);
-	} else if (quiet >= bound / 2 && !r->map_refreshed) {
+	} else if (quiet >= r->op_timeout &&
+	           now - r->map_asked >= r->op_timeout) {
 		/* An OSD that restarted listens on a new address, which the
-		 * client learns from a newer OSD map; ops that time out are
-		 * otherwise resent to the old one. */
-		r->map_refreshed = 1;
-		rados_wait_for_latest_osdmap(r->cluster->rados);
-	} else if (quiet < bound / 2) {
-		r->map_refreshed = 0;
+		 * client learns from a newer OSD map; until it asks for one,
+		 * ops that time out are resent to the old address for ever
+		 * (seen: no progress for 9 minutes with a 3 s op timeout).
+		 * Asked at most once per op timeout of silence. */
+		r->map_asked = now;
+		rt__cluster_refresh_osdmap(r->cluster);
 	}
 }
 

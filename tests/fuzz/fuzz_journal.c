@@ -4,11 +4,14 @@
  *
  * A journal may be damaged, so decoding arbitrary bytes must never crash,
  * read out of bounds or allocate without bound.  The input is tried as
- * each kind of record (entry, batch, counts); whatever decodes must encode
- * and decode again to the same record, and an entry's refs must walk to
- * the end of their section.  Then the same bytes, read as the fields of an
- * entry and of a batch, are encoded and decoded: encode -> decode gives
- * back every field.
+ * each kind of record (entry, batch, counts), as it is and sealed with a
+ * valid checksum (so that the fuzzer reaches past the CRC-32 gate into the
+ * field parsing), and as a codec-1 record of the migration path; whatever
+ * decodes must encode and decode again to the same record, and an entry's
+ * refs must walk to the end of their section.  Then the same bytes, read
+ * as the fields of an entry and of a batch, are encoded and decoded:
+ * encode -> decode gives back every field, and any one damaged byte of
+ * the encoding is caught by the checksum.
  *
  * The seed corpus is made by tests/fuzz/journal_seeds.c from this codec's
  * own encoder and from a journal written by the library, so a change of
@@ -16,6 +19,8 @@
  */
 #include <stdint.h>
 #include <string.h>
+
+#include <zlib.h>
 
 #include "fuzz_input.h"
 #include "journal_codec.h"
@@ -88,56 +93,114 @@ static void walk_refs(const struct rt__entry_rec *e)
 	FZ_ASSERT(rc == 0 && n == e->nrefs);
 }
 
-/* Decoded bytes: re-encoded, they decode to the same record, and that
+static int decode_rc_ok(int rc)
+{
+	return rc == 0 || rc == RT__DECODE_MALFORMED || rc == RT__DECODE_CHECKSUM;
+}
+
+/* A decoded entry, re-encoded, decodes to the same record, and that
  * encoding is stable. */
+static void entry_again(const struct rt__entry_rec *e)
+{
+	struct rt__entry_rec e2;
+	struct rt__buf out = { 0 }, again = { 0 };
+
+	walk_refs(e);
+	rt__entry_encode(&out, e);
+	FZ_ASSERT(!out.oom);
+	FZ_ASSERT(rt__entry_decode(&e2, out.p, out.len) == 0);
+	/* Unknown fields are dropped by a re-encode: the decoder flags them
+	 * so that nothing rewrites such an entry. */
+	FZ_ASSERT(!e2.unknown_fields);
+	check_entry_eq(e, &e2);
+	rt__entry_encode(&again, &e2);
+	FZ_ASSERT(again.len == out.len && memcmp(again.p, out.p, out.len) == 0);
+	rt__buf_free(&out);
+	rt__buf_free(&again);
+}
+
+static void batch_again(const struct rt__batch_rec *b)
+{
+	struct rt__batch_rec b2;
+	struct rt__buf out = { 0 }, again = { 0 };
+
+	rt__batch_encode(&out, b);
+	FZ_ASSERT(!out.oom);
+	FZ_ASSERT(rt__batch_decode(&b2, out.p, out.len) == 0);
+	check_batch_eq(b, &b2);
+	rt__batch_encode(&again, &b2);
+	FZ_ASSERT(again.len == out.len && memcmp(again.p, out.p, out.len) == 0);
+	rt__buf_free(&out);
+	rt__buf_free(&again);
+}
+
+/* The bytes as each record; `sealed` says they carry a valid checksum. */
+static void decode_as_records(const uint8_t *data, size_t size, int sealed)
+{
+	struct rt__entry_rec e;
+	struct rt__batch_rec b;
+	int rc;
+
+	rc = rt__entry_decode(&e, data, size);
+	FZ_ASSERT(decode_rc_ok(rc));
+	FZ_ASSERT(!sealed || rc != RT__DECODE_CHECKSUM);
+	if (rc == 0)
+		entry_again(&e);
+	rc = rt__batch_decode(&b, data, size);
+	FZ_ASSERT(decode_rc_ok(rc));
+	FZ_ASSERT(!sealed || rc != RT__DECODE_CHECKSUM);
+	if (rc == 0)
+		batch_again(&b);
+}
+
 static void decode_raw(const uint8_t *data, size_t size)
 {
-	struct rt__entry_rec e, e2;
-	struct rt__batch_rec b, b2;
-	struct rt__buf out = { 0 }, again = { 0 };
 	struct rt__rd r = { data, data + size, 0 };
 	uint64_t counts[RT_ENTRY_STATE_SLOTS];
+	struct rt__entry_rec e;
+	struct rt__batch_rec b;
+	uint8_t *sealed;
+	uLong crc;
 
-	if (rt__entry_decode(&e, data, size) == 0) {
-		walk_refs(&e);
-		rt__entry_encode(&out, &e);
-		FZ_ASSERT(!out.oom);
-		FZ_ASSERT(rt__entry_decode(&e2, out.p, out.len) == 0);
-		/* Unknown fields are dropped by a re-encode: the decoder
-		 * flags them so that nothing rewrites such an entry. */
-		FZ_ASSERT(!e2.unknown_fields);
-		check_entry_eq(&e, &e2);
-		rt__entry_encode(&again, &e2);
-		FZ_ASSERT(again.len == out.len &&
-		          memcmp(again.p, out.p, out.len) == 0);
-	}
-	rt__buf_reset(&out);
-	rt__buf_reset(&again);
-	if (rt__batch_decode(&b, data, size) == 0) {
-		rt__batch_encode(&out, &b);
-		FZ_ASSERT(!out.oom);
-		FZ_ASSERT(rt__batch_decode(&b2, out.p, out.len) == 0);
-		check_batch_eq(&b, &b2);
-		rt__batch_encode(&again, &b2);
-		FZ_ASSERT(again.len == out.len &&
-		          memcmp(again.p, out.p, out.len) == 0);
-	}
+	decode_as_records(data, size, 0);
+
+	/* The same bytes with a valid checksum after them. */
+	sealed = malloc(size + 4);
+	FZ_ASSERT(sealed != NULL);
+	if (size)
+		memcpy(sealed, data, size);
+	crc = crc32(crc32(0L, Z_NULL, 0), data, (uInt)size);
+	sealed[size] = (uint8_t)(crc >> 24);
+	sealed[size + 1] = (uint8_t)(crc >> 16);
+	sealed[size + 2] = (uint8_t)(crc >> 8);
+	sealed[size + 3] = (uint8_t)crc;
+	if (size + 4 >= 5)
+		decode_as_records(sealed, size + 4, 1);
+	free(sealed);
+
+	/* A codec-1 record (no checksum) of a journal being migrated: what
+	 * decodes is written back in the current codec, unchanged. */
+	if (rt__entry_decode_v1(&e, data, size) == 0)
+		entry_again(&e);
+	if (rt__batch_decode_v1(&b, data, size) == 0)
+		batch_again(&b);
+
 	rt__counts_read(&r, counts);
 	if (!r.bad) {
+		struct rt__buf out = { 0 };
 		struct rt__rd r2;
 		uint64_t counts2[RT_ENTRY_STATE_SLOTS];
 
-		rt__buf_reset(&out);
 		rt__counts_encode(&out, counts);
+		FZ_ASSERT(!out.oom);
 		r2.p = out.p;
 		r2.end = out.p + out.len;
 		r2.bad = 0;
 		rt__counts_read(&r2, counts2);
 		FZ_ASSERT(!r2.bad && r2.p == r2.end);
 		FZ_ASSERT(memcmp(counts, counts2, sizeof(counts)) == 0);
+		rt__buf_free(&out);
 	}
-	rt__buf_free(&out);
-	rt__buf_free(&again);
 }
 
 static struct rt__str fz_str(struct fz *in, int may_be_absent)
@@ -229,8 +292,18 @@ static void roundtrip(struct fz *in)
 	}
 	/* Any cut of a valid entry is refused or decodes within bounds. */
 	n = fz_u8(in);
-	if (n < out.len)
-		(void)(rt__entry_decode(&d, out.p, n) == 0 ? (walk_refs(&d), 0) : 0);
+	if (n < out.len && rt__entry_decode(&d, out.p, n) == 0)
+		walk_refs(&d);
+	/* One damaged byte, wherever it is, fails the checksum. */
+	n = fz_u8(in) | (size_t)fz_u8(in) << 8;
+	if (out.len > 0) {
+		uint8_t flip = fz_u8(in) | 1;
+
+		out.p[n % out.len] ^= flip;
+		FZ_ASSERT(rt__entry_decode(&d, out.p, out.len) ==
+		          RT__DECODE_CHECKSUM);
+		out.p[n % out.len] ^= flip;
+	}
 
 	memset(&b, 0, sizeof(b));
 	for (i = 0; i < sizeof(b.id); i++)

@@ -6,7 +6,8 @@
  * The seeds are made, never hand-written, so that they follow the format:
  *   - records from the codec's own encoder (journal_codec.c): entries in
  *     every state, with and without each optional field, masks, many and
- *     long keys, an unknown field; batch records; counts;
+ *     long keys, an unknown field; batch records; counts; and the codec-1
+ *     form (no checksum) of each entry and batch, which a migration reads;
  *   - every value of a real journal: the given batch files are submitted
  *     to a fresh journal in a temporary directory, a few entries are
  *     updated the way a replay updates them, and each value of each table
@@ -22,6 +23,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <reftrack/journal.h>
 
@@ -62,12 +64,50 @@ static void write_seed(const char *kind, const void *data, size_t len)
 
 static void seed_buf(const char *kind, struct rt__buf *b)
 {
+	struct rt__entry_rec e;
+	struct rt__batch_rec br;
+
 	if (b->oom) {
 		fprintf(stderr, "journal_seeds: out of memory\n");
 		exit(1);
 	}
+	/* A seed the decoder refuses would only test the refusal. */
+	if ((strcmp(kind, "entry") == 0 && rt__entry_decode(&e, b->p, b->len)) ||
+	    (strcmp(kind, "batch") == 0 && rt__batch_decode(&br, b->p, b->len))) {
+		fprintf(stderr, "journal_seeds: an encoded %s does not decode\n",
+		        kind);
+		exit(1);
+	}
 	write_seed(kind, b->p, b->len);
 	rt__buf_reset(b);
+}
+
+/* Appends the record checksum (journal_codec.h: CRC-32, big-endian) to a
+ * record built by hand. */
+static void seal(struct rt__buf *b)
+{
+	uLong crc = crc32(crc32(0L, Z_NULL, 0), b->p, (uInt)b->len);
+	uint8_t t[4] = { (uint8_t)(crc >> 24), (uint8_t)(crc >> 16),
+	                 (uint8_t)(crc >> 8), (uint8_t)crc };
+
+	rt__buf_put(b, t, 4);
+}
+
+/* Writes b (a current record) as it is, and as the codec-1 record of the
+ * same fields (no checksum, version byte 1) that a migration reads. */
+static void seed_both(const char *kind, struct rt__buf *b)
+{
+	char v1[32];
+
+	snprintf(v1, sizeof(v1), "%s-v1", kind);
+	if (!b->oom && b->len > 4) {
+		uint8_t first = b->p[0];
+
+		b->p[0] = 1;
+		write_seed(v1, b->p, b->len - 4);
+		b->p[0] = first;
+	}
+	seed_buf(kind, b);
 }
 
 static struct rt__str S(const char *s)
@@ -114,7 +154,7 @@ static void encoder_seeds(void)
 			e.refs_len = one.len;
 		}
 		rt__entry_encode(&b, &e);
-		seed_buf("entry", &b);
+		seed_both("entry", &b);
 		/* The same with every optional field. */
 		e.request_id = S("req-42");
 		e.attempts = state * 3;
@@ -128,7 +168,7 @@ static void encoder_seeds(void)
 		e.updated_ns = 1700000000000000000ULL;
 		e.done_ns = 1700000000500000000ULL;
 		rt__entry_encode(&b, &e);
-		seed_buf("entry", &b);
+		seed_both("entry", &b);
 	}
 	/* An entry with a field of a later version (tag 99). */
 	memset(&e, 0, sizeof(e));
@@ -141,8 +181,10 @@ static void encoder_seeds(void)
 	e.refs = refb.p;
 	e.refs_len = refb.len;
 	rt__entry_encode(&b, &e);
+	b.len -= 4; /* reopened: the field goes before the checksum */
 	rt__buf_varint(&b, 99);
 	rt__buf_str(&b, "later", 5);
+	seal(&b);
 	seed_buf("entry", &b);
 
 	for (i = 0; i < 3; i++) {
@@ -156,7 +198,7 @@ static void encoder_seeds(void)
 		if (i == 1)
 			br.counts[RT_ENTRY_STATE_LAST] = 7;
 		rt__batch_encode(&b, &br);
-		seed_buf("batch", &b);
+		seed_both("batch", &b);
 		rt__counts_encode(&b, br.counts);
 		seed_buf("counts", &b);
 	}
