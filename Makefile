@@ -215,7 +215,8 @@ fuzz check-fuzz: deps fuzz-build
 	@tests/fuzz/run.sh $(FUZZ_B) $(B) $(FUZZ_TIME)
 
 # Regenerates the journal codec's committed seeds from its encoder (run it
-# after a change of the record format).
+# after a change of the record format; the records of the real journal it
+# writes hold fresh ids and times, so a rerun renames those seeds).
 fuzz-seeds: $(B)/tests/fuzz/journal_seeds
 	rm -rf tests/fuzz/journal
 	$(B)/tests/fuzz/journal_seeds tests/fuzz/journal tests/data/batch/valid/*.yaml

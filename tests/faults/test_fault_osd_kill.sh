@@ -45,7 +45,7 @@ killed() {
 		return
 	fi
 	fl_bg_wait
-	secs=$((SECONDS - tu))
+	secs=$((SECONDS - tk))
 	case $rc in
 	0 | 75) ;;
 	*) fail "the replay exited $rc: $(tail -n 3 "$d/runs.err")"; return ;;
@@ -55,7 +55,7 @@ killed() {
 	fi
 	fl_check
 	fl_figures "OSD SIGKILLed at $at done, down $((tu - tk)) s (op timeout $tmo);" \
-		"first run ended $secs s after the restart"
+		"first run ended $secs s after the kill"
 }
 
 case_osd_kill_default_timeout() { killed default 7; }
