@@ -46,7 +46,7 @@ static void usage(FILE *out)
 	        "Exit status: 0 done, 64 usage, 65 bad input or corrupt tracker,\n"
 	        "66 no such pool, 69 cluster unreachable, 75 conflict or timeout "
 	        "after retries,\n"
-	        "77 permission denied, 78 unreadable Ceph configuration.\n");
+	        "77 permission denied, 78 Ceph configuration unusable.\n");
 }
 
 static void narrate(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
