@@ -104,6 +104,15 @@ static void restore_handlers(void)
 	handlers_set = 0;
 }
 
+void cli_progress_hide(void)
+{
+	if (bar_on_screen && isatty(STDOUT_FILENO)) {
+		fputs(ERASE_LINE, stderr);
+		fflush(stderr);
+		bar_on_screen = 0;
+	}
+}
+
 void cli_progress_begin(struct cli_progress *p, const char *label)
 {
 	memset(p, 0, sizeof(*p));
