@@ -991,13 +991,13 @@ static int start_slot(struct replay *r, struct slot *s)
 				rc = predict_one(
 					r, job, job->e->state, NULL,
 					describe(r, job->e, "%s",
-					         s->stopped
-					                 ? "left for a later run: "
+					         r->stop_starting || r->draining
+					                 ? "not planned: the dry run "
+					                   "was stopped"
+					                 : "left for a later run: "
 					                   "the tracker could not "
 					                   "be read (transient "
-					                   "errors)"
-					                 : "not planned: the run "
-					                   "was stopped"));
+					                   "errors)"));
 				if (rc != 0)
 					return rc;
 				r->stats->pending++;
