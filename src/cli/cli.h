@@ -26,6 +26,12 @@ void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 _Noreturn void cli_die(int status, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* A key or tracker name made safe for text output: every byte that is not
+ * printable ASCII, and the backslash and the double quote, written C-style
+ * (\n \r \t \\ \" \xNN), so that a name can neither add lines nor drive
+ * the terminal.  Returns a malloc'd string (free it); dies on ENOMEM. */
+char *cli_escape(const char *s);
+
 /* sysexits code for an RT_E* code: 65 bad data, 69 unavailable,
  * 75 temporary failure, 77 permission, 64 for RT_EINVAL from the command
  * line is the caller's business (it knows whether input was argv or data). */
