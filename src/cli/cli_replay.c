@@ -2,12 +2,13 @@
  * cli_replay.c - what `replay` and `run` share to drive a replay (see
  * cli_replay.h).
  */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli_log.h"
+#include "cli_progress.h"
 #include "cli_replay.h"
 
 /* Operator-facing listing of entries that need attention stops here; the
@@ -55,49 +56,74 @@ int cli_replay_lock(rt_journal_lock **lock, rt_journal *j, int wait_ms)
 	              rc == RT_EBUSY ? "journal.busy" : "journal.error");
 	cli_log_str(&ev, "journal", rt_journal_dir(j));
 	cli_log_end(&ev, "%s", rt_journal_errmsg(j));
-	return rc == RT_EBUSY ? EX_TEMPFAIL : cli_exit_code(rc);
+	return cli_exit_code(rc);
+}
+
+/* ---- a graceful stop on SIGTERM and SIGINT ---------------------------------- */
+
+/* The first SIGTERM or SIGINT (its number), read by the replayer through
+ * rt_replay_opts.stop. */
+static volatile sig_atomic_t stop_signal;
+
+static void say(const char *s)
+{
+	ssize_t n = write(STDERR_FILENO, s, strlen(s));
+
+	(void)n;
+}
+
+/* The first signal asks for a graceful stop; a second one, while the ops
+ * in flight settle, ends the process at once by that signal: its entries
+ * stay in flight and the next run resolves them from the evidence on the
+ * trackers, as after a crash.  Only async-signal-safe calls here. */
+static void on_stop_signal(int sig)
+{
+	struct sigaction dfl;
+
+	if (stop_signal) {
+		memset(&dfl, 0, sizeof(dfl));
+		dfl.sa_handler = SIG_DFL;
+		sigemptyset(&dfl.sa_mask);
+		sigaction(sig, &dfl, NULL);
+		/* Blocked until this handler returns, then fatal. */
+		raise(sig);
+		return;
+	}
+	stop_signal = sig;
+	say(cli_progname());
+	say(sig == SIGINT ? ": SIGINT" : ": SIGTERM");
+	say(": stopping: no new operations; settling those in flight, "
+	    "then the summary (a second signal ends the process at once)\n");
+}
+
+void cli_replay_catch_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	/* Interrupted system calls restart: the flag is polled. */
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+}
+
+int cli_replay_stopped(void)
+{
+	return stop_signal;
 }
 
 /* ---- progress ------------------------------------------------------------ */
 
-static double now_sec(void)
+static void on_progress(void *arg, const rt_replay_stats *s)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	cli_progress_update(arg, cli_replay_settled(s), s->total);
 }
 
-struct progress {
-	double start;
-	double last_draw;
-};
-
-static void draw_progress(void *arg, const rt_replay_stats *s)
+uint64_t cli_replay_settled(const rt_replay_stats *s)
 {
-	struct progress *p = arg;
-	double t = now_sec(), elapsed = t - p->start, rate;
-	uint64_t settled = s->applied + s->failed + s->blocked + s->needs_review;
-	unsigned width = 30, filled;
-	char bar[31];
-
-	if (t - p->last_draw < 0.2 && settled < s->total)
-		return;
-	p->last_draw = t;
-	rate = elapsed > 0 ? (double)settled / elapsed : 0;
-	filled = s->total ? (unsigned)(width * settled / s->total) : width;
-	if (filled > width)
-		filled = width;
-	memset(bar, '#', filled);
-	memset(bar + filled, '.', width - filled);
-	bar[width] = '\0';
-	fprintf(stderr, "\r[%s] %llu/%llu  %.0f/s  ETA %.0fs   ", bar,
-	        (unsigned long long)settled, (unsigned long long)s->total, rate,
-	        rate > 0 && s->total > settled
-	                ? (double)(s->total - settled) / rate
-	                : 0.0);
-	if (settled >= s->total)
-		fputc('\n', stderr);
+	return s->applied + s->failed + s->blocked + s->needs_review;
 }
 
 /* ---- connecting and running ----------------------------------------------- */
@@ -105,13 +131,27 @@ static void draw_progress(void *arg, const rt_replay_stats *s)
 int cli_replay_apply(rt_replay_stats *stats, rt_journal *j,
                      const struct cli_conn *conn, const rt_replay_opts *opts)
 {
-	struct progress prog = { 0, 0 };
+	return cli_replay_drive(stats, j, conn, opts, NULL, NULL);
+}
+
+int cli_replay_drive(rt_replay_stats *stats, rt_journal *j,
+                     const struct cli_conn *conn, const rt_replay_opts *opts,
+                     rt_replay_predict_fn predict, void *predict_arg)
+{
+	struct cli_progress bar;
 	struct cli_log_event ev;
 	rt_replay_opts o = *opts;
 	rt_cluster *cluster = NULL;
 	int rc, status = 0;
 
 	memset(stats, 0, sizeof(*stats));
+	o.stop = &stop_signal;
+	if (stop_signal) {
+		/* Stopped before it began: nothing in flight, nothing to
+		 * settle. */
+		stats->interrupted = 1;
+		return 0;
+	}
 	rc = rt_cluster_connect(&cluster, &conn->opts);
 	if (rc != 0) {
 		cli_log_begin(&ev, CLI_LOG_WARN, "cluster.unavailable");
@@ -119,17 +159,18 @@ int cli_replay_apply(rt_replay_stats *stats, rt_journal *j,
 		cli_log_end(&ev, "%s", cluster ? rt_cluster_errmsg(cluster)
 		                               : rt_strerror(rc));
 		/* Nothing was touched: the entries wait for a later run. */
-		status = rc == RT_EPERM ? EX_NOPERM : EX_TEMPFAIL;
+		status = cli_connect_exit_code(rc, 1);
 		goto done;
 	}
-	if (isatty(STDERR_FILENO) && cli_log_get_format() == CLI_LOG_TEXT) {
-		prog.start = now_sec();
-		o.progress = draw_progress;
-		o.progress_arg = &prog;
-	} else {
-		o.progress = NULL;
-	}
-	rc = rt_replay_run(stats, j, cluster, &o);
+	cli_progress_begin(&bar, predict ? "dry run" : "replay");
+	o.progress = on_progress;
+	o.progress_arg = &bar;
+	rc = predict ? rt_replay_predict(stats, j, cluster, &o, predict,
+	                                 predict_arg)
+	             : rt_replay_run(stats, j, cluster, &o);
+	/* Whatever way it ended, the bar is finished before anything else is
+	 * printed. */
+	cli_progress_end(&bar, cli_replay_settled(stats), stats->total);
 	if (rc != 0) {
 		cli_log_begin(&ev, CLI_LOG_ERROR, "journal.error");
 		cli_log_str(&ev, "journal", rt_journal_dir(j));
@@ -222,8 +263,23 @@ int cli_replay_waiting(rt_journal *j, uint64_t *pending, uint64_t *need)
 	return 0;
 }
 
+const char *cli_replay_why(const rt_replay_stats *stats, int status)
+{
+	if (stats->interrupted)
+		return "interrupted; the next run continues";
+	if (stats->stalled)
+		return "stalled: no progress; the next run continues";
+	if (status == EX_TEMPFAIL && !stats->finished)
+		return "time budget spent; the next run continues";
+	return NULL;
+}
+
 int cli_replay_status(const rt_replay_stats *stats, uint64_t attention)
 {
+	/* The credentials lack a permission: more telling than "an entry
+	 * needs an operator", and what the same refusal gives for add/rm. */
+	if (stats->denied > 0)
+		return EX_NOPERM;
 	if (attention > 0)
 		return 1;
 	if (!stats->finished)

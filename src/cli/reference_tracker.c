@@ -46,7 +46,7 @@ static void usage(FILE *out)
 	        "Exit status: 0 done, 64 usage, 65 bad input or corrupt tracker,\n"
 	        "66 no such pool, 69 cluster unreachable, 75 conflict or timeout "
 	        "after retries,\n"
-	        "77 permission denied, 78 unreadable Ceph configuration.\n");
+	        "77 permission denied, 78 Ceph configuration unusable.\n");
 }
 
 static void narrate(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -103,6 +103,7 @@ int main(int argc, char **argv)
 	int opt, rc, status = EX_OK, is_add;
 
 	cli_set_progname("reference-tracker");
+	cli_ignore_sigpipe();
 	cli_conn_init(&conn);
 	while ((opt = getopt(argc, argv, "i:p:c:r:k:o:n:t:vh")) != -1) {
 		switch (opt) {

@@ -30,6 +30,8 @@ static const struct subcommand subcommands[] = {
 	{ "run", reftrack_cmd_run, "one scheduled run: spool, replay, prune, metrics" },
 	{ "prune", reftrack_cmd_prune, "delete old done and skipped entries" },
 	{ "export", reftrack_cmd_export, "print journal entries as JSON lines" },
+	{ "check", reftrack_cmd_check, "verify the journal's records, indexes and counts" },
+	{ "backup", reftrack_cmd_backup, "write a consistent copy of the journal" },
 };
 
 #define NSUBCOMMANDS (sizeof(subcommands) / sizeof(subcommands[0]))
@@ -74,6 +76,7 @@ int main(int argc, char **argv)
 	size_t k;
 
 	cli_set_progname("reftrack");
+	cli_ignore_sigpipe();
 	for (sub = 1; sub < argc; sub++) {
 		const char *arg = argv[sub];
 

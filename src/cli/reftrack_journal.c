@@ -5,12 +5,15 @@
  * Exit codes: 0 ok, 64 usage, 65 invalid batch or unusable journal,
  * 66 no such file / journal / entry, 74 I/O error, 77 permission.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <reftrack/journal.h>
 
@@ -25,12 +28,6 @@
 	"                         ~/.local/state/reftrack/journal for others)\n"
 
 enum { OPT_DRY_RUN = CLI_OPT_FIRST_FREE, OPT_LIMIT };
-
-static int exit_for(int rc)
-{
-	/* cli_exit_code() has no I/O case of its own. */
-	return rc == RT_EIO ? EX_IOERR : cli_exit_code(rc);
-}
 
 static int usage_error(const char *cmd, const char *what)
 {
@@ -70,7 +67,7 @@ static int open_journal(rt_journal **j, const char *dir, unsigned flags)
 		cli_warn("journal: %s", rt_strerror(rc));
 	rt_journal_close(*j);
 	*j = NULL;
-	return exit_for(rc);
+	return cli_exit_code(rc);
 }
 
 static void json_counts(struct cli_json *w, const char *key,
@@ -104,12 +101,76 @@ static const char submit_usage[] =
 	"\n"
 	JOURNAL_USAGE
 	"      --dry-run          validate only; write nothing\n"
-	"      --json             print the result as a JSON object\n"
+	"      --json             print the result as a JSON object (with\n"
+	"                         --dry-run: and every request as parsed)\n"
 	"  -h, --help             this text\n"
 	"\n"
 	"Exit status: 0 submitted (or already there), 64 usage, 65 invalid batch\n"
 	"(\"FILE:LINE:COLUMN: message\" on stderr) or unusable journal, 66 no such\n"
 	"file, 74 I/O error, 77 permission denied.\n";
+
+/* Copies standard input into an unlinked temporary file and names it
+ * /proc/self/fd/N in `path`.  0, or the exit status after a message. */
+static int stdin_copy(char *path, size_t size)
+{
+	const char *tmpdir = getenv("TMPDIR");
+	char tmpl[4096], buf[65536];
+	uint64_t total = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(tmpl, sizeof(tmpl), "%s/reftrack-stdin-XXXXXX",
+	         tmpdir && *tmpdir ? tmpdir : "/tmp");
+	fd = mkostemp(tmpl, O_CLOEXEC);
+	if (fd < 0) {
+		cli_warn("cannot create a temporary file %s:", tmpl);
+		return EX_CANTCREAT;
+	}
+	unlink(tmpl);
+	while ((n = read(STDIN_FILENO, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			cli_warn("<stdin>:");
+			close(fd);
+			return EX_IOERR;
+		}
+		total += (uint64_t)n;
+		/* The batch limit bounds what the disk must hold for it. */
+		if (total > RT_BATCH_MAX_BYTES) {
+			cli_warn("<stdin>: input is over the limit of %llu bytes",
+			         (unsigned long long)RT_BATCH_MAX_BYTES);
+			close(fd);
+			return EX_DATAERR;
+		}
+		if (write(fd, buf, (size_t)n) != n) {
+			cli_warn("%s:", tmpl);
+			close(fd);
+			return EX_IOERR;
+		}
+	}
+	snprintf(path, size, "/proc/self/fd/%d", fd);
+	return 0;
+}
+
+/* submit --dry-run --json: each request as the parser hands it over. */
+static int put_request(void *arg, size_t index, const rt_request *req)
+{
+	struct cli_json *w = arg;
+
+	cli_json_object_begin(w);
+	cli_json_kv_uint(w, "index", index);
+	cli_json_kv_uint(w, "line", req->line);
+	cli_json_kv_string(w, "pool", req->pool);
+	cli_json_kv_string(w, "namespace", req->ns);
+	cli_json_kv_string(w, "tracker", req->tracker);
+	cli_json_kv_string(w, "op", req->op == RT_OP_ADD ? "add" : "remove");
+	cli_json_kv_string(w, "id", req->request_id);
+	cli_json_key(w, "refs");
+	cli_json_refs(w, req->refs, req->nrefs);
+	cli_json_object_end(w);
+	return 0;
+}
 
 int reftrack_cmd_submit(int argc, char **argv)
 {
@@ -121,8 +182,8 @@ int reftrack_cmd_submit(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *dir = NULL, *file;
-	char *name = NULL;
-	int opt, json = 0, dry = 0, rc, status = EX_OK;
+	char *name = NULL, copy_path[64] = "";
+	int opt, json = 0, dry = 0, precheck = 0, rc = 0, status = EX_OK;
 	rt_journal *j = NULL;
 	rt_submit_result res;
 	struct cli_json w;
@@ -150,6 +211,13 @@ int reftrack_cmd_submit(int argc, char **argv)
 		return usage_error(argv[0], "exactly one FILE (or -) expected");
 	file = argv[optind];
 
+	if (dry && json && strcmp(file, "-") == 0) {
+		/* Read twice: once to validate, once to list the requests. */
+		if ((status = stdin_copy(copy_path, sizeof(copy_path))))
+			return status;
+		file = copy_path;
+		name = strdup("-");
+	}
 	if (dry) {
 		/* A dry run never creates a journal; without one it only
 		 * validates. */
@@ -163,17 +231,41 @@ int reftrack_cmd_submit(int argc, char **argv)
 			if ((status = open_journal(&j, dir, RT_JOURNAL_NOCREATE)))
 				return status;
 		}
-	} else if ((status = open_journal(&j, dir, 0))) {
-		return status;
+	} else {
+		/* The first submit creates the journal, but only for a batch
+		 * that is valid: a rejected file leaves nothing behind. */
+		rc = rt_journal_open(&j, dir, RT_JOURNAL_NOCREATE);
+		rt_journal_close(j);
+		j = NULL;
+		if (rc == RT_ENOTFOUND) {
+			/* Standard input can be read once: keep a copy that
+			 * both the check and the submit read. */
+			if (strcmp(file, "-") == 0) {
+				if ((status = stdin_copy(copy_path,
+				                         sizeof(copy_path))))
+					return status;
+				file = copy_path;
+				name = strdup("-");
+			}
+			rc = rt_journal_submit(&res, NULL, file, file,
+			                       RT_SUBMIT_DRY_RUN);
+			if (rc)
+				precheck = 1; /* report it below, create nothing */
+		}
+		if (!precheck && (status = open_journal(&j, dir, 0)))
+			goto done;
 	}
 
 	/* Record where the batch came from in a form that still means
 	 * something when status is read from another directory. */
-	if (strcmp(file, "-") != 0)
+	if (!name && strcmp(file, "-") != 0)
 		name = realpath(file, NULL);
-	rc = rt_journal_submit(&res, j, file, name ? name : file,
-	                       dry ? RT_SUBMIT_DRY_RUN : 0);
+	if (!precheck)
+		rc = rt_journal_submit(&res, j, file, name ? name : file,
+		                       dry ? RT_SUBMIT_DRY_RUN : 0);
 	if (rc) {
+		if (copy_path[0])
+			file = "-";
 		if (j)
 			cli_warn("%s", rt_journal_errmsg(j));
 		else if (res.error.line)
@@ -184,9 +276,7 @@ int reftrack_cmd_submit(int argc, char **argv)
 			cli_warn("%s: %s", strcmp(file, "-") ? file : "<stdin>",
 			         res.error.message[0] ? res.error.message
 			                              : rt_strerror(rc));
-		status = rc == RT_EINVAL     ? EX_DATAERR
-		         : rc == RT_ENOTFOUND ? EX_NOINPUT
-		                              : exit_for(rc);
+		status = cli_exit_code(rc);
 		goto done;
 	}
 
@@ -204,6 +294,22 @@ int reftrack_cmd_submit(int argc, char **argv)
 		cli_json_kv_bool(&w, "dry_run", dry);
 		cli_json_key(&w, "journal");
 		cli_json_string(&w, j ? rt_journal_dir(j) : NULL);
+		if (dry) {
+			rt_batch_error perr;
+
+			/* The file was valid a moment ago; a change since
+			 * is an error here too. */
+			cli_json_key(&w, "requests");
+			cli_json_array_begin(&w);
+			rc = rt_batch_parse_file(file, put_request, &w, &perr);
+			cli_json_array_end(&w);
+			if (rc != 0) {
+				cli_warn("%s: changed while being read: %s",
+				         copy_path[0] ? "<stdin>" : file,
+				         perr.message);
+				status = cli_exit_code(rc);
+			}
+		}
 		cli_json_object_end(&w);
 		if (cli_json_finish(&w) < 0) {
 			cli_warn("writing the output:");
@@ -419,7 +525,7 @@ int reftrack_cmd_status(int argc, char **argv)
 	    (rc = rt_journal_stat_get(&st, t)) ||
 	    (rc = rt_journal_counts(t, counts))) {
 		cli_warn("%s", rt_journal_errmsg(j));
-		status = exit_for(rc);
+		status = cli_exit_code(rc);
 		goto done;
 	}
 	for (s = 0; s < RT_ENTRY_STATE_SLOTS; s++)
@@ -456,14 +562,14 @@ int reftrack_cmd_status(int argc, char **argv)
 	rc = rt_journal_batch_foreach(t, status_batch, &c);
 	if (rc) {
 		cli_warn("%s", rt_journal_errmsg(j));
-		status = exit_for(rc);
+		status = cli_exit_code(rc);
 		goto done;
 	}
 	if (json)
 		cli_json_array_end(&w);
 	rc = status_problems(&c, t, j, counts, limit);
 	if (rc) {
-		status = exit_for(rc);
+		status = cli_exit_code(rc);
 		goto done;
 	}
 	if (json) {
@@ -580,7 +686,7 @@ int reftrack_cmd_show_entry(int argc, char **argv)
 	if ((rc = rt_journal_txn_begin(&t, j, RT_TXN_RDONLY)) ||
 	    (rc = rt_journal_entry_get(&e, t, seq))) {
 		cli_warn("%s", rt_journal_errmsg(j));
-		status = exit_for(rc);
+		status = cli_exit_code(rc);
 		goto done;
 	}
 	if (json)

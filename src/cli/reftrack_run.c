@@ -33,7 +33,8 @@
  *                      files_rejected, files_held, files_deferred,
  *                      entries_submitted, replayed (bool: the replayer
  *                      ran), applied, failed, blocked, needs_review,
- *                      pending, retries, finished (bool), attention
+ *                      pending, retries, finished (bool), interrupted
+ *                      (bool: SIGTERM or SIGINT), stalled (bool), attention
  *                      (entries needing an operator, journal-wide),
  *                      pruned_entries, forgotten_batches, seconds, exit
  */
@@ -48,6 +49,7 @@
 #include "cli.h"
 #include "cli_log.h"
 #include "cli_replay.h"
+#include "reftrack_backup.h"
 #include "reftrack_metrics.h"
 #include "reftrack_spool.h"
 
@@ -60,6 +62,8 @@ enum {
 	OPT_LOG_FORMAT,
 	OPT_RETENTION,
 	OPT_BATCH_RETENTION,
+	OPT_BACKUP,
+	OPT_BACKUP_KEEP,
 };
 
 static void run_usage(FILE *out)
@@ -98,6 +102,12 @@ static void run_usage(FILE *out)
 	        "until then a\n"
 	        "                         resubmitted file is a duplicate "
 	        "(default 90d)\n"
+	        "      --backup DIR       after pruning, copy the journal to "
+	        "DIR/<UTC time>\n"
+	        "                         (consistent, compacted; see `reftrack "
+	        "backup`)\n"
+	        "      --backup-keep N    keep the last N copies in DIR "
+	        "(default 7)\n"
 	        "      --inflight N       trackers in flight at once (default "
 	        "128)\n"
 	        "      --max-attempts N   tries of an entry on transient errors "
@@ -107,8 +117,10 @@ static void run_usage(FILE *out)
 	        "(`reftrack --help`)\n"
 	        "Exit status: 0 all done, 1 entries or spool files need an "
 	        "operator, 75 work\nleft for a later run (journal busy, cluster "
-	        "unreachable, time budget spent),\n66 no spool directory, 73 "
-	        "metrics file not written, 77 permission denied.\n");
+	        "unreachable, time budget spent,\ninterrupted), 66 no spool "
+	        "directory, 73 metrics file not written, 74 I/O\nerror (disk "
+	        "full), 77 permission denied, 78 Ceph configuration "
+	        "unusable.\n");
 }
 
 static double mono_now(void)
@@ -128,7 +140,8 @@ static int64_t real_now_ns(void)
 }
 
 struct run {
-	const char *spool, *journal_arg, *metrics;
+	const char *spool, *journal_arg, *metrics, *backup;
+	unsigned backup_keep;
 	long long retention, batch_retention; /* seconds; -1 never */
 	struct cli_conn conn;
 	struct cli_replay_args ra;
@@ -137,9 +150,12 @@ struct run {
 	rt_prune_result pruned;
 	uint64_t attention;
 	int replayed;
+	int interrupted;      /* a SIGTERM or SIGINT stopped it */
 	int status_journal;   /* the journal failed: this status */
 	int status_spool;     /* the spool directory failed */
-	int status_cluster;   /* 75 unreachable, 77 permission */
+	int status_cluster;   /* 75 unreachable, 77 permission, 78 bad Ceph
+	                       * configuration */
+	int status_backup;    /* the backup failed: this status */
 };
 
 static void log_journal_error(rt_journal *j, const char *what)
@@ -179,7 +195,7 @@ static void replay_step(struct run *r, rt_journal *j, double deadline)
 		opts.max_time_ms = (unsigned)(left * 1000);
 	}
 	rc = cli_replay_apply(st, j, &r->conn, &opts);
-	if (rc == EX_TEMPFAIL || rc == EX_NOPERM) {
+	if (rc == EX_TEMPFAIL || rc == EX_NOPERM || rc == EX_CONFIG) {
 		r->status_cluster = rc;
 		st->pending = pending;
 		st->finished = 0;
@@ -187,6 +203,12 @@ static void replay_step(struct run *r, rt_journal *j, double deadline)
 		r->status_journal = rc;
 	} else {
 		r->replayed = 1;
+		/* Entries refused for lack of permission: 77, as for add/rm. */
+		if (st->denied > 0)
+			r->status_cluster = EX_NOPERM;
+		/* Stopped before it began: everything still waits. */
+		if (st->total == 0 && !st->finished)
+			st->pending = pending;
 	}
 }
 
@@ -216,6 +238,32 @@ static void prune_step(struct run *r, rt_journal *j)
 	r->rep.pruned = r->pruned.entries_total;
 }
 
+/* Step 4: a dated copy of the journal, the oldest beyond the keep count
+ * removed.  A failed backup is reported, and leaves the journal alone. */
+static void backup_step(struct run *r, rt_journal *j)
+{
+	struct reftrack_backup_result res;
+	struct cli_log_event ev;
+	char err[1024];
+	int rc;
+
+	rc = reftrack_backup_rotate(j, r->backup, r->backup_keep, &res, err,
+	                            sizeof(err));
+	if (rc) {
+		cli_log_begin(&ev, CLI_LOG_ERROR, "backup.error");
+		cli_log_str(&ev, "dir", r->backup);
+		cli_log_end(&ev, "backup into %s failed: %s", r->backup, err);
+		r->status_backup = cli_exit_code(rc);
+		return;
+	}
+	cli_log_begin(&ev, CLI_LOG_DETAIL, "backup.done");
+	cli_log_str(&ev, "path", res.path);
+	cli_log_uint(&ev, "kept", res.kept);
+	cli_log_uint(&ev, "removed", res.removed);
+	cli_log_end(&ev, "journal backed up to %s (%u kept, %u removed)",
+	            res.path, res.kept, res.removed);
+}
+
 static int final_status(const struct run *r)
 {
 	const struct reftrack_spool_result *sp = &r->rep.spool;
@@ -224,11 +272,16 @@ static int final_status(const struct run *r)
 		return r->status_journal;
 	if (r->status_spool)
 		return r->status_spool;
-	if (r->status_cluster == EX_NOPERM)
-		return EX_NOPERM;
+	if (r->status_backup)
+		return r->status_backup;
+	/* Misconfiguration and refused permission never read as "try
+	 * later": they need an operator as much as a failed entry. */
+	if (r->status_cluster == EX_NOPERM || r->status_cluster == EX_CONFIG)
+		return r->status_cluster;
 	if (r->attention || sp->rejected || sp->held)
 		return 1;
-	if (r->status_cluster || !r->rep.replay.finished || sp->deferred)
+	if (r->status_cluster || !r->rep.replay.finished || sp->deferred ||
+	    r->interrupted)
 		return EX_TEMPFAIL;
 	return EX_OK;
 }
@@ -238,7 +291,8 @@ static void summary(const struct run *r, const char *journal_dir)
 	const struct reftrack_spool_result *sp = &r->rep.spool;
 	const rt_replay_stats *st = &r->rep.replay;
 	struct cli_log_event ev;
-	char files[256], held[48] = "", deferred[48] = "";
+	char files[256], held[48] = "", deferred[48] = "", attention[96] = "";
+	const char *why = "";
 
 	cli_log_begin(&ev, CLI_LOG_INFO, "run.end");
 	cli_log_str(&ev, "journal", journal_dir);
@@ -257,6 +311,8 @@ static void summary(const struct run *r, const char *journal_dir)
 	cli_log_uint(&ev, "pending", st->pending);
 	cli_log_uint(&ev, "retries", st->retries);
 	cli_log_bool(&ev, "finished", st->finished);
+	cli_log_bool(&ev, "interrupted", r->interrupted);
+	cli_log_bool(&ev, "stalled", st->stalled);
 	cli_log_uint(&ev, "attention", r->attention);
 	cli_log_uint(&ev, "pruned_entries", r->pruned.entries_total);
 	cli_log_uint(&ev, "forgotten_batches", r->pruned.batches_forgotten);
@@ -271,10 +327,18 @@ static void summary(const struct run *r, const char *journal_dir)
 	         "%u files accepted, %u duplicate, %u rejected%s%s",
 	         sp->accepted - sp->duplicate, sp->duplicate, sp->rejected,
 	         held, deferred);
+	if (r->attention)
+		snprintf(attention, sizeof(attention), "; in the journal: %llu "
+		         "%s an operator", (unsigned long long)r->attention,
+		         r->attention == 1 ? "entry needs" : "entries need");
+	if (r->interrupted)
+		why = "; interrupted; the next run continues";
+	else if (st->stalled)
+		why = "; stalled: no progress; the next run continues";
 	cli_log_end(&ev,
 	            "run: %s; %llu entries applied, %llu failed, %llu blocked, "
 	            "%llu needs-review, %llu pending; %llu retries; %llu "
-	            "pruned; %.1f s; exit %d",
+	            "pruned; %.1f s%s%s; exit %d",
 	            files, (unsigned long long)st->applied,
 	            (unsigned long long)st->failed,
 	            (unsigned long long)st->blocked,
@@ -282,7 +346,7 @@ static void summary(const struct run *r, const char *journal_dir)
 	            (unsigned long long)st->pending,
 	            (unsigned long long)st->retries,
 	            (unsigned long long)r->pruned.entries_total, r->rep.duration,
-	            r->rep.exit_status);
+	            attention, why, r->rep.exit_status);
 }
 
 static void parse_args(struct run *r, int argc, char **argv)
@@ -297,6 +361,8 @@ static void parse_args(struct run *r, int argc, char **argv)
 		{ "retention", required_argument, NULL, OPT_RETENTION },
 		{ "batch-retention", required_argument, NULL,
 		  OPT_BATCH_RETENTION },
+		{ "backup", required_argument, NULL, OPT_BACKUP },
+		{ "backup-keep", required_argument, NULL, OPT_BACKUP_KEEP },
 		{ "help", no_argument, NULL, CLI_OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -331,6 +397,15 @@ static void parse_args(struct run *r, int argc, char **argv)
 			r->batch_retention = cli_parse_duration(
 				"--batch-retention", optarg, 1);
 			break;
+		case OPT_BACKUP:
+			r->backup = optarg;
+			break;
+		case OPT_BACKUP_KEEP:
+			r->backup_keep = (unsigned)cli_parse_ulong(
+				"--backup-keep", optarg, 10000);
+			if (r->backup_keep == 0)
+				cli_die(EX_USAGE, "--backup-keep: at least 1");
+			break;
 		case 'h':
 		case CLI_OPT_HELP:
 			run_usage(stdout);
@@ -358,6 +433,7 @@ int reftrack_cmd_run(int argc, char **argv)
 
 	memset(&r, 0, sizeof(r));
 	r.retention = DEFAULT_RETENTION;
+	r.backup_keep = REFTRACK_BACKUP_KEEP;
 	r.batch_retention = DEFAULT_BATCH_RETENTION;
 	cli_conn_init(&r.conn);
 	cli_replay_args_init(&r.ra);
@@ -386,6 +462,9 @@ int reftrack_cmd_run(int argc, char **argv)
 		free(journal_dir);
 		return status;
 	}
+	/* From here on SIGTERM (systemd's stop) and SIGINT end the run
+	 * gracefully: see cli_replay_catch_signals(). */
+	cli_replay_catch_signals();
 	/* The budget counts from here: time spent waiting for the lock is
 	 * not work. */
 	if (r.ra.opts.max_time_ms)
@@ -408,9 +487,15 @@ int reftrack_cmd_run(int argc, char **argv)
 	if (r.status_journal)
 		goto finish;
 	r.attention = cli_replay_attention(j, 1);
-	prune_step(&r, j);
+	/* Stopped by a signal: prune and back up next time, end now. */
+	if (!cli_replay_stopped()) {
+		prune_step(&r, j);
+		if (r.backup && !r.status_journal)
+			backup_step(&r, j);
+	}
 
 finish:
+	r.interrupted = cli_replay_stopped() != 0;
 	r.rep.end_ns = real_now_ns();
 	r.rep.duration = mono_now() - t0;
 	r.rep.exit_status = final_status(&r);

@@ -40,7 +40,7 @@ static void usage(const char *sub, FILE *out)
 	             "Exit status: 0 done, 64 usage, 65 bad input or corrupt "
 	             "tracker, 66 no such\npool or tracker, 69 cluster "
 	             "unreachable, 75 conflict or timeout after\nretries, "
-	             "77 permission denied, 78 unreadable Ceph configuration.\n");
+	             "77 permission denied, 78 Ceph configuration unusable.\n");
 }
 
 struct tracker_args {

@@ -97,17 +97,19 @@ static int meta_get_opt_u64(rt_journal_txn *t, const char *key, uint64_t *v)
 
 int rt_journal_totals_get(rt_journal_totals *out, rt_journal_txn *t)
 {
-	uint64_t next_seq, next_batch;
+	uint64_t next_seq, next_batch, skipped;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	if ((rc = rt__meta_get_u64(t, "next_seq", &next_seq)) ||
 	    (rc = rt__meta_get_u64(t, "next_batch", &next_batch)) ||
 	    (rc = meta_get_opt_counts(t, "pruned", out->pruned)) ||
-	    (rc = meta_get_opt_u64(t, "forgotten", &out->batches_forgotten)))
+	    (rc = meta_get_opt_u64(t, "forgotten", &out->batches_forgotten)) ||
+	    (rc = meta_get_opt_u64(t, "skipped_seqs", &skipped)))
 		return rc;
-	/* Both start at 1 and are never reused. */
-	out->entries_submitted = next_seq ? next_seq - 1 : 0;
+	/* Both start at 1 and are never reused; a restored backup skipped
+	 * a range of seqs (journal.c, restore_bump()). */
+	out->entries_submitted = next_seq > skipped ? next_seq - 1 - skipped : 0;
 	out->batches_submitted = next_batch ? next_batch - 1 : 0;
 	return 0;
 }
@@ -180,9 +182,9 @@ static int collect_entries(struct entry_pass *p, rt_journal_txn *t)
 			rc = rt__jerr_mdb(t->j, t, rc, "reading an entry");
 			goto done;
 		}
-		if (rt__entry_decode(&e, ed.mv_data, ed.mv_size)) {
-			rc = rt__jerr(t->j, RT_EJOURNAL, "entry %llu is malformed",
-			              (unsigned long long)seq);
+		if ((rc = rt__entry_decode(&e, ed.mv_data, ed.mv_size))) {
+			rc = rt__jerr_decode(t->j, rc, "entry",
+			                     (unsigned long long)seq);
 			goto done;
 		}
 		if (e.state != p->state) {
@@ -286,8 +288,17 @@ static int prune_entries_txn(void *arg, rt_journal_txn *t)
 	return rc;
 }
 
-static int prune_entries(rt_journal *j, uint8_t state, int64_t before,
-                         size_t chunk, rt_prune_result *res)
+/* Runs one pass of fn (prune_entries_txn or forget_batches_txn): in a
+ * transaction of its own, committed, or for a dry run in `dry`, the one
+ * transaction every pass of the prune shares and nobody commits. */
+static int pass_run(rt_journal *j, rt_journal_txn *dry,
+                    int (*fn)(void *arg, rt_journal_txn *txn), void *arg)
+{
+	return dry ? fn(arg, dry) : rt_journal_write(j, fn, arg);
+}
+
+static int prune_entries(rt_journal *j, rt_journal_txn *dry, uint8_t state,
+                         int64_t before, size_t chunk, rt_prune_result *res)
 {
 	struct entry_pass p;
 	int rc;
@@ -302,7 +313,7 @@ static int prune_entries(rt_journal *j, uint8_t state, int64_t before,
 	if (!p.v)
 		return rt__jerr(j, RT_ENOMEM, "out of memory");
 	for (;;) {
-		rc = rt_journal_write(j, prune_entries_txn, &p);
+		rc = pass_run(j, dry, prune_entries_txn, &p);
 		if (rc)
 			break;
 		res->transactions++;
@@ -356,9 +367,14 @@ static int collect_batches(struct batch_pass *p, rt_journal_txn *t)
 	k = mkval(kb, 8);
 	rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
 	while (rc == 0) {
-		if (k.mv_size != 8 ||
-		    rt__batch_decode(&rec, d.mv_data, d.mv_size)) {
-			rc = rt__jerr(t->j, RT_EJOURNAL, "malformed batch record");
+		if (k.mv_size != 8) {
+			rc = rt__jerr(t->j, RT_EJOURNAL, "malformed batch key");
+			goto done;
+		}
+		if ((rc = rt__batch_decode(&rec, d.mv_data, d.mv_size))) {
+			rc = rt__jerr_decode(t->j, rc, "batch record",
+			                     (unsigned long long)
+			                     rt__be64_get(k.mv_data));
 			goto done;
 		}
 		serial = rt__be64_get(k.mv_data);
@@ -424,8 +440,8 @@ static int forget_batches_txn(void *arg, rt_journal_txn *t)
 	return rc;
 }
 
-static int forget_batches(rt_journal *j, int64_t before, size_t chunk,
-                          rt_prune_result *res)
+static int forget_batches(rt_journal *j, rt_journal_txn *dry, int64_t before,
+                          size_t chunk, rt_prune_result *res)
 {
 	struct batch_pass p;
 	int rc;
@@ -441,7 +457,7 @@ static int forget_batches(rt_journal *j, int64_t before, size_t chunk,
 		goto done;
 	}
 	for (;;) {
-		rc = rt_journal_write(j, forget_batches_txn, &p);
+		rc = pass_run(j, dry, forget_batches_txn, &p);
 		if (rc)
 			break;
 		res->transactions++;
@@ -458,10 +474,11 @@ done:
 
 /* ---- the whole prune ------------------------------------------------------------------ */
 
-int rt_journal_prune(rt_prune_result *out, rt_journal *j,
-                     const rt_prune_opts *opts)
+static int prune(rt_prune_result *out, rt_journal *j,
+                 const rt_prune_opts *opts, int dry_run)
 {
 	rt_prune_result res;
+	rt_journal_txn *dry = NULL;
 	size_t chunk;
 	int rc = 0;
 
@@ -477,19 +494,42 @@ int rt_journal_prune(rt_prune_result *out, rt_journal *j,
 		rc = rt__jerr(j, RT_EINVAL, "prune inside an open transaction");
 		goto done;
 	}
+	/* A dry run does the very same deletions in one write transaction
+	 * and aborts it: nothing reaches data.mdb (no MDB_WRITEMAP). */
+	if (dry_run) {
+		rc = rt_journal_txn_begin(&dry, j, 0);
+		if (rc)
+			goto done;
+	}
 	if (opts->entries_before_ns > 0) {
-		rc = prune_entries(j, RT_ENTRY_DONE, opts->entries_before_ns,
-		                   chunk, &res);
+		rc = prune_entries(j, dry, RT_ENTRY_DONE,
+		                   opts->entries_before_ns, chunk, &res);
 		if (rc == 0)
-			rc = prune_entries(j, RT_ENTRY_SKIPPED,
+			rc = prune_entries(j, dry, RT_ENTRY_SKIPPED,
 			                   opts->entries_before_ns, chunk, &res);
 	}
 	/* After the entries, so that batches emptied just now can go in
 	 * the same call when both cutoffs allow it. */
 	if (rc == 0 && opts->batches_before_ns > 0)
-		rc = forget_batches(j, opts->batches_before_ns, chunk, &res);
+		rc = forget_batches(j, dry, opts->batches_before_ns, chunk, &res);
+	if (dry && rc == RT_ETRANSIENT)
+		rc = rt__jerr(j, RT_EJOURNAL, "a dry run of this prune does not "
+		              "fit in the journal's map; prune in smaller steps");
 done:
+	rt_journal_txn_abort(dry);
 	if (out)
 		*out = res;
 	return rc;
+}
+
+int rt_journal_prune(rt_prune_result *out, rt_journal *j,
+                     const rt_prune_opts *opts)
+{
+	return prune(out, j, opts, 0);
+}
+
+int rt_journal_prune_dry_run(rt_prune_result *out, rt_journal *j,
+                             const rt_prune_opts *opts)
+{
+	return prune(out, j, opts, 1);
 }
