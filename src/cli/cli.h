@@ -34,6 +34,12 @@ void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 _Noreturn void cli_die(int status, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* A key or tracker name made safe for text output: every byte that is not
+ * printable ASCII, and the backslash and the double quote, written C-style
+ * (\n \r \t \\ \" \xNN), so that a name can neither add lines nor drive
+ * the terminal.  Returns a malloc'd string (free it); dies on ENOMEM. */
+char *cli_escape(const char *s);
+
 /* The one mapping from library errors to exit statuses (sysexits), for
  * every subcommand:
  *   RT_EINVAL, RT_ECORRUPT, RT_EFOREIGN, RT_EVERSION, RT_EOVERFLOW,
