@@ -121,16 +121,29 @@ test-integration: $(INTEG_BINS) $(TOOLS)
 	@tests/run-integration.sh $(B)
 
 # Once, in the plain build: the faults are the cluster's, not the code's,
-# and the suite takes minutes (tests/faults/faultlib.sh).
+# and the suite takes minutes (tests/faults/faultlib.sh).  BlueStore starts
+# and restarts slowly on a loaded machine (a minute at a load of 25 on two
+# cores), hence the longer bounds.
 check-faults: $(TOOLS)
-	@RT_TEST_SUITE=faults RT_CLUSTER_STORE=bluestore tests/run-integration.sh $(B)
+	@RT_TEST_SUITE=faults RT_CLUSTER_STORE=bluestore \
+	RT_CLUSTER_TIMEOUT=$${RT_CLUSTER_TIMEOUT:-180} \
+	RT_TEST_TIMEOUT=$${RT_TEST_TIMEOUT:-900} tests/run-integration.sh $(B)
 
 # Runs inside the SANITIZE=1 tree (see `test`).
 test-sanitize: $(UNIT_BINS) $(INTEG_BINS) $(TOOLS)
 	@RT_BUILD=$(B) tests/run-suite.sh unit $(UNIT_BINS) $(wildcard tests/unit/*.sh)
 	@tests/run-integration.sh $(B)
 
-demo: deps all
+# The demo tells its own story: installing and building go to logs, shown
+# only when they fail.
+demo:
+	@mkdir -p $(B)
+	@echo "demo: the Debian packages it needs (log: $(B)/demo-deps.log)"
+	@tests/deps.sh >$(B)/demo-deps.log 2>&1 || \
+		{ cat $(B)/demo-deps.log; exit 1; }
+	@echo "demo: building reftrack (log: $(B)/demo-build.log)"
+	@$(MAKE) --no-print-directory all >$(B)/demo-build.log 2>&1 || \
+		{ tail -n 40 $(B)/demo-build.log; exit 1; }
 	@examples/demo.sh $(B)
 
 # The probes share headers of their own besides check.h.
@@ -206,7 +219,8 @@ fuzz check-fuzz: deps fuzz-build
 	@tests/fuzz/run.sh $(FUZZ_B) $(B) $(FUZZ_TIME)
 
 # Regenerates the journal codec's committed seeds from its encoder (run it
-# after a change of the record format).
+# after a change of the record format; the records of the real journal it
+# writes hold fresh ids and times, so a rerun renames those seeds).
 fuzz-seeds: $(B)/tests/fuzz/journal_seeds
 	rm -rf tests/fuzz/journal
 	$(B)/tests/fuzz/journal_seeds tests/fuzz/journal tests/data/batch/valid/*.yaml

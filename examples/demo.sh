@@ -8,9 +8,12 @@
 # Then the main job: the pools the example batches name are created, the
 # trackers those batches change are set up with `reftrack add`, every batch
 # in examples/ is submitted to a journal of the demo's own, `reftrack
-# replay` applies them, and `reftrack status`, `show-entry` and `show` show
-# what happened.  Every result is compared with what the batches imply;
-# the demo exits non-zero if any differs.
+# replay --dry-run` says what a replay would do, `reftrack replay` applies
+# them, and `reftrack status`, `show-entry` and `show` show what happened.
+# Last, the failure path: a batch naming pools that do not exist, its
+# failed and blocked entries, `retry` once the pool is there and `skip`
+# for the one that never will be.  Every result is compared with what the
+# batches imply; the demo exits non-zero if any differs.
 set -u
 
 prog=${0##*/}
@@ -172,25 +175,29 @@ T3=csi.snap.c2b8d4f0-6e1a-4b3c-9d7f-0a5e2c8b1f93
 V_KEEP=csi-vol-2a8e5c1f-0b7d-4e3a-9f6c-8d1b4a7e2c05
 
 say "The main job.  First the pools the example batches name"
-for p in rbd rbd-ssd "$fs"; do
-	show "ceph osd pool create $p 8"
-	ceph osd pool create "$p" 8 2>&1 | sed 's/^/    /'
-done
-# A new pool serves I/O once its placement groups are active: wait for a
-# write to go through (the replayer would wait too, but the demo should
-# not spend its op timeout on that).
-for p in rbd rbd-ssd "$fs"; do
-	tries=0
-	until rados -p "$p" put demo-probe /dev/null 2>/dev/null; do
-		tries=$((tries + 1))
-		if [ "$tries" -ge 60 ]; then
-			bad "pool $p serves no I/O after 30 s"
-			break
-		fi
-		sleep 0.5
+# make_pools POOL...: creates the pools and waits until each serves I/O:
+# a new pool does once its placement groups are active (the replayer would
+# wait too, but the demo should not spend its op timeout on that).
+make_pools() {
+	local p tries
+	for p in "$@"; do
+		show "ceph osd pool create $p 8"
+		ceph osd pool create "$p" 8 2>&1 | sed 's/^/    /'
 	done
-	rados -p "$p" rm demo-probe 2>/dev/null
-done
+	for p in "$@"; do
+		tries=0
+		until rados -p "$p" put demo-probe /dev/null 2>/dev/null; do
+			tries=$((tries + 1))
+			if [ "$tries" -ge 60 ]; then
+				bad "pool $p serves no I/O after 30 s"
+				break
+			fi
+			sleep 0.5
+		done
+		rados -p "$p" rm demo-probe 2>/dev/null
+	done
+}
+make_pools rbd rbd-ssd "$fs"
 
 say "The trackers as they stand before the batches: the old namespace of the migration, and three CephFS snapshots"
 run_rk 0 -p rbd -N "$ns_old" add csi.snap.0001 csi-vol-clone-0001a csi-vol-clone-0001b
@@ -210,6 +217,14 @@ for b in namespace-migration-1 small-add snapshot-cleanup; do
 done
 run_rk 0 submit "$root/examples/small-add.yaml"
 expect_line "the same bytes again add nothing" 'already submitted.*nothing added'
+
+say "A dry run first: what would the replay do?  It reads the trackers, plans every entry, and writes nothing"
+run_rk 0 replay --dry-run
+expect_line "8 entries would be applied" '^dry run: 8 entries would be applied \(5 created, 1 changed, 2 deleted, 0 no-op\), 0 would fail, 0 blocked'
+expect_line "entry 7 would delete its snapshot's tracker" "^entry 7: deleted .*tracker '$T2'"
+run_rk 0 status
+expect_line "the dry run changed nothing: 8 entries still pending" '^ +pending +8$'
+check_show "$fs" csi "$T2" 1 "normal csi-vol-1d6f0a3c-7e9b-4c2d-a8f5-3b1e6d9c0a48"
 
 say "Replaying the journal: every pending entry applied once"
 run_rk 0 replay
@@ -251,6 +266,39 @@ check_show rbd-ssd "$ns_old" csi.snap.0002 absent
 check_show rbd "" csi.snap.0003 absent
 check_show "$fs" csi "$T2" absent
 check_show "$fs" csi "$T3" absent
+
+say "When entries fail: a batch naming a pool not created yet (rbd-new) and one retired for good (rbd-retired)"
+cat >"$work/new-pools.yaml" <<EOF
+version: 1
+defaults: {pool: rbd-new}
+requests:
+  - {tracker: csi.snap.0100, add: [csi-vol-0100a]}
+  - {tracker: csi.snap.0100, add: [csi-vol-0100b]}
+  - {tracker: csi.snap.0200, pool: rbd-retired, add: [csi-vol-0200a]}
+EOF
+show "cat new-pools.yaml"
+sed 's/^/    /' "$work/new-pools.yaml"
+run_rk 0 submit "$work/new-pools.yaml"
+expect_line "3 entries submitted as 12-14" 'entries submitted \(seq 12-14\)'
+run_rk 1 replay --dry-run
+expect_line "entry 12 would fail" "^entry 12: would fail: pool 'rbd-new' .*pool not found"
+expect_line "entry 13 would wait behind it" '^entry 13: would be blocked: .*waits behind entry 12'
+expect_line "entry 14 would fail" "^entry 14: would fail: pool 'rbd-retired' "
+run_rk 1 replay
+expect_line "as the dry run said: 2 failed, 1 blocked" '^replay: 0 applied, 2 failed, 1 blocked'
+
+say "The operator creates rbd-new, retries entry 12, and skips entry 14 with a reason"
+make_pools rbd-new
+run_rk 0 retry --entry 12
+expect_line "entry 12 back to pending" '^retry: 1 entries back to pending'
+run_rk 0 skip 14 --reason "pool rbd-retired was retired"
+run_rk 0 replay
+expect_line "entries 12 and 13 applied" '^replay: 2 applied, 0 failed, 0 blocked, 0 needs-review, 0 pending'
+check_show rbd-new "" csi.snap.0100 2 "normal csi-vol-0100a" "normal csi-vol-0100b"
+run_rk 0 status
+expect_line "13 done" '^ +done +13$'
+expect_line "1 skipped" '^ +skipped +1$'
+expect_line "none failed" '^ +failed +0$'
 
 say "A second replay finds nothing to do, and changes nothing"
 run_rk 0 replay

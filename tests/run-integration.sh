@@ -115,6 +115,8 @@ for t in ${tests[@]+"${tests[@]}"}; do
 		cat "$log"
 	else
 		echo "$name ($suite): $p passed (${secs}s)"
+		# The fault tests' measurements (tests/faults/faultlib.sh).
+		grep '^  figures: ' "$log"
 	fi
 done
 echo "$suite: $passed passed, $failed failed"

@@ -200,6 +200,16 @@ typedef struct rt_submit_result {
 int rt_journal_submit(rt_submit_result *out, rt_journal *j, const char *path,
                       const char *name, unsigned flags);
 
+/* Progress of rt_journal_submit() on `j` while it writes a batch: `done`
+ * of `total` lines of the file are in (done reaches total at the end).
+ * Called on the caller's thread, now and then (every few hundred KiB of
+ * entries); a map enlarged midway starts it again from 0. */
+typedef void (*rt_submit_progress_fn)(void *arg, uint64_t done,
+                                      uint64_t total);
+/* Sets (fn NULL: clears) the progress callback of submits on `j`. */
+void rt_journal_set_submit_progress(rt_journal *j, rt_submit_progress_fn fn,
+                                    void *arg);
+
 /* ---- transactions ---------------------------------------------------- */
 
 /* rt_journal_txn_begin() flags. */
@@ -360,6 +370,16 @@ typedef struct rt_prune_result {
  * nothing of that transaction is written), RT_EIO, RT_ENOMEM. */
 int rt_journal_prune(rt_prune_result *out, rt_journal *j,
                      const rt_prune_opts *opts);
+
+/* What rt_journal_prune() would delete now, counted in `out` as it counts
+ * (transactions: those it would commit), deleting nothing.  The prune's
+ * own deletions run in one write transaction that is then aborted, so the
+ * counts cannot drift from what a prune does; other writers wait for it
+ * meanwhile, and data.mdb is not written.  Errors as rt_journal_prune(),
+ * and RT_EJOURNAL when the deletions do not fit in one transaction of the
+ * journal's map. */
+int rt_journal_prune_dry_run(rt_prune_result *out, rt_journal *j,
+                             const rt_prune_opts *opts);
 
 /* Totals over the journal's whole life; each only ever grows, so they suit
  * monitoring counters.  Entries ever applied = counts[RT_ENTRY_DONE] +

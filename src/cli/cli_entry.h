@@ -18,6 +18,12 @@ const char *cli_iso_time(char buf[32], int64_t ns);
 /* "add", "remove", or "?". */
 const char *cli_op_name(rt_op op);
 
+/* refs as a JSON array of {key, type ("normal" or "mask")}. */
+void cli_json_refs(struct cli_json *w, const rt_ref *refs, size_t n);
+/* An outcome as {result, added, removed, masked}, or null for
+ * RT_RESULT_NONE. */
+void cli_json_outcome(struct cli_json *w, const rt_entry_outcome *o);
+
 /* Writes `e` as one JSON object with every field: seq, batch_id,
  * request_index, request_id, pool, namespace, tracker, op, refs [{key,
  * type}], state, attempts, error, outcome {result, added, removed, masked}

@@ -2,8 +2,10 @@
  * cli_replay.c - what `replay` and `run` share to drive a replay (see
  * cli_replay.h).
  */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli_log.h"
 #include "cli_progress.h"
@@ -57,6 +59,71 @@ int cli_replay_lock(rt_journal_lock **lock, rt_journal *j, int wait_ms)
 	return cli_exit_code(rc);
 }
 
+/* ---- a graceful stop on SIGTERM and SIGINT ---------------------------------- */
+
+/* The first SIGTERM or SIGINT (its number), read by the replayer through
+ * rt_replay_opts.stop. */
+static volatile sig_atomic_t stop_signal;
+
+static void say(const char *s)
+{
+	ssize_t n = write(STDERR_FILENO, s, strlen(s));
+
+	(void)n;
+}
+
+/* The first signal asks for a graceful stop; a second one, while the ops
+ * in flight settle, ends the process at once by that signal: its entries
+ * stay in flight and the next run resolves them from the evidence on the
+ * trackers, as after a crash.  Only async-signal-safe calls here. */
+static void on_stop_signal(int sig)
+{
+	struct sigaction dfl;
+
+	if (stop_signal) {
+		memset(&dfl, 0, sizeof(dfl));
+		dfl.sa_handler = SIG_DFL;
+		sigemptyset(&dfl.sa_mask);
+		sigaction(sig, &dfl, NULL);
+		/* Blocked until this handler returns, then fatal. */
+		raise(sig);
+		return;
+	}
+	stop_signal = sig;
+	say(cli_progname());
+	say(sig == SIGINT ? ": SIGINT" : ": SIGTERM");
+	say(": stopping: no new operations; settling those in flight, "
+	    "then the summary (a second signal ends the process at once)\n");
+}
+
+/* A signal ignored when we were started (SIGINT of a background job, nohup)
+ * stays ignored, as the shell meant it. */
+static void catch_one(int sig, const struct sigaction *sa)
+{
+	struct sigaction old;
+
+	if (sigaction(sig, sa, &old) == 0 && old.sa_handler == SIG_IGN)
+		sigaction(sig, &old, NULL);
+}
+
+void cli_replay_catch_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	/* Interrupted system calls restart: the flag is polled. */
+	sa.sa_flags = SA_RESTART;
+	catch_one(SIGTERM, &sa);
+	catch_one(SIGINT, &sa);
+}
+
+int cli_replay_stopped(void)
+{
+	return stop_signal;
+}
+
 /* ---- progress ------------------------------------------------------------ */
 
 static void on_progress(void *arg, const rt_replay_stats *s)
@@ -88,6 +155,13 @@ int cli_replay_drive(rt_replay_stats *stats, rt_journal *j,
 	int rc, status = 0;
 
 	memset(stats, 0, sizeof(*stats));
+	o.stop = &stop_signal;
+	if (stop_signal) {
+		/* Stopped before it began: nothing in flight, nothing to
+		 * settle. */
+		stats->interrupted = 1;
+		return 0;
+	}
 	rc = rt_cluster_connect(&cluster, &conn->opts);
 	if (rc != 0) {
 		cli_log_begin(&ev, CLI_LOG_WARN, "cluster.unavailable");
@@ -203,6 +277,17 @@ int cli_replay_waiting(rt_journal *j, uint64_t *pending, uint64_t *need)
 	*pending = c[RT_ENTRY_PENDING] + c[RT_ENTRY_IN_FLIGHT];
 	*need = *pending + c[RT_ENTRY_BLOCKED];
 	return 0;
+}
+
+const char *cli_replay_why(const rt_replay_stats *stats, int status)
+{
+	if (stats->interrupted)
+		return "interrupted; the next run continues";
+	if (stats->stalled)
+		return "stalled: no progress; the next run continues";
+	if (status == EX_TEMPFAIL && !stats->finished)
+		return "time budget spent; the next run continues";
+	return NULL;
 }
 
 int cli_replay_status(const rt_replay_stats *stats, uint64_t attention)

@@ -77,6 +77,23 @@ uint64_t cli_replay_attention(rt_journal *j, int report);
  * a replay).  0 or the journal's error code (message in the journal). */
 int cli_replay_waiting(rt_journal *j, uint64_t *pending, uint64_t *need);
 
+/* Graceful stop.  cli_replay_catch_signals() makes SIGTERM and SIGINT ask
+ * the replay to stop: no new operations, the ones in flight settle (bounded
+ * by the op timeout), the journal is committed, the summary printed, exit
+ * 75.  A second signal while settling ends the process at once, killed by
+ * that signal; its entries stay in flight and the next run resolves them
+ * from the evidence on the trackers, as after a crash.  Called once the
+ * journal lock is held (before, the default action loses nothing).  A
+ * signal ignored at start (SIGINT of a background job) stays ignored.
+ * cli_replay_stopped() is the first signal's number, or 0. */
+void cli_replay_catch_signals(void);
+int cli_replay_stopped(void);
+
+/* Why a replay that ran ended short, for the summary line: "interrupted;
+ * the next run continues" (a signal), the same for a stall and for a spent
+ * time budget (`status` 75); NULL when it did not. */
+const char *cli_replay_why(const rt_replay_stats *stats, int status);
+
 /* The exit status of a replay that ran: 77 if it had entries refused for
  * lack of permission, else 1 if `attention`, else 75 if it did not finish,
  * else 0. */

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,6 +21,7 @@
 #include "cli.h"
 #include "cli_entry.h"
 #include "cli_json.h"
+#include "cli_progress.h"
 
 #define JOURNAL_USAGE                                                           \
 	"      --journal DIR      the journal (default: $REFTRACK_JOURNAL, else\n" \
@@ -101,7 +103,9 @@ static const char submit_usage[] =
 	"\n"
 	JOURNAL_USAGE
 	"      --dry-run          validate only; write nothing\n"
-	"      --json             print the result as a JSON object\n"
+	"      --json             print the result as a JSON object (with\n"
+	"                         --dry-run: and every request as parsed)\n"
+	CLI_PROGRESS_USAGE
 	"  -h, --help             this text\n"
 	"\n"
 	"Exit status: 0 submitted (or already there), 64 usage, 65 invalid batch\n"
@@ -152,15 +156,54 @@ static int stdin_copy(char *path, size_t size)
 	return 0;
 }
 
+/* Files this big get a progress bar on a terminal. */
+#define SUBMIT_BAR_BYTES (1 << 20)
+
+struct submit_bar {
+	struct cli_progress bar;
+	uint64_t done, total;
+};
+
+static void on_submit_progress(void *arg, uint64_t done, uint64_t total)
+{
+	struct submit_bar *b = arg;
+
+	b->done = done;
+	b->total = total;
+	cli_progress_update(&b->bar, done, total);
+}
+
+/* submit --dry-run --json: each request as the parser hands it over. */
+static int put_request(void *arg, size_t index, const rt_request *req)
+{
+	struct cli_json *w = arg;
+
+	cli_json_object_begin(w);
+	cli_json_kv_uint(w, "index", index);
+	cli_json_kv_uint(w, "line", req->line);
+	cli_json_kv_string(w, "pool", req->pool);
+	cli_json_kv_string(w, "namespace", req->ns);
+	cli_json_kv_string(w, "tracker", req->tracker);
+	cli_json_kv_string(w, "op", req->op == RT_OP_ADD ? "add" : "remove");
+	cli_json_kv_string(w, "id", req->request_id);
+	cli_json_key(w, "refs");
+	cli_json_refs(w, req->refs, req->nrefs);
+	cli_json_object_end(w);
+	return 0;
+}
+
 int reftrack_cmd_submit(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "journal", required_argument, NULL, CLI_OPT_JOURNAL },
 		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
 		{ "json", no_argument, NULL, CLI_OPT_JSON },
+		CLI_PROGRESS_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
+	struct submit_bar sb;
+	struct stat fst;
 	const char *dir = NULL, *file;
 	char *name = NULL, copy_path[64] = "";
 	int opt, json = 0, dry = 0, precheck = 0, rc = 0, status = EX_OK;
@@ -169,7 +212,11 @@ int reftrack_cmd_submit(int argc, char **argv)
 	struct cli_json w;
 
 	optind = 0;
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	memset(&sb, 0, sizeof(sb));
+	while ((opt = getopt_long(argc, argv, CLI_PROGRESS_SHORTOPTS "h",
+	                          longopts, NULL)) != -1) {
+		if (cli_progress_option(opt))
+			continue;
 		switch (opt) {
 		case CLI_OPT_JOURNAL:
 			dir = optarg;
@@ -191,6 +238,13 @@ int reftrack_cmd_submit(int argc, char **argv)
 		return usage_error(argv[0], "exactly one FILE (or -) expected");
 	file = argv[optind];
 
+	if (dry && json && strcmp(file, "-") == 0) {
+		/* Read twice: once to validate, once to list the requests. */
+		if ((status = stdin_copy(copy_path, sizeof(copy_path))))
+			return status;
+		file = copy_path;
+		name = strdup("-");
+	}
 	if (dry) {
 		/* A dry run never creates a journal; without one it only
 		 * validates. */
@@ -233,9 +287,19 @@ int reftrack_cmd_submit(int argc, char **argv)
 	 * something when status is read from another directory. */
 	if (!name && strcmp(file, "-") != 0)
 		name = realpath(file, NULL);
+	if (!precheck && !dry && stat(file, &fst) == 0 &&
+	    S_ISREG(fst.st_mode) && fst.st_size >= SUBMIT_BAR_BYTES) {
+		cli_progress_begin(&sb.bar, "submit");
+		rt_journal_set_submit_progress(j, on_submit_progress, &sb);
+	}
 	if (!precheck)
 		rc = rt_journal_submit(&res, j, file, name ? name : file,
 		                       dry ? RT_SUBMIT_DRY_RUN : 0);
+	rt_journal_set_submit_progress(j, NULL, NULL);
+	/* Finished (once) before any message or summary. */
+	if (rc == 0 && sb.total)
+		sb.done = sb.total;
+	cli_progress_end(&sb.bar, sb.done, sb.total);
 	if (rc) {
 		if (copy_path[0])
 			file = "-";
@@ -267,11 +331,29 @@ int reftrack_cmd_submit(int argc, char **argv)
 		cli_json_kv_bool(&w, "dry_run", dry);
 		cli_json_key(&w, "journal");
 		cli_json_string(&w, j ? rt_journal_dir(j) : NULL);
+		if (dry) {
+			rt_batch_error perr;
+
+			/* The file was valid a moment ago; a change since
+			 * is an error here too. */
+			cli_json_key(&w, "requests");
+			cli_json_array_begin(&w);
+			rc = rt_batch_parse_file(file, put_request, &w, &perr);
+			cli_json_array_end(&w);
+			if (rc != 0) {
+				cli_warn("%s: changed while being read: %s",
+				         copy_path[0] ? "<stdin>" : file,
+				         perr.message);
+				status = cli_exit_code(rc);
+			}
+		}
 		cli_json_object_end(&w);
 		if (cli_json_finish(&w) < 0) {
 			cli_warn("writing the output:");
 			status = EX_IOERR;
 		}
+	} else if (cli_quiet()) {
+		/* -q: the exit status says it. */
 	} else if (res.already_present) {
 		printf("batch %s: already submitted (%llu entries, seq %llu-%llu); "
 		       "nothing added\n",

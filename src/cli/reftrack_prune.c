@@ -21,7 +21,11 @@
 
 #define DEFAULT_BATCH_RETENTION (90LL * 86400)
 
-enum { OPT_DONE_OLDER = CLI_OPT_FIRST_FREE, OPT_BATCH_RETENTION };
+enum {
+	OPT_DONE_OLDER = CLI_OPT_FIRST_FREE,
+	OPT_BATCH_RETENTION,
+	OPT_DRY_RUN,
+};
 
 static void prune_usage(FILE *out)
 {
@@ -47,6 +51,7 @@ static void prune_usage(FILE *out)
 	        "emptied batches\n"
 	        "                         submitted longer ago (default 90d; "
 	        "never keeps them)\n"
+	        "      --dry-run          count what would go; delete nothing\n"
 	        "      --json             print the result as JSON\n"
 	        "Exit status: 0, 64 usage, 65 unusable journal, 66 no journal "
 	        "there.\n");
@@ -79,10 +84,12 @@ int reftrack_cmd_prune(int argc, char **argv)
 		{ "batch-retention", required_argument, NULL,
 		  OPT_BATCH_RETENTION },
 		{ "json", no_argument, NULL, CLI_OPT_JSON },
+		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
 		{ "help", no_argument, NULL, CLI_OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *dir = NULL;
+	int dry = 0;
 	long long older = -2, batches = DEFAULT_BATCH_RETENTION;
 	int opt, rc, json = 0, status = EX_OK;
 	rt_journal *j = NULL;
@@ -108,6 +115,9 @@ int reftrack_cmd_prune(int argc, char **argv)
 			break;
 		case CLI_OPT_JSON:
 			json = 1;
+			break;
+		case OPT_DRY_RUN:
+			dry = 1;
 			break;
 		case 'h':
 		case CLI_OPT_HELP:
@@ -136,7 +146,13 @@ int reftrack_cmd_prune(int argc, char **argv)
 	if (older == 0)
 		o.entries_before_ns = now + 1;
 	o.batches_before_ns = cutoff(now, batches);
-	rc = rt_journal_prune(&res, j, &o);
+	rc = dry ? rt_journal_prune_dry_run(&res, j, &o)
+	         : rt_journal_prune(&res, j, &o);
+	if (rc != 0 && dry) {
+		cli_warn("%s", rt_journal_errmsg(j));
+		status = cli_exit_code(rc);
+		goto done;
+	}
 	if (rc != 0) {
 		/* What was committed before the failure stays pruned. */
 		cli_warn("%s (%llu entries pruned before that)",
@@ -158,11 +174,20 @@ int reftrack_cmd_prune(int argc, char **argv)
 		cli_json_kv_uint(&w, "batches_forgotten", res.batches_forgotten);
 		cli_json_kv_uint(&w, "transactions", res.transactions);
 		cli_json_kv_uint(&w, "data_bytes", (uint64_t)st.st_size);
+		cli_json_kv_bool(&w, "dry_run", dry);
 		cli_json_object_end(&w);
 		if (cli_json_finish(&w) < 0) {
 			cli_warn("writing the output:");
 			status = EX_IOERR;
 		}
+	} else if (dry) {
+		printf("prune (dry run): %llu entries would go (%llu done, %llu "
+		       "skipped), %llu batch records would be forgotten; "
+		       "nothing was deleted\n",
+		       (unsigned long long)res.entries_total,
+		       (unsigned long long)res.entries[RT_ENTRY_DONE],
+		       (unsigned long long)res.entries[RT_ENTRY_SKIPPED],
+		       (unsigned long long)res.batches_forgotten);
 	} else {
 		printf("prune: %llu entries (%llu done, %llu skipped), %llu "
 		       "batch records forgotten; data.mdb is %lld bytes\n",

@@ -11,6 +11,7 @@
 #include <reftrack/replay.h>
 
 #include "cli.h"
+#include "cli_entry.h"
 #include "cli_json.h"
 #include "cli_progress.h"
 #include "cli_replay.h"
@@ -68,14 +69,21 @@ static void replay_usage(FILE *out)
 	        "  -h, --help             this text\n"
 	        "Exit status: 0 all done, 1 failed, blocked or needs-review "
 	        "entries need an\noperator, 64 usage, 65 unusable journal, "
-	        "75 entries left pending for a later\nrun (cluster unreachable, "
-	        "time budget spent, journal busy), 77 permission\ndenied.  "
-	        "A dry run exits as the replay it predicts would (66: no\n"
-	        "journal).\n");
+	        "74 I/O error (disk full), 75 entries\nleft pending for a later "
+	        "run (cluster unreachable, time budget spent,\njournal busy, "
+	        "interrupted), 77 permission denied, 78 Ceph configuration\n"
+	        "unusable.  A dry run exits as the replay it predicts would "
+	        "(66: no journal).\n");
 }
 
+/* The one summary line (one JSON object with --json) that every replay
+ * ends with, whatever happened once the options were understood: what this
+ * run did, then what needs an operator in the whole journal (`attention`,
+ * -1 when the journal could not be read), why it ended short (`why`, or
+ * NULL) and the exit status. */
 static void print_summary(const rt_replay_stats *s, double secs, int json,
-                          const char *dir)
+                          const char *dir, int64_t attention,
+                          const char *why, int status)
 {
 	if (json) {
 		struct cli_json w;
@@ -91,18 +99,34 @@ static void print_summary(const rt_replay_stats *s, double secs, int json,
 		cli_json_kv_uint(&w, "pending", s->pending);
 		cli_json_kv_uint(&w, "retries", s->retries);
 		cli_json_kv_bool(&w, "finished", s->finished);
+		cli_json_kv_bool(&w, "interrupted", s->interrupted);
+		cli_json_kv_bool(&w, "stalled", s->stalled);
+		cli_json_key(&w, "attention");
+		if (attention >= 0)
+			cli_json_uint(&w, (uint64_t)attention);
+		else
+			cli_json_null(&w);
+		cli_json_kv_string(&w, "stopped", why);
 		cli_json_kv_double(&w, "seconds", secs, 3);
+		cli_json_kv_int(&w, "exit", status);
 		cli_json_object_end(&w);
 		cli_json_finish(&w);
 		return;
 	}
 	printf("replay: %llu applied, %llu failed, %llu blocked, "
-	       "%llu needs-review, %llu pending; %llu retries; %.1f s\n",
+	       "%llu needs-review, %llu pending; %llu retries; %.1f s",
 	       (unsigned long long)s->applied, (unsigned long long)s->failed,
 	       (unsigned long long)s->blocked,
 	       (unsigned long long)s->needs_review,
 	       (unsigned long long)s->pending, (unsigned long long)s->retries,
 	       secs);
+	if (attention > 0)
+		printf("; in the journal: %lld %s an operator (reftrack status)",
+		       (long long)attention,
+		       attention == 1 ? "entry needs" : "entries need");
+	if (why)
+		printf("; %s", why);
+	printf("; exit %d\n", status);
 }
 
 /* ---- the dry run ------------------------------------------------------- */
@@ -167,26 +191,19 @@ static int dry_entry(void *arg, const rt_replay_prediction *p)
 		cli_json_kv_string(d->w, "pool", e->pool);
 		cli_json_kv_string(d->w, "namespace", e->ns);
 		cli_json_kv_string(d->w, "tracker", e->tracker);
-		cli_json_kv_string(d->w, "op", e->op == RT_OP_ADD ? "add"
-		                                                  : "remove");
+		cli_json_kv_string(d->w, "op", cli_op_name(e->op));
 		cli_json_kv_string(d->w, "state", rt_entry_state_name(p->state));
 		cli_json_key(d->w, "outcome");
-		if (p->state != RT_ENTRY_DONE) {
+		if (p->state != RT_ENTRY_DONE)
 			cli_json_null(d->w);
-		} else {
-			cli_json_object_begin(d->w);
-			cli_json_kv_string(d->w, "result",
-			                   rt_entry_result_name(o->result));
-			cli_json_kv_uint(d->w, "added", o->added);
-			cli_json_kv_uint(d->w, "removed", o->removed);
-			cli_json_kv_uint(d->w, "masked", o->masked);
-			cli_json_object_end(d->w);
-		}
+		else
+			cli_json_outcome(d->w, o);
 		cli_json_kv_string(d->w, "error", p->error);
 		cli_json_kv_bool(d->w, "was_in_flight", p->was_in_flight);
 		cli_json_object_end(d->w);
 		return 0;
 	}
+	cli_progress_hide();
 	printf("entry %llu: ", (unsigned long long)e->seq);
 	if (p->was_in_flight)
 		printf("(in flight: resolved from the tracker) ");
@@ -288,6 +305,10 @@ static int dry_run(const char *dir, const char *batch, int json,
 		goto done;
 	}
 	if (json) {
+		/* One long line on the terminal the bar would be redrawn on:
+		 * no bar then. */
+		if (isatty(STDOUT_FILENO))
+			cli_progress_option(CLI_OPT_NO_PROGRESS);
 		cli_json_init(&w, stdout, 0);
 		cli_json_object_begin(&w);
 		cli_json_kv_string(&w, "journal", rt_journal_dir(j));
@@ -297,7 +318,9 @@ static int dry_run(const char *dir, const char *batch, int json,
 		cli_json_array_begin(&w);
 		d.w = &w;
 	}
-	/* Nothing a replay would move on: no cluster needed. */
+	/* Nothing a replay would move on: no cluster needed.  SIGINT and
+	 * SIGTERM stop it gracefully, so that the output stays whole. */
+	cli_replay_catch_signals();
 	if (need > 0)
 		status = cli_replay_drive(&stats, j, conn, opts, dry_entry, &d);
 	if (json) {
@@ -348,6 +371,8 @@ int reftrack_cmd_replay(int argc, char **argv)
 	rt_journal_lock *lock = NULL;
 	const char *dir = NULL;
 	uint64_t pending = 0, need = 0;
+	int64_t attention = -1;
+	const char *why = NULL;
 	int opt, rc, json = 0, status = EX_OK;
 	double start;
 
@@ -397,29 +422,60 @@ int reftrack_cmd_replay(int argc, char **argv)
 	start = now_sec();
 	/* Only submit and run create a journal: a mistyped --journal must
 	 * not become a new, empty journal that replays "nothing to do". */
-	if ((status = cli_journal_open(&j, dir, RT_JOURNAL_NOCREATE)))
+	if ((status = cli_journal_open(&j, dir, RT_JOURNAL_NOCREATE))) {
+		why = "no usable journal";
 		goto done;
-	if ((status = cli_replay_lock(&lock, j, ra.wait_ms)))
+	}
+	if ((status = cli_replay_lock(&lock, j, ra.wait_ms))) {
+		why = status == EX_TEMPFAIL ? "journal busy: another process is "
+		                              "replaying it"
+		                            : "journal lock not taken";
 		goto done;
+	}
+	cli_replay_catch_signals();
 	rc = cli_replay_waiting(j, &pending, &need);
 	if (rc != 0) {
 		cli_warn("%s", rt_journal_errmsg(j));
 		status = cli_exit_code(rc);
+		why = "journal error";
 		goto done;
 	}
+	stats.pending = pending;
 	if (need == 0) {
 		/* Nothing a replay could move on: the cluster is not needed,
 		 * so a dead one does not turn "all done" into "try later". */
 		memset(&stats, 0, sizeof(stats));
 		stats.finished = 1;
 	} else if ((status = cli_replay_apply(&stats, j, &conn, &ra.opts))) {
+		if (stats.total == 0) {
+			/* Not connected: every entry still waits. */
+			stats.pending = pending;
+			why = status == EX_TEMPFAIL ? "cluster unreachable; the "
+			                              "next run continues"
+			      : status == EX_CONFIG ? "Ceph configuration unusable"
+			      : status == EX_NOPERM ? "permission denied"
+			                            : "not connected";
+		} else {
+			why = "journal error";
+		}
 		goto done;
 	}
-	if (json || !cli_quiet())
-		print_summary(&stats, now_sec() - start, json,
-		              rt_journal_dir(j));
-	status = cli_replay_status(&stats, cli_replay_attention(j, 1));
+	/* Stopped before it began: everything still waits. */
+	if (stats.total == 0 && !stats.finished)
+		stats.pending = pending;
+	attention = (int64_t)cli_replay_attention(j, 1);
+	status = cli_replay_status(&stats, (uint64_t)attention);
+	why = cli_replay_why(&stats, status);
 done:
+	if (json || !cli_quiet()) {
+		if (attention < 0 && j)
+			attention = (int64_t)cli_replay_attention(j, 0);
+		print_summary(&stats, now_sec() - start, json,
+		              j ? rt_journal_dir(j) : dir, attention, why,
+		              status);
+		if (fflush(stdout) != 0 && status == EX_OK)
+			status = EX_IOERR;
+	}
 	rt_journal_lock_release(lock);
 	rt_journal_close(j);
 	return status;

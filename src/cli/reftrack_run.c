@@ -33,7 +33,8 @@
  *                      files_rejected, files_held, files_deferred,
  *                      entries_submitted, replayed (bool: the replayer
  *                      ran), applied, failed, blocked, needs_review,
- *                      pending, retries, finished (bool), attention
+ *                      pending, retries, finished (bool), interrupted
+ *                      (bool: SIGTERM or SIGINT), stalled (bool), attention
  *                      (entries needing an operator, journal-wide),
  *                      pruned_entries, forgotten_batches, seconds, exit
  */
@@ -116,8 +117,10 @@ static void run_usage(FILE *out)
 	        "(`reftrack --help`)\n"
 	        "Exit status: 0 all done, 1 entries or spool files need an "
 	        "operator, 75 work\nleft for a later run (journal busy, cluster "
-	        "unreachable, time budget spent),\n66 no spool directory, 73 "
-	        "metrics file not written, 77 permission denied.\n");
+	        "unreachable, time budget spent,\ninterrupted), 66 no spool "
+	        "directory, 73 metrics file not written, 74 I/O\nerror (disk "
+	        "full), 77 permission denied, 78 Ceph configuration "
+	        "unusable.\n");
 }
 
 static double mono_now(void)
@@ -147,6 +150,7 @@ struct run {
 	rt_prune_result pruned;
 	uint64_t attention;
 	int replayed;
+	int interrupted;      /* a SIGTERM or SIGINT stopped it */
 	int status_journal;   /* the journal failed: this status */
 	int status_spool;     /* the spool directory failed */
 	int status_cluster;   /* 75 unreachable, 77 permission, 78 bad Ceph
@@ -202,6 +206,9 @@ static void replay_step(struct run *r, rt_journal *j, double deadline)
 		/* Entries refused for lack of permission: 77, as for add/rm. */
 		if (st->denied > 0)
 			r->status_cluster = EX_NOPERM;
+		/* Stopped before it began: everything still waits. */
+		if (st->total == 0 && !st->finished)
+			st->pending = pending;
 	}
 }
 
@@ -273,7 +280,8 @@ static int final_status(const struct run *r)
 		return r->status_cluster;
 	if (r->attention || sp->rejected || sp->held)
 		return 1;
-	if (r->status_cluster || !r->rep.replay.finished || sp->deferred)
+	if (r->status_cluster || !r->rep.replay.finished || sp->deferred ||
+	    r->interrupted)
 		return EX_TEMPFAIL;
 	return EX_OK;
 }
@@ -283,7 +291,8 @@ static void summary(const struct run *r, const char *journal_dir)
 	const struct reftrack_spool_result *sp = &r->rep.spool;
 	const rt_replay_stats *st = &r->rep.replay;
 	struct cli_log_event ev;
-	char files[256], held[48] = "", deferred[48] = "";
+	char files[256], held[48] = "", deferred[48] = "", attention[96] = "";
+	const char *why = "";
 
 	cli_log_begin(&ev, CLI_LOG_INFO, "run.end");
 	cli_log_str(&ev, "journal", journal_dir);
@@ -302,6 +311,8 @@ static void summary(const struct run *r, const char *journal_dir)
 	cli_log_uint(&ev, "pending", st->pending);
 	cli_log_uint(&ev, "retries", st->retries);
 	cli_log_bool(&ev, "finished", st->finished);
+	cli_log_bool(&ev, "interrupted", r->interrupted);
+	cli_log_bool(&ev, "stalled", st->stalled);
 	cli_log_uint(&ev, "attention", r->attention);
 	cli_log_uint(&ev, "pruned_entries", r->pruned.entries_total);
 	cli_log_uint(&ev, "forgotten_batches", r->pruned.batches_forgotten);
@@ -316,10 +327,18 @@ static void summary(const struct run *r, const char *journal_dir)
 	         "%u files accepted, %u duplicate, %u rejected%s%s",
 	         sp->accepted - sp->duplicate, sp->duplicate, sp->rejected,
 	         held, deferred);
+	if (r->attention)
+		snprintf(attention, sizeof(attention), "; in the journal: %llu "
+		         "%s an operator", (unsigned long long)r->attention,
+		         r->attention == 1 ? "entry needs" : "entries need");
+	if (r->interrupted)
+		why = "; interrupted; the next run continues";
+	else if (st->stalled)
+		why = "; stalled: no progress; the next run continues";
 	cli_log_end(&ev,
 	            "run: %s; %llu entries applied, %llu failed, %llu blocked, "
 	            "%llu needs-review, %llu pending; %llu retries; %llu "
-	            "pruned; %.1f s; exit %d",
+	            "pruned; %.1f s%s%s; exit %d",
 	            files, (unsigned long long)st->applied,
 	            (unsigned long long)st->failed,
 	            (unsigned long long)st->blocked,
@@ -327,7 +346,7 @@ static void summary(const struct run *r, const char *journal_dir)
 	            (unsigned long long)st->pending,
 	            (unsigned long long)st->retries,
 	            (unsigned long long)r->pruned.entries_total, r->rep.duration,
-	            r->rep.exit_status);
+	            attention, why, r->rep.exit_status);
 }
 
 static void parse_args(struct run *r, int argc, char **argv)
@@ -443,6 +462,9 @@ int reftrack_cmd_run(int argc, char **argv)
 		free(journal_dir);
 		return status;
 	}
+	/* From here on SIGTERM (systemd's stop) and SIGINT end the run
+	 * gracefully: see cli_replay_catch_signals(). */
+	cli_replay_catch_signals();
 	/* The budget counts from here: time spent waiting for the lock is
 	 * not work. */
 	if (r.ra.opts.max_time_ms)
@@ -465,11 +487,15 @@ int reftrack_cmd_run(int argc, char **argv)
 	if (r.status_journal)
 		goto finish;
 	r.attention = cli_replay_attention(j, 1);
-	prune_step(&r, j);
-	if (r.backup && !r.status_journal)
-		backup_step(&r, j);
+	/* Stopped by a signal: prune and back up next time, end now. */
+	if (!cli_replay_stopped()) {
+		prune_step(&r, j);
+		if (r.backup && !r.status_journal)
+			backup_step(&r, j);
+	}
 
 finish:
+	r.interrupted = cli_replay_stopped() != 0;
 	r.rep.end_ns = real_now_ns();
 	r.rep.duration = mono_now() - t0;
 	r.rep.exit_status = final_status(&r);

@@ -44,6 +44,7 @@
 
 #include "cli.h"
 #include "cli_log.h"
+#include "cli_replay.h"
 #include "reftrack_spool.h"
 
 #define SUFFIX_MAX 100000
@@ -473,12 +474,15 @@ int reftrack_spool_submit_all(struct reftrack_spool_result *out,
 		goto done;
 	}
 	for (i = 0; i < n; i++) {
-		if (deadline > 0 && mono_now() >= deadline) {
+		int stopped = cli_replay_stopped();
+
+		if (stopped || (deadline > 0 && mono_now() >= deadline)) {
 			out->deferred = (unsigned)(n - i);
 			cli_log_begin(&ev, CLI_LOG_DETAIL, "spool.deferred");
 			cli_log_uint(&ev, "files", out->deferred);
-			cli_log_end(&ev, "spool: time budget spent; %u files "
-			                 "left for the next run",
+			cli_log_end(&ev, "spool: %s; %u files left for the next "
+			                 "run",
+			            stopped ? "interrupted" : "time budget spent",
 			            out->deferred);
 			break;
 		}

@@ -153,7 +153,8 @@ static int check_batches(struct ck *c)
 	rc = mdb_cursor_open(t->txn, t->j->batches, &cur);
 	if (rc)
 		return rt__jerr_mdb(t->j, t, rc, "opening a cursor");
-	for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0 && !c->stop && !c->broken;
+	for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST);
+	     rc == 0 && !c->stop && !c->broken;
 	     rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
 		struct ck_batch *b;
 		uint64_t serial;
@@ -254,7 +255,8 @@ static int check_entries(struct ck *c)
 		rc = rt__jerr_mdb(t->j, t, rc, "opening a cursor");
 		goto done;
 	}
-	for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0 && !c->stop && !c->broken;
+	for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST);
+	     rc == 0 && !c->stop && !c->broken;
 	     rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
 		struct ck_batch *b;
 		uint64_t seq;
@@ -355,7 +357,8 @@ static int check_index(struct ck *c, MDB_dbi dbi, const char *table,
 	rc = mdb_cursor_open(t->txn, dbi, &cur);
 	if (rc)
 		return rt__jerr_mdb(t->j, t, rc, "opening a cursor");
-	for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0 && !c->stop && !c->broken;
+	for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST);
+	     rc == 0 && !c->stop && !c->broken;
 	     rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
 		uint64_t seq;
 
@@ -419,7 +422,8 @@ static int check_batch_ids(struct ck *c)
 	rc = mdb_cursor_open(t->txn, t->j->batch_ids, &cur);
 	if (rc)
 		return rt__jerr_mdb(t->j, t, rc, "opening a cursor");
-	for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0 && !c->stop && !c->broken;
+	for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST);
+	     rc == 0 && !c->stop && !c->broken;
 	     rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
 		struct ck_batch *b;
 

@@ -288,8 +288,17 @@ static int prune_entries_txn(void *arg, rt_journal_txn *t)
 	return rc;
 }
 
-static int prune_entries(rt_journal *j, uint8_t state, int64_t before,
-                         size_t chunk, rt_prune_result *res)
+/* Runs one pass of fn (prune_entries_txn or forget_batches_txn): in a
+ * transaction of its own, committed, or for a dry run in `dry`, the one
+ * transaction every pass of the prune shares and nobody commits. */
+static int pass_run(rt_journal *j, rt_journal_txn *dry,
+                    int (*fn)(void *arg, rt_journal_txn *txn), void *arg)
+{
+	return dry ? fn(arg, dry) : rt_journal_write(j, fn, arg);
+}
+
+static int prune_entries(rt_journal *j, rt_journal_txn *dry, uint8_t state,
+                         int64_t before, size_t chunk, rt_prune_result *res)
 {
 	struct entry_pass p;
 	int rc;
@@ -304,7 +313,7 @@ static int prune_entries(rt_journal *j, uint8_t state, int64_t before,
 	if (!p.v)
 		return rt__jerr(j, RT_ENOMEM, "out of memory");
 	for (;;) {
-		rc = rt_journal_write(j, prune_entries_txn, &p);
+		rc = pass_run(j, dry, prune_entries_txn, &p);
 		if (rc)
 			break;
 		res->transactions++;
@@ -431,8 +440,8 @@ static int forget_batches_txn(void *arg, rt_journal_txn *t)
 	return rc;
 }
 
-static int forget_batches(rt_journal *j, int64_t before, size_t chunk,
-                          rt_prune_result *res)
+static int forget_batches(rt_journal *j, rt_journal_txn *dry, int64_t before,
+                          size_t chunk, rt_prune_result *res)
 {
 	struct batch_pass p;
 	int rc;
@@ -448,7 +457,7 @@ static int forget_batches(rt_journal *j, int64_t before, size_t chunk,
 		goto done;
 	}
 	for (;;) {
-		rc = rt_journal_write(j, forget_batches_txn, &p);
+		rc = pass_run(j, dry, forget_batches_txn, &p);
 		if (rc)
 			break;
 		res->transactions++;
@@ -465,10 +474,11 @@ done:
 
 /* ---- the whole prune ------------------------------------------------------------------ */
 
-int rt_journal_prune(rt_prune_result *out, rt_journal *j,
-                     const rt_prune_opts *opts)
+static int prune(rt_prune_result *out, rt_journal *j,
+                 const rt_prune_opts *opts, int dry_run)
 {
 	rt_prune_result res;
+	rt_journal_txn *dry = NULL;
 	size_t chunk;
 	int rc = 0;
 
@@ -484,19 +494,42 @@ int rt_journal_prune(rt_prune_result *out, rt_journal *j,
 		rc = rt__jerr(j, RT_EINVAL, "prune inside an open transaction");
 		goto done;
 	}
+	/* A dry run does the very same deletions in one write transaction
+	 * and aborts it: nothing reaches data.mdb (no MDB_WRITEMAP). */
+	if (dry_run) {
+		rc = rt_journal_txn_begin(&dry, j, 0);
+		if (rc)
+			goto done;
+	}
 	if (opts->entries_before_ns > 0) {
-		rc = prune_entries(j, RT_ENTRY_DONE, opts->entries_before_ns,
-		                   chunk, &res);
+		rc = prune_entries(j, dry, RT_ENTRY_DONE,
+		                   opts->entries_before_ns, chunk, &res);
 		if (rc == 0)
-			rc = prune_entries(j, RT_ENTRY_SKIPPED,
+			rc = prune_entries(j, dry, RT_ENTRY_SKIPPED,
 			                   opts->entries_before_ns, chunk, &res);
 	}
 	/* After the entries, so that batches emptied just now can go in
 	 * the same call when both cutoffs allow it. */
 	if (rc == 0 && opts->batches_before_ns > 0)
-		rc = forget_batches(j, opts->batches_before_ns, chunk, &res);
+		rc = forget_batches(j, dry, opts->batches_before_ns, chunk, &res);
+	if (dry && rc == RT_ETRANSIENT)
+		rc = rt__jerr(j, RT_EJOURNAL, "a dry run of this prune does not "
+		              "fit in the journal's map; prune in smaller steps");
 done:
+	rt_journal_txn_abort(dry);
 	if (out)
 		*out = res;
 	return rc;
+}
+
+int rt_journal_prune(rt_prune_result *out, rt_journal *j,
+                     const rt_prune_opts *opts)
+{
+	return prune(out, j, opts, 0);
+}
+
+int rt_journal_prune_dry_run(rt_prune_result *out, rt_journal *j,
+                             const rt_prune_opts *opts)
+{
+	return prune(out, j, opts, 1);
 }

@@ -138,6 +138,10 @@ struct sim {
 	int exists;
 	uint32_t refcount;
 	uint64_t marker;         /* the marker the write would have set */
+	/* The whole-omap census the write would have left (see
+	 * rt__snapshot_check()): listed keys of each type, and "". */
+	uint64_t nnormal, nmask;
+	unsigned char empty_type;
 	int wiped;               /* deleted since the read: keys not in
 	                          * keys[] are absent */
 	struct sim_key *keys;    /* sorted by (len, bytes) */
@@ -182,7 +186,7 @@ struct slot {
 	rt_ref *urefs;
 	size_t urefs_cap;
 	struct rt__tio_read rd;
-	int paging;              /* rd is a later page of the census */
+	int paging;              /* rd is a later read of the census */
 	struct rt__snapshot snap;
 	unsigned char *after;    /* the group's end state, over ureq's keys */
 	size_t after_cap;
@@ -535,7 +539,30 @@ static int sim_record(struct slot *s, int exists, uint32_t refcount)
 		/* Deleted: whatever the cluster still holds is gone. */
 		sim_clear_keys(&s->sim);
 		s->sim.wiped = 1;
+		s->sim.nnormal = s->sim.nmask = 0;
+		s->sim.empty_type = 0;
 		return 0;
+	}
+	/* The census after = the census the group was planned on (s->snap,
+	 * already seen through the overlay) changed by the group's keys. */
+	s->sim.nnormal = s->snap.exists ? s->snap.nnormal : 0;
+	s->sim.nmask = s->snap.exists ? s->snap.nmask : 0;
+	s->sim.empty_type = s->snap.exists ? s->snap.empty_type : 0;
+	for (i = 0; i < s->ureq.nkeys; i++) {
+		unsigned char before = s->snap.exists ? s->snap.found[i] : 0;
+
+		if (s->ureq.keys[i].len == 0) {
+			s->sim.empty_type = s->after[i];
+			continue;
+		}
+		if (before == RT_REF_NORMAL)
+			s->sim.nnormal--;
+		else if (before == RT_REF_MASK)
+			s->sim.nmask--;
+		if (s->after[i] == RT_REF_NORMAL)
+			s->sim.nnormal++;
+		else if (s->after[i] == RT_REF_MASK)
+			s->sim.nmask++;
 	}
 	for (i = 0; i < s->ureq.nkeys; i++) {
 		rc = sim_set(&s->sim, s->ureq.keys[i].key, s->ureq.keys[i].len,
@@ -560,6 +587,10 @@ static void sim_overlay(struct slot *s)
 	s->snap.refcount = s->sim.exists ? s->sim.refcount : 0;
 	/* A write moves the version: no guard taken before it matches. */
 	s->snap.version = s->sim.exists ? UINT64_MAX : 0;
+	s->snap.complete = 1;
+	s->snap.nnormal = s->sim.exists ? s->sim.nnormal : 0;
+	s->snap.nmask = s->sim.exists ? s->sim.nmask : 0;
+	s->snap.empty_type = s->sim.exists ? s->sim.empty_type : 0;
 	s->snap.has_extra = 0;
 	s->snap.extra_len = 0;
 	if (s->sim.exists) {
@@ -921,12 +952,12 @@ static int send_read(struct replay *r, struct slot *s)
 	return send_read_op(r, s);
 }
 
-/* Sends the next page of a big tracker's census (see tracker_io.h),
- * guarded on the version of the group's first read. */
+/* Sends the next read the census of the group's tracker needs (a later
+ * page, or the key ""; see tracker_io.h), guarded on the version of the
+ * group's first read. */
 static int send_page(struct replay *r, struct slot *s)
 {
-	if (rt__tio_read_page(&s->rd, s->snap.last, s->snap.version,
-	                      NULL) != 0)
+	if (rt__tio_read_more(&s->rd, &s->snap) != 0)
 		return RT_ENOMEM;
 	s->paging = 1;
 	return send_read_op(r, s);
@@ -960,13 +991,13 @@ static int start_slot(struct replay *r, struct slot *s)
 				rc = predict_one(
 					r, job, job->e->state, NULL,
 					describe(r, job->e, "%s",
-					         s->stopped
-					                 ? "left for a later run: "
+					         r->stop_starting || r->draining
+					                 ? "not planned: the dry run "
+					                   "was stopped"
+					                 : "left for a later run: "
 					                   "the tracker could not "
 					                   "be read (transient "
-					                   "errors)"
-					                 : "not planned: the run "
-					                   "was stopped"));
+					                   "errors)"));
 				if (rc != 0)
 					return rc;
 				r->stats->pending++;
@@ -1287,12 +1318,13 @@ static int handle_read(struct replay *r, struct slot *s)
 		if (rt__err_from_errno(s->op_rc) == RT_EPERM)
 			r->stats->denied++;
 		snprintf(msg, sizeof(msg), "reading%s: %s",
-		         paging ? " a later page" : "", strerror(-s->op_rc));
+		         paging ? " on" : "", strerror(-s->op_rc));
 		rc = fail_head(r, s, msg);
 		return rc ? rc : next_group(r, s);
 	}
 	if (paging)
-		rc = rt__tio_census_page(&s->snap, &s->rd, msg, sizeof(msg));
+		rc = rt__tio_census_more(&s->snap, &s->rd, &s->ureq, msg,
+		                         sizeof(msg));
 	else
 		rc = rt__tio_read_decode(&s->snap, &s->rd, &s->ureq, s->op_rc,
 		                         s->op_version, msg, sizeof(msg));

@@ -9,9 +9,10 @@
  * a corruption injected that must be refused), planned, and the plan's
  * write applied to the state.  An independent model of ceph-csi's rules
  * says what every step must give, and these invariants are asserted:
- *   - validation refuses exactly the bad requests (empty or long names and
- *     keys, bad types, masks in an add, a key both normal and mask) and
- *     leaves the others sorted, each key once;
+ *   - validation refuses exactly the bad requests (empty or long tracker
+ *     names, long keys, bad types, masks in an add, a key both normal and
+ *     mask; the empty key is a key) and leaves the others sorted, each key
+ *     once;
  *   - the count never underflows nor overflows: such a request is refused
  *     with nothing planned;
  *   - the count moves exactly with the normal keys: a masked key is never
@@ -19,7 +20,11 @@
  *   - the plan's write, applied to the state, gives the model's state, and
  *     its outcome (added, removed, masked, created, deleted) matches;
  *   - the diff between the state at the start of a group and after it,
- *     applied to the start, gives the state after (what the replayer sends).
+ *     applied to the start, gives the state after (what the replayer sends);
+ *   - the whole-tracker checks before a write (rt__snapshot_check,
+ *     rt__plan_check_write) refuse exactly the trackers whose count
+ *     disagrees with their normal keys, never let a delete through while a
+ *     normal key survives it, and a consistent tracker stays consistent.
  */
 #include <stdint.h>
 #include <string.h>
@@ -119,9 +124,8 @@ static int expect_valid(rt_op op, const char *tracker, const rt_ref *refs,
 	if (tl == 0 || tl > RT_TRACKER_NAME_MAX || n == 0)
 		return 0;
 	for (i = 0; i < n; i++) {
-		size_t len = strlen(refs[i].key);
-
-		if (len == 0 || len > RT_KEY_MAX)
+		/* The empty key is a key (ceph-csi stores and counts it). */
+		if (strlen(refs[i].key) > RT_KEY_MAX)
 			return 0;
 		if (refs[i].type != RT_REF_NORMAL && refs[i].type != RT_REF_MASK)
 			return 0;
@@ -250,6 +254,18 @@ static int read_tracker(struct fz *in, const struct state *st,
 	snap->exists = st->exists;
 	if (!st->exists)
 		return 1;
+	/* The census of the whole omap, as tracker_io.c pages it in: every
+	 * key the run has named is all the tracker holds; "" is never listed
+	 * but looked up by name. */
+	snap->complete = 1;
+	for (i = 0; i < nuniverse; i++) {
+		if (universe[i].len == 0)
+			snap->empty_type = st->type[i];
+		else if (st->type[i] == RT_REF_NORMAL)
+			snap->nnormal++;
+		else if (st->type[i] == RT_REF_MASK)
+			snap->nmask++;
+	}
 	FZ_ASSERT(rt__fmt_check_version(1, rt__fmt_version_value(),
 	                                RT__VERSION_LEN, msg, sizeof(msg)) == 0);
 	rt__be32_put(count_be, st->refcount);
@@ -399,6 +415,42 @@ static int model(const struct state *st, const struct rt__request *req,
 	return 0;
 }
 
+/*
+ * The whole-tracker checks every write depends on (plan.c): a tracker
+ * whose count disagrees with its normal keys is never written, a delete
+ * goes ahead only if no normal key survives it, and a consistent tracker
+ * stays consistent whatever the request.
+ */
+static void check_census(const struct state *st, const struct state *want,
+                         const struct rt__request *req,
+                         const struct rt__snapshot *snap,
+                         const struct rt__plan *plan)
+{
+	int consistent = !st->exists || st->refcount == normals(st);
+	int rc;
+	size_t u;
+
+	rc = rt__snapshot_check(snap, msg, sizeof(msg));
+	FZ_ASSERT(rc == (consistent ? 0 : RT_ECORRUPT));
+	rc = rt__plan_check_write(plan, req, snap, msg, sizeof(msg));
+	if (plan->kind == RT__PLAN_NOTHING || plan->kind == RT__PLAN_CREATE) {
+		FZ_ASSERT(rc == 0);
+		return;
+	}
+	if (!consistent) {
+		FZ_ASSERT(rc == RT_ECORRUPT && msg[0] != '\0');
+		return;
+	}
+	/* A consistent tracker: the write is allowed and keeps it so. */
+	FZ_ASSERT(rc == 0);
+	FZ_ASSERT(!want->exists || want->refcount == normals(want));
+	if (plan->kind == RT__PLAN_DELETE)
+		for (u = 0; u < nuniverse; u++)
+			if (st->type[u] == RT_REF_NORMAL)
+				FZ_ASSERT(rt__request_find(req, universe[u].name,
+				                           universe[u].len) >= 0);
+}
+
 /* One request of the chain; returns 1 if it ended the group (a delete). */
 static int step(struct fz *in, struct state *st)
 {
@@ -455,6 +507,7 @@ static int step(struct fz *in, struct state *st)
 	got = *st;
 	apply(&got, &plan, &req);
 	FZ_ASSERT(same_state(&got, &want));
+	check_census(st, &want, &req, &snap, &plan);
 	/* A masked key is never counted: the count moves exactly with the
 	 * normal keys, whatever the stored count was. */
 	if (st->exists && want.exists)

@@ -114,16 +114,22 @@ tracker_is() {
 	[ "$got" = "$3" ] || fail "tracker $1/$2 is $got, want $3"
 }
 
-# entry_field JOURNAL SEQ FIELD: one field of `reftrack export`.
+# export_journal JOURNAL: takes `reftrack export` once, for entry_field.
+export_journal() {
+	"$reftrack" export --journal "$1" >"$tmp/export.jsonl" 2>"$tmp/export.err" ||
+		fail "export of $1 failed: $(cat "$tmp/export.err")"
+}
+
+# entry_field SEQ FIELD: one field of an entry in the last export.
 entry_field() {
-	"$reftrack" export --journal "$1" 2>/dev/null | /usr/bin/python3 -c '
+	/usr/bin/python3 -c '
 import json, sys
 seq, field = int(sys.argv[1]), sys.argv[2]
-for line in sys.stdin:
+for line in open(sys.argv[3]):
     e = json.loads(line)
     if e["seq"] == seq:
         print(e[field] if e[field] is not None else "null")
-' "$2" "$3"
+' "$1" "$2" "$tmp/export.jsonl"
 }
 
 # ---- setup: the scoped client and trackers on both sides of its fence ---
@@ -215,14 +221,15 @@ EOF
 	expect_err_has "pool '$pool2' namespace '$ns' tracker 'OUT3'"
 	expect_err_has "tracker '$pfx-OUT2'"
 	expect_err_has "not permitted"
+	export_journal "$j"
 	for seq in 1 6 7; do
-		state=$(entry_field "$j" $seq state)
+		state=$(entry_field $seq state)
 		[ "$state" = done ] || fail "entry $seq is $state, want done"
 	done
 	for seq in 2 4 5; do
-		state=$(entry_field "$j" $seq state)
-		err=$(entry_field "$j" $seq error)
-		att=$(entry_field "$j" $seq attempts)
+		state=$(entry_field $seq state)
+		err=$(entry_field $seq error)
+		att=$(entry_field $seq attempts)
 		[ "$state" = failed ] || fail "entry $seq is $state, want failed"
 		case $err in
 		*"not permitted"*) ;;
@@ -239,7 +246,7 @@ EOF
 			fail "entry $seq has $att attempts, want at most 1"
 		echo "$att" >"$tmp/att.$seq"
 	done
-	state=$(entry_field "$j" 3 state)
+	state=$(entry_field 3 state)
 	[ "$state" = blocked ] || fail "entry 3 is $state, want blocked"
 	tracker_is "$ns" IN2 "xattr=00000001 data=00000001 omap=b:01"
 	tracker_is "$ns" IN0 absent
@@ -249,9 +256,10 @@ EOF
 	# Not retried for ever: the next replay leaves them as they are.
 	as_lp replay --journal "$j" --json
 	expect_rc 1
+	export_journal "$j"
 	for seq in 2 4 5; do
-		state=$(entry_field "$j" $seq state)
-		att=$(entry_field "$j" $seq attempts)
+		state=$(entry_field $seq state)
+		att=$(entry_field $seq attempts)
 		[ "$state" = failed ] || fail "entry $seq is $state after a second replay"
 		[ "$att" = "$(cat "$tmp/att.$seq")" ] ||
 			fail "entry $seq was tried again ($att attempts)"
@@ -302,8 +310,9 @@ EOF
 	expect_rc 77
 	expect_err_has "pool '$pool' namespace '$ns' tracker 'RO1'"
 	expect_err_has "pool '$pool' namespace '$ns' tracker 'RO3'"
+	export_journal "$j"
 	for seq in 1 2; do
-		state=$(entry_field "$j" $seq state)
+		state=$(entry_field $seq state)
 		[ "$state" = failed ] || fail "entry $seq is $state, want failed"
 	done
 

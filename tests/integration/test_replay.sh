@@ -196,9 +196,14 @@ case_random_kills() {
 		inf=${inflights[RANDOM % 3]}
 		ms=$((RANDOM % maxms + 1))
 		# timeout(1) sends the SIGKILL: the replay is its child, not yet
-		# reaped, so the pid cannot be someone else's.  (The braces take
-		# bash's "Killed" notice.)
-		{ timeout -s KILL "$(printf '%d.%03d' $((ms / 1000)) $((ms % 1000)))" \
+		# reaped, so the pid cannot be someone else's.  --foreground:
+		# without it timeout also SIGKILLs its own process group, itself
+		# included, and so returns before the replay is reaped and has
+		# let go of the journal lock; the next run then finds the lock
+		# held (exit 75) now and then under load.  With it, timeout
+		# waits for the replay and exits 137 once it is gone.  (The
+		# braces take bash's "Killed" notice.)
+		{ timeout --foreground -s KILL "$(printf '%d.%03d' $((ms / 1000)) $((ms % 1000)))" \
 			"$reftrack" replay --journal "$jdir" --inflight "$inf" \
 			>>"$tmp/$case_name/runs.log" 2>&1; } 2>/dev/null
 		st=$?
