@@ -96,6 +96,16 @@ static void on_stop_signal(int sig)
 	    "then the summary (a second signal ends the process at once)\n");
 }
 
+/* A signal ignored when we were started (SIGINT of a background job, nohup)
+ * stays ignored, as the shell meant it. */
+static void catch_one(int sig, const struct sigaction *sa)
+{
+	struct sigaction old;
+
+	if (sigaction(sig, sa, &old) == 0 && old.sa_handler == SIG_IGN)
+		sigaction(sig, &old, NULL);
+}
+
 void cli_replay_catch_signals(void)
 {
 	struct sigaction sa;
@@ -105,8 +115,8 @@ void cli_replay_catch_signals(void)
 	sigemptyset(&sa.sa_mask);
 	/* Interrupted system calls restart: the flag is polled. */
 	sa.sa_flags = SA_RESTART;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
+	catch_one(SIGTERM, &sa);
+	catch_one(SIGINT, &sa);
 }
 
 int cli_replay_stopped(void)
@@ -176,6 +186,12 @@ int cli_replay_drive(rt_replay_stats *stats, rt_journal *j,
 		cli_log_str(&ev, "journal", rt_journal_dir(j));
 		cli_log_end(&ev, "%s", rt_journal_errmsg(j));
 		status = cli_exit_code(rc);
+	} else if (stats->stalled) {
+		/* The run ends early, 75 through the pending entries. */
+		cli_log_begin(&ev, CLI_LOG_WARN, "cluster.stalled");
+		cli_log_uint(&ev, "op_timeout", conn->opts.op_timeout_sec);
+		cli_log_end(&ev, "the cluster answered nothing for 4 op "
+		            "timeouts; stopped, the next run resumes");
 	}
 done:
 	rt_cluster_close(cluster);

@@ -83,7 +83,8 @@ int cli_replay_waiting(rt_journal *j, uint64_t *pending, uint64_t *need);
  * 75.  A second signal while settling ends the process at once, killed by
  * that signal; its entries stay in flight and the next run resolves them
  * from the evidence on the trackers, as after a crash.  Called once the
- * journal lock is held (before, the default action loses nothing).
+ * journal lock is held (before, the default action loses nothing).  A
+ * signal ignored at start (SIGINT of a background job) stays ignored.
  * cli_replay_stopped() is the first signal's number, or 0. */
 void cli_replay_catch_signals(void);
 int cli_replay_stopped(void);

@@ -95,13 +95,21 @@ finish_and_check() {
 	check_model
 }
 
+# The background processes get SIGINT and SIGTERM at their default action:
+# a non-interactive shell starts background jobs with SIGINT ignored, and
+# reftrack keeps a signal ignored at start ignored.
+bgrun() {
+	# exec: $! must be the pid of reftrack itself, not of a subshell.
+	exec env --default-signal=INT,TERM "$@"
+}
+
 # One signal in the middle of a replay.
 graceful_replay() {
 	local sig=$1 inflight
 	workload "$2"
 	"$reftrack" submit --journal "$jdir" "$tmp/$case_name/gen/batch-00.yaml" \
 		>/dev/null || fail "submit"
-	"$reftrack" replay --journal "$jdir" --inflight 2 \
+	bgrun "$reftrack" replay --journal "$jdir" --inflight 2 \
 		>"$tmp/$case_name/out" 2>"$tmp/$case_name/err" &
 	bg=$!
 	wait_done 50 || return
@@ -128,7 +136,7 @@ case_sigterm_replay_json() {
 	workload 103
 	"$reftrack" submit --journal "$jdir" "$tmp/$case_name/gen/batch-00.yaml" \
 		>/dev/null || fail "submit"
-	"$reftrack" replay --journal "$jdir" --inflight 2 --json \
+	bgrun "$reftrack" replay --journal "$jdir" --inflight 2 --json \
 		>"$tmp/$case_name/out" 2>"$tmp/$case_name/err" &
 	bg=$!
 	wait_done 50 || return
@@ -151,7 +159,7 @@ case_second_signal() {
 	workload 104
 	"$reftrack" submit --journal "$jdir" "$tmp/$case_name/gen/batch-00.yaml" \
 		>/dev/null || fail "submit"
-	"$reftrack" replay --journal "$jdir" --inflight 2 \
+	bgrun "$reftrack" replay --journal "$jdir" --inflight 2 \
 		>"$tmp/$case_name/out" 2>"$tmp/$case_name/err" &
 	bg=$!
 	wait_done 50 || return
@@ -173,7 +181,7 @@ case_sigterm_run() {
 	workload 105
 	mkdir -p "$tmp/$case_name/spool"
 	cp "$tmp/$case_name/gen/batch-00.yaml" "$tmp/$case_name/spool/a.yaml"
-	"$reftrack" run --spool "$tmp/$case_name/spool" --journal "$jdir" \
+	bgrun "$reftrack" run --spool "$tmp/$case_name/spool" --journal "$jdir" \
 		--inflight 2 --metrics-file "$tmp/$case_name/run.prom" \
 		>"$tmp/$case_name/out" 2>"$tmp/$case_name/err" &
 	bg=$!
