@@ -200,6 +200,16 @@ typedef struct rt_submit_result {
 int rt_journal_submit(rt_submit_result *out, rt_journal *j, const char *path,
                       const char *name, unsigned flags);
 
+/* Progress of rt_journal_submit() on `j` while it writes a batch: `done`
+ * of `total` lines of the file are in (done reaches total at the end).
+ * Called on the caller's thread, now and then (every few hundred KiB of
+ * entries); a map enlarged midway starts it again from 0. */
+typedef void (*rt_submit_progress_fn)(void *arg, uint64_t done,
+                                      uint64_t total);
+/* Sets (fn NULL: clears) the progress callback of submits on `j`. */
+void rt_journal_set_submit_progress(rt_journal *j, rt_submit_progress_fn fn,
+                                    void *arg);
+
 /* ---- transactions ---------------------------------------------------- */
 
 /* rt_journal_txn_begin() flags. */

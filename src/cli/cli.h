@@ -34,6 +34,12 @@ void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 _Noreturn void cli_die(int status, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* A key or tracker name made safe for text output: every byte that is not
+ * printable ASCII, and the backslash and the double quote, written C-style
+ * (\n \r \t \\ \" \xNN), so that a name can neither add lines nor drive
+ * the terminal.  Returns a malloc'd string (free it); dies on ENOMEM. */
+char *cli_escape(const char *s);
+
 /* The one mapping from library errors to exit statuses (sysexits), for
  * every subcommand:
  *   RT_EINVAL, RT_ECORRUPT, RT_EFOREIGN, RT_EVERSION, RT_EOVERFLOW,
@@ -59,6 +65,11 @@ int cli_connect_exit_code(int rt_code, int queued);
  * message (or rt_strerror() when there is no handle), sets *out to NULL and
  * returns cli_exit_code() of the error.  0 on success. */
 int cli_journal_open(rt_journal **out, const char *dir, unsigned flags);
+
+/* Installs SIGBUS and SIGSEGV handlers that turn a fault inside a mapping
+ * of a data.mdb (a damaged journal read by LMDB) into a message and exit
+ * 65; any other fault keeps the default action (cli_fault.c). */
+void cli_fault_guard(void);
 
 /* For a subcommand that takes no operands: EX_OK if argv[first..] is
  * empty (first: getopt's optind), else warns "CMD: unexpected argument

@@ -113,3 +113,35 @@ int cli_no_operands(const char *cmd, int argc, char **argv, int first)
 	cli_warn("%s: unexpected argument '%s'", cmd, argv[first]);
 	return EX_USAGE;
 }
+
+char *cli_escape(const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t len = strlen(s), i, n = 0;
+	char *out;
+
+	/* At most 4 bytes of output per byte of input. */
+	out = malloc(4 * len + 1);
+	if (!out)
+		cli_die(EX_OSERR, "out of memory");
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		const char *named = c == '\n' ? "\\n" : c == '\r' ? "\\r"
+		                  : c == '\t' ? "\\t" : c == '\\' ? "\\\\"
+		                  : c == '"' ? "\\\"" : NULL;
+
+		if (named) {
+			out[n++] = named[0];
+			out[n++] = named[1];
+		} else if (c >= 0x20 && c < 0x7f) {
+			out[n++] = (char)c;
+		} else {
+			out[n++] = '\\';
+			out[n++] = 'x';
+			out[n++] = hex[c >> 4];
+			out[n++] = hex[c & 15];
+		}
+	}
+	out[n] = '\0';
+	return out;
+}

@@ -65,16 +65,19 @@ static void on_signal(int sig)
 
 	if (old->sa_handler == SIG_IGN)
 		return;
-	if (old->sa_handler != SIG_DFL && !(old->sa_flags & SA_SIGINFO)) {
-		old->sa_handler(sig);
-		return;
-	}
+	/* Whatever follows (a graceful-stop handler's message, or the end
+	 * of the process) starts on a clean line; a bar still wanted is
+	 * drawn again by the next update. */
 	if (bar_on_screen) {
 		ssize_t n = write(STDERR_FILENO, ERASE_LINE,
 		                  sizeof(ERASE_LINE) - 1);
 
 		(void)n;
 		bar_on_screen = 0;
+	}
+	if (old->sa_handler != SIG_DFL && !(old->sa_flags & SA_SIGINFO)) {
+		old->sa_handler(sig);
+		return;
 	}
 	signal(sig, SIG_DFL);
 	raise(sig);
@@ -99,6 +102,15 @@ static void restore_handlers(void)
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
 	handlers_set = 0;
+}
+
+void cli_progress_hide(void)
+{
+	if (bar_on_screen && isatty(STDOUT_FILENO)) {
+		fputs(ERASE_LINE, stderr);
+		fflush(stderr);
+		bar_on_screen = 0;
+	}
 }
 
 void cli_progress_begin(struct cli_progress *p, const char *label)
@@ -146,9 +158,10 @@ void cli_progress_update(struct cli_progress *p, uint64_t done,
 	if (!p->on)
 		return;
 	t = now_sec();
-	if (p->shown && t - p->last_draw < REDRAW_SEC)
+	/* A bar a signal erased is drawn again at once. */
+	if (bar_on_screen && t - p->last_draw < REDRAW_SEC)
 		return;
-	if (p->shown && done == p->last_done && total == p->last_total)
+	if (bar_on_screen && done == p->last_done && total == p->last_total)
 		return;
 	draw(p, done, total, t);
 }
@@ -158,7 +171,8 @@ void cli_progress_end(struct cli_progress *p, uint64_t done, uint64_t total)
 	if (!p->on)
 		return;
 	if (p->shown) {
-		if (done != p->last_done || total != p->last_total)
+		if (!bar_on_screen || done != p->last_done ||
+		    total != p->last_total)
 			draw(p, done, total, now_sec());
 		bar_on_screen = 0;
 		fputc('\n', stderr);

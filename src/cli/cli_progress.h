@@ -47,6 +47,10 @@ void cli_progress_begin(struct cli_progress *p, const char *label);
 /* Redraws with `done` of `total` units, unless drawn less than 0.2 s ago. */
 void cli_progress_update(struct cli_progress *p, uint64_t done,
                          uint64_t total);
+/* Before a line goes to standard output while a bar may be drawn: when
+ * stdout is a terminal too, erases the bar, so that the line starts at the
+ * left margin; the next cli_progress_update() draws the bar again below. */
+void cli_progress_hide(void);
 /* The run is over: if a bar was shown, draws its final state (unless that
  * is what is on screen already) and ends the line; also restores the
  * signal dispositions.  Safe to call more than once. */

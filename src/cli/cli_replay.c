@@ -186,6 +186,12 @@ int cli_replay_drive(rt_replay_stats *stats, rt_journal *j,
 		cli_log_str(&ev, "journal", rt_journal_dir(j));
 		cli_log_end(&ev, "%s", rt_journal_errmsg(j));
 		status = cli_exit_code(rc);
+	} else if (stats->stalled) {
+		/* The run ends early, 75 through the pending entries. */
+		cli_log_begin(&ev, CLI_LOG_WARN, "cluster.stalled");
+		cli_log_uint(&ev, "op_timeout", conn->opts.op_timeout_sec);
+		cli_log_end(&ev, "the cluster answered nothing for 4 op "
+		            "timeouts; stopped, the next run resumes");
 	}
 done:
 	rt_cluster_close(cluster);

@@ -64,8 +64,8 @@ static void narrate(const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Splits "a,b,c" in place into *keys; an empty element stays empty so the
- * library can reject it with a message naming the problem. */
+/* Splits "a,b,c" in place into *keys; an empty element stays empty (the
+ * caller refuses it: see main). */
 static char **split_keys(char *list, size_t *nkeys)
 {
 	size_t n = 1, i = 0;
@@ -93,7 +93,7 @@ int main(int argc, char **argv)
 {
 	struct cli_conn conn;
 	const char *tracker = DEFAULT_TRACKER, *op = NULL, *type = "normal";
-	char *keylist = NULL;
+	char *keylist = NULL, *esc_tracker = NULL;
 	char **keys = NULL;
 	rt_ref *refs = NULL;
 	rt_cluster *cluster = NULL;
@@ -167,6 +167,18 @@ int main(int argc, char **argv)
 	}
 
 	keys = split_keys(keylist, &nkeys);
+	/* The library takes the empty key (ceph-csi stores it), but in a
+	 * comma list an empty element is a typo far more often than a
+	 * reference: `reftrack add|rm TRACKER ""` names it on purpose. */
+	for (i = 0; i < nkeys; i++) {
+		if (!keys[i][0]) {
+			cli_warn("-k: key %zu of %zu is empty (use `reftrack "
+			         "add|rm TRACKER \"\"` for the empty key)",
+			         i + 1, nkeys);
+			status = EX_DATAERR;
+			goto done;
+		}
+	}
 	narrate("connecting to the cluster as %s%s (conf %s)",
 	        conn.opts.id ? "client." : "",
 	        conn.opts.id ? conn.opts.id : "the default client",
@@ -174,11 +186,19 @@ int main(int argc, char **argv)
 	status = cli_conn_open(&conn, &cluster, &pool);
 	if (status != 0)
 		goto done;
-	narrate("connected; pool '%s' namespace '%s'", conn.pool,
-	        conn.ns ? conn.ns : "");
+	if (verbose) {
+		char *p = cli_escape(conn.pool);
+		char *n = cli_escape(conn.ns ? conn.ns : "");
+
+		narrate("connected; pool '%s' namespace '%s'", p, n);
+		free(p);
+		free(n);
+		esc_tracker = cli_escape(tracker);
+	}
 
 	if (is_add) {
-		narrate("adding %zu key(s) to tracker '%s'", nkeys, tracker);
+		narrate("adding %zu key(s) to tracker '%s'", nkeys,
+		        esc_tracker);
 		rc = rt_tracker_add(&outcome, pool, tracker,
 		                    (const char *const *)keys, nkeys);
 	} else {
@@ -191,7 +211,7 @@ int main(int argc, char **argv)
 			                              : RT_REF_NORMAL;
 		}
 		narrate("removing %zu key(s) (%s) from tracker '%s'", nkeys,
-		        type, tracker);
+		        type, esc_tracker);
 		rc = rt_tracker_remove(&outcome, pool, tracker, refs, nkeys);
 	}
 	if (rc != 0) {
@@ -210,6 +230,7 @@ int main(int argc, char **argv)
 		printf("deleted=%d\n", outcome.deleted);
 
 done:
+	free(esc_tracker);
 	free(refs);
 	free(keys);
 	rt_pool_close(pool);

@@ -76,6 +76,7 @@ int main(int argc, char **argv)
 	size_t k;
 
 	cli_set_progname("reftrack");
+	cli_fault_guard();
 	cli_ignore_sigpipe();
 	for (sub = 1; sub < argc; sub++) {
 		const char *arg = argv[sub];

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,6 +21,7 @@
 #include "cli.h"
 #include "cli_entry.h"
 #include "cli_json.h"
+#include "cli_progress.h"
 
 #define JOURNAL_USAGE                                                           \
 	"      --journal DIR      the journal (default: $REFTRACK_JOURNAL, else\n" \
@@ -103,6 +105,7 @@ static const char submit_usage[] =
 	"      --dry-run          validate only; write nothing\n"
 	"      --json             print the result as a JSON object (with\n"
 	"                         --dry-run: and every request as parsed)\n"
+	CLI_PROGRESS_USAGE
 	"  -h, --help             this text\n"
 	"\n"
 	"Exit status: 0 submitted (or already there), 64 usage, 65 invalid batch\n"
@@ -153,6 +156,23 @@ static int stdin_copy(char *path, size_t size)
 	return 0;
 }
 
+/* Files this big get a progress bar on a terminal. */
+#define SUBMIT_BAR_BYTES (1 << 20)
+
+struct submit_bar {
+	struct cli_progress bar;
+	uint64_t done, total;
+};
+
+static void on_submit_progress(void *arg, uint64_t done, uint64_t total)
+{
+	struct submit_bar *b = arg;
+
+	b->done = done;
+	b->total = total;
+	cli_progress_update(&b->bar, done, total);
+}
+
 /* submit --dry-run --json: each request as the parser hands it over. */
 static int put_request(void *arg, size_t index, const rt_request *req)
 {
@@ -178,9 +198,12 @@ int reftrack_cmd_submit(int argc, char **argv)
 		{ "journal", required_argument, NULL, CLI_OPT_JOURNAL },
 		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
 		{ "json", no_argument, NULL, CLI_OPT_JSON },
+		CLI_PROGRESS_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
+	struct submit_bar sb;
+	struct stat fst;
 	const char *dir = NULL, *file;
 	char *name = NULL, copy_path[64] = "";
 	int opt, json = 0, dry = 0, precheck = 0, rc = 0, status = EX_OK;
@@ -189,7 +212,11 @@ int reftrack_cmd_submit(int argc, char **argv)
 	struct cli_json w;
 
 	optind = 0;
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	memset(&sb, 0, sizeof(sb));
+	while ((opt = getopt_long(argc, argv, CLI_PROGRESS_SHORTOPTS "h",
+	                          longopts, NULL)) != -1) {
+		if (cli_progress_option(opt))
+			continue;
 		switch (opt) {
 		case CLI_OPT_JOURNAL:
 			dir = optarg;
@@ -260,9 +287,19 @@ int reftrack_cmd_submit(int argc, char **argv)
 	 * something when status is read from another directory. */
 	if (!name && strcmp(file, "-") != 0)
 		name = realpath(file, NULL);
+	if (!precheck && !dry && stat(file, &fst) == 0 &&
+	    S_ISREG(fst.st_mode) && fst.st_size >= SUBMIT_BAR_BYTES) {
+		cli_progress_begin(&sb.bar, "submit");
+		rt_journal_set_submit_progress(j, on_submit_progress, &sb);
+	}
 	if (!precheck)
 		rc = rt_journal_submit(&res, j, file, name ? name : file,
 		                       dry ? RT_SUBMIT_DRY_RUN : 0);
+	rt_journal_set_submit_progress(j, NULL, NULL);
+	/* Finished (once) before any message or summary. */
+	if (rc == 0 && sb.total)
+		sb.done = sb.total;
+	cli_progress_end(&sb.bar, sb.done, sb.total);
 	if (rc) {
 		if (copy_path[0])
 			file = "-";
@@ -315,6 +352,8 @@ int reftrack_cmd_submit(int argc, char **argv)
 			cli_warn("writing the output:");
 			status = EX_IOERR;
 		}
+	} else if (cli_quiet()) {
+		/* -q: the exit status says it. */
 	} else if (res.already_present) {
 		printf("batch %s: already submitted (%llu entries, seq %llu-%llu); "
 		       "nothing added\n",

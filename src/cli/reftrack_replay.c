@@ -203,6 +203,7 @@ static int dry_entry(void *arg, const rt_replay_prediction *p)
 		cli_json_object_end(d->w);
 		return 0;
 	}
+	cli_progress_hide();
 	printf("entry %llu: ", (unsigned long long)e->seq);
 	if (p->was_in_flight)
 		printf("(in flight: resolved from the tracker) ");
@@ -304,6 +305,10 @@ static int dry_run(const char *dir, const char *batch, int json,
 		goto done;
 	}
 	if (json) {
+		/* One long line on the terminal the bar would be redrawn on:
+		 * no bar then. */
+		if (isatty(STDOUT_FILENO))
+			cli_progress_option(CLI_OPT_NO_PROGRESS);
 		cli_json_init(&w, stdout, 0);
 		cli_json_object_begin(&w);
 		cli_json_kv_string(&w, "journal", rt_journal_dir(j));
@@ -313,7 +318,9 @@ static int dry_run(const char *dir, const char *batch, int json,
 		cli_json_array_begin(&w);
 		d.w = &w;
 	}
-	/* Nothing a replay would move on: no cluster needed. */
+	/* Nothing a replay would move on: no cluster needed.  SIGINT and
+	 * SIGTERM stop it gracefully, so that the output stays whole. */
+	cli_replay_catch_signals();
 	if (need > 0)
 		status = cli_replay_drive(&stats, j, conn, opts, dry_entry, &d);
 	if (json) {

@@ -206,15 +206,26 @@ static int print_info(const struct tracker_args *a, const rt_tracker_info *info)
 	size_t i;
 
 	if (!a->json) {
+		char *t = cli_escape(a->tracker), *p = cli_escape(a->conn.pool);
+		char *n = cli_escape(a->conn.ns ? a->conn.ns : "");
+
 		printf("tracker: %s\npool: %s\nnamespace: %s\n"
 		       "object version: %llu\nformat version: %u\n"
-		       "refcount: %u\nrefs: %zu\n",
-		       a->tracker, a->conn.pool, a->conn.ns ? a->conn.ns : "",
+		       "refcount: %u\nrefs: %zu\n", t, p, n,
 		       (unsigned long long)info->object_version,
 		       info->format_version, info->refcount, info->nrefs);
-		for (i = 0; i < info->nrefs; i++)
+		free(t);
+		free(p);
+		free(n);
+		for (i = 0; i < info->nrefs; i++) {
+			/* Escaped, so that a key cannot pass for lines of
+			 * its own; the empty key shows as "". */
+			char *k = cli_escape(info->refs[i].key);
+
 			printf("%s %s\n", ref_type_name(info->refs[i].type),
-			       info->refs[i].key);
+			       k[0] ? k : "\"\"");
+			free(k);
+		}
 		return 0;
 	}
 	{
@@ -273,8 +284,11 @@ int reftrack_cmd_show(int argc, char **argv)
 	/* A count that disagrees with the keys is what later turns into an
 	 * underflow on remove; say so while it is still harmless. */
 	if (nnormal != info->refcount) {
+		char *t = cli_escape(a.tracker);
+
 		cli_warn("tracker '%s': refcount %u but %zu normal keys",
-		         a.tracker, info->refcount, nnormal);
+		         t, info->refcount, nnormal);
+		free(t);
 		if (status == EX_OK)
 			status = EX_DATAERR;
 	}

@@ -61,6 +61,9 @@ struct rt_journal {
 	struct rt_journal_txn *txn; /* the one open transaction, if any */
 	void *md;               /* EVP_MD for tracker keys (lazily fetched) */
 	void *mdctx;            /* EVP_MD_CTX reused for them */
+	/* rt_journal_set_submit_progress() */
+	rt_submit_progress_fn submit_progress;
+	void *submit_progress_arg;
 	char errmsg[1024];
 };
 

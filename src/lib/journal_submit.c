@@ -39,6 +39,8 @@ struct input {
 	struct stat st;
 	char parse_path[64]; /* /proc/self/fd/N: the same file, reopened */
 	uint8_t id[32];
+	uint64_t nlines;     /* newlines read, + 1 if the last line has none */
+	int last_nl;
 };
 
 static MDB_val mkval(const void *p, size_t n)
@@ -213,7 +215,18 @@ static int input_open(struct input *in, rt_submit_result *out, rt_journal *j,
 			rc = file_err(out, j, in, RT_ENOMEM, "SHA-256 failed");
 			goto done;
 		}
+		{
+			const unsigned char *p = chunk, *end = chunk + n;
+
+			while ((p = memchr(p, '\n', (size_t)(end - p)))) {
+				in->nlines++;
+				p++;
+			}
+			in->last_nl = chunk[n - 1] == '\n';
+		}
 	}
+	if (total > 0 && !in->last_nl)
+		in->nlines++;
 	if (!EVP_DigestFinal_ex(ctx, in->id, &mdlen) || mdlen != 32) {
 		rc = file_err(out, j, in, RT_ENOMEM, "SHA-256 failed");
 		goto done;
@@ -299,6 +312,7 @@ static int parse_err(rt_submit_result *out, rt_journal *j,
 
 struct block {
 	struct rt__buf buf;
+	unsigned last_line;    /* where its last request starts in the file */
 	struct block *next;
 };
 
@@ -311,6 +325,8 @@ struct submit_ctx {
 	int cb_rc;             /* the writer's error (a journal error) */
 	uint8_t *pairs;        /* tracker key + seq BE, waiting for by_tracker */
 	size_t npairs;
+	rt_journal *j;         /* for its progress callback */
+	uint64_t nlines;       /* the file's */
 
 	/* parser side */
 	const char *parse_path;
@@ -429,6 +445,18 @@ static int write_block(struct submit_ctx *c, const struct block *b)
 	return 0;
 }
 
+/* Writes one block (on the caller's thread) and tells the progress
+ * callback how far into the file it got. */
+static int write_block_told(struct submit_ctx *c, const struct block *b)
+{
+	int rc = write_block(c, b);
+
+	if (rc == 0 && c->j->submit_progress)
+		c->j->submit_progress(c->j->submit_progress_arg, b->last_line,
+		                      c->nlines);
+	return rc;
+}
+
 /* Parser: hands the current block to the writer and gets an empty one.
  * Returns STOPPED once the writer has failed. */
 static int hand_over(struct submit_ctx *c)
@@ -438,7 +466,7 @@ static int hand_over(struct submit_ctx *c)
 
 	if (!c->threaded) {
 		if (!c->cb_rc)
-			c->cb_rc = write_block(c, b);
+			c->cb_rc = write_block_told(c, b);
 		rt__buf_reset(&b->buf);
 		return c->cb_rc ? STOPPED : 0;
 	}
@@ -510,6 +538,7 @@ static int put_cb(void *arg, size_t index, const rt_request *req)
 	if (out->oom)
 		return RT_ENOMEM;
 	c->parsed++;
+	c->cur->last_line = req->line;
 	if (out->len >= BLOCK_BYTES)
 		return hand_over(c);
 	return 0;
@@ -552,7 +581,7 @@ static void writer_main(struct submit_ctx *c)
 			c->full_tail = NULL;
 		pthread_mutex_unlock(&c->mu);
 		if (!c->cb_rc)
-			c->cb_rc = write_block(c, b);
+			c->cb_rc = write_block_told(c, b);
 		pthread_mutex_lock(&c->mu);
 		if (c->cb_rc)
 			c->stop = 1;
@@ -706,6 +735,8 @@ static int write_batch(rt_journal *j, struct input *in, const char *name,
 	if (!c)
 		return rt__jerr(j, RT_ENOMEM, "out of memory");
 	c->parse_path = in->parse_path;
+	c->j = j;
+	c->nlines = in->nlines;
 	rc = rt_journal_txn_begin(&c->t, j, 0);
 	if (rc)
 		goto done;
@@ -859,4 +890,13 @@ done:
 	rt_journal_txn_abort(t);
 	input_close(&in);
 	return rc;
+}
+
+void rt_journal_set_submit_progress(rt_journal *j, rt_submit_progress_fn fn,
+                                    void *arg)
+{
+	if (!j)
+		return;
+	j->submit_progress = fn;
+	j->submit_progress_arg = arg;
 }

@@ -37,10 +37,12 @@ struct rt__snapshot {
 	/* The census of the whole omap, filled by tracker_io.c page by page
 	 * (every value checked on the way).  complete: every entry was seen,
 	 * all at `version`.  The key "" is never listed by RADOS (ceph-csi
-	 * can still store it): empty_type is its type, looked up by name, 0
-	 * if absent.  last: the last key listed, where the next page starts
+	 * can still store it): empty_type is its type, looked up by name when
+	 * it can matter, 0 if absent or not looked up.  last: the last key listed, where the next page starts
 	 * (owned, kept across rt__snapshot_reset() like found[]). */
 	int complete;
+	int listed;                /* every page of the listing was seen */
+	int empty_known;           /* "" was looked up (empty_type is true) */
 	uint64_t nnormal, nmask;   /* listed entries of each type */
 	unsigned char empty_type;
 	char *last;

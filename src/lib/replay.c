@@ -186,7 +186,7 @@ struct slot {
 	rt_ref *urefs;
 	size_t urefs_cap;
 	struct rt__tio_read rd;
-	int paging;              /* rd is a later page of the census */
+	int paging;              /* rd is a later read of the census */
 	struct rt__snapshot snap;
 	unsigned char *after;    /* the group's end state, over ureq's keys */
 	size_t after_cap;
@@ -952,12 +952,12 @@ static int send_read(struct replay *r, struct slot *s)
 	return send_read_op(r, s);
 }
 
-/* Sends the next page of a big tracker's census (see tracker_io.h),
- * guarded on the version of the group's first read. */
+/* Sends the next read the census of the group's tracker needs (a later
+ * page, or the key ""; see tracker_io.h), guarded on the version of the
+ * group's first read. */
 static int send_page(struct replay *r, struct slot *s)
 {
-	if (rt__tio_read_page(&s->rd, s->snap.last, s->snap.version,
-	                      NULL) != 0)
+	if (rt__tio_read_more(&s->rd, &s->snap) != 0)
 		return RT_ENOMEM;
 	s->paging = 1;
 	return send_read_op(r, s);
@@ -991,13 +991,13 @@ static int start_slot(struct replay *r, struct slot *s)
 				rc = predict_one(
 					r, job, job->e->state, NULL,
 					describe(r, job->e, "%s",
-					         s->stopped
-					                 ? "left for a later run: "
+					         r->stop_starting || r->draining
+					                 ? "not planned: the dry run "
+					                   "was stopped"
+					                 : "left for a later run: "
 					                   "the tracker could not "
 					                   "be read (transient "
-					                   "errors)"
-					                 : "not planned: the run "
-					                   "was stopped"));
+					                   "errors)"));
 				if (rc != 0)
 					return rc;
 				r->stats->pending++;
@@ -1318,12 +1318,13 @@ static int handle_read(struct replay *r, struct slot *s)
 		if (rt__err_from_errno(s->op_rc) == RT_EPERM)
 			r->stats->denied++;
 		snprintf(msg, sizeof(msg), "reading%s: %s",
-		         paging ? " a later page" : "", strerror(-s->op_rc));
+		         paging ? " on" : "", strerror(-s->op_rc));
 		rc = fail_head(r, s, msg);
 		return rc ? rc : next_group(r, s);
 	}
 	if (paging)
-		rc = rt__tio_census_page(&s->snap, &s->rd, msg, sizeof(msg));
+		rc = rt__tio_census_more(&s->snap, &s->rd, &s->ureq, msg,
+		                         sizeof(msg));
 	else
 		rc = rt__tio_read_decode(&s->snap, &s->rd, &s->ureq, s->op_rc,
 		                         s->op_version, msg, sizeof(msg));

@@ -126,14 +126,14 @@ static void fill_outcome(rt_outcome *out, const struct rt__plan *plan,
 	out->attempts = attempts;
 }
 
-/* Pages through the rest of a tracker whose first read listed only part
- * of it, each page guarded on the first read's version, counting every
- * entry into snap's census (which checks the count at the end).  Returns
+/* Reads the rest of a tracker whose first read did not complete its
+ * census (more pages, or the key ""), each read guarded on the first
+ * read's version; the census checks the count at the end.  Returns
  * 0 with *rc set (0, or an RT_E* code with the reason in msg), or the
  * negative errno of a failed page (-ERANGE, -EOVERFLOW, -ENOENT: the
  * tracker changed, start over). */
 static int read_rest(struct rt__snapshot *snap, struct rt__tio_read *rd,
-                     rt_pool *pool, const char *tracker, char *msg,
+                     rt_pool *pool, const struct rt__request *req, char *msg,
                      size_t msgsz, int *rc)
 {
 	uint64_t ver;
@@ -141,17 +141,17 @@ static int read_rest(struct rt__snapshot *snap, struct rt__tio_read *rd,
 
 	*rc = 0;
 	while (!snap->complete) {
-		if (rt__tio_read_page(rd, snap->last, snap->version, NULL)) {
+		if (rt__tio_read_more(rd, snap)) {
 			rt__errmsg_set(msg, msgsz, "out of memory");
 			*rc = RT_ENOMEM;
 			return 0;
 		}
-		r = rt__tio_read_run(rd, pool->io, tracker, &ver);
+		r = rt__tio_read_run(rd, pool->io, req->tracker, &ver);
 		if (r < 0) {
 			rt__tio_read_release(rd);
 			return r;
 		}
-		*rc = rt__tio_census_page(snap, rd, msg, msgsz);
+		*rc = rt__tio_census_more(snap, rd, req, msg, msgsz);
 		rt__tio_read_release(rd);
 		if (*rc)
 			return 0;
@@ -202,9 +202,9 @@ static int change(rt_outcome *out, rt_pool *pool, const struct rt__request *req)
 		                         sizeof(msg));
 		rt__tio_read_release(&rd);
 		if (!rc && snap.exists && !snap.complete) {
-			/* A big tracker: the rest of it, before planning. */
-			r = read_rest(&snap, &rd, pool, req->tracker, msg,
-			              sizeof(msg), &rc);
+			/* The rest of it, before planning. */
+			r = read_rest(&snap, &rd, pool, req, msg, sizeof(msg),
+			              &rc);
 			if (r == -ERANGE || r == -EOVERFLOW || r == -ENOENT) {
 				if (next_round(&st, pool, req->tracker, attempt,
 				               1, &rc))
@@ -214,14 +214,14 @@ static int change(rt_outcome *out, rt_pool *pool, const struct rt__request *req)
 			if (r < 0) {
 				if (retryable(r)) {
 					st.last_errno = r;
-					st.last_what = "reading a later page";
+					st.last_what = "reading on";
 					if (next_round(&st, pool, req->tracker,
 					               attempt, 0, &rc))
 						continue;
 					goto done;
 				}
-				rc = op_err(pool, req->tracker,
-				            "reading a later page", r);
+				rc = op_err(pool, req->tracker, "reading on",
+				            r);
 				goto done;
 			}
 		}

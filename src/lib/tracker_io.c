@@ -22,22 +22,26 @@ static void read_reset(struct rt__tio_read *rd, const char *extra_xattr)
 	rd->extra_xattr = extra_xattr;
 }
 
-/* The version xattr, the data and the key "": the part of a read every
- * plan needs.  "" is a key ceph-csi stores like any other, but omap
- * listings start strictly after start_after (at least "") and so never
- * return it: only a lookup by name sees it. */
+/* The version xattr and the data: the part of a read every plan needs. */
 static void add_header(struct rt__tio_read *rd)
+{
+	rados_read_op_getxattrs(rd->op, &rd->xattrs, &rd->xattrs_rc);
+	rados_read_op_read(rd->op, 0, sizeof(rd->data), rd->data,
+	                   &rd->data_len, &rd->data_rc);
+	rd->header = 1;
+}
+
+/* The key "": ceph-csi stores it like any other, but omap listings start
+ * strictly after start_after (at least "") and so never return it; only a
+ * lookup by name sees it. */
+static void add_empty_lookup(struct rt__tio_read *rd)
 {
 	static const char *const empty_name[1] = { "" };
 	static const size_t empty_len[1] = { 0 };
 
-	rados_read_op_getxattrs(rd->op, &rd->xattrs, &rd->xattrs_rc);
-	rados_read_op_read(rd->op, 0, sizeof(rd->data), rd->data,
-	                   &rd->data_len, &rd->data_rc);
 	rados_read_op_omap_get_vals_by_keys2(rd->op, (char const *const *)
 	                                     empty_name, 1, empty_len,
 	                                     &rd->empty, &rd->empty_rc);
-	rd->header = 1;
 }
 
 int rt__tio_read_keys(struct rt__tio_read *rd, const struct rt__request *req,
@@ -47,10 +51,12 @@ int rt__tio_read_keys(struct rt__tio_read *rd, const struct rt__request *req,
 	rd->op = rados_create_read_op();
 	if (!rd->op)
 		return RT_ENOMEM;
+	/* The request's keys are found in the census (the whole omap is
+	 * read before planning anyway), so they need no lookup of their
+	 * own, and "" is looked up only when it matters (census_done()):
+	 * three sub-ops, as many as a read of the request's keys alone. */
+	(void)req;
 	add_header(rd);
-	rados_read_op_omap_get_vals_by_keys2(rd->op, req->names, req->nkeys,
-	                                     req->lens, &rd->omap,
-	                                     &rd->omap_rc);
 	rados_read_op_omap_get_vals2(rd->op, "", "", RT__TIO_SMALL, &rd->list,
 	                             &rd->list_more, &rd->list_rc);
 	return 0;
@@ -63,13 +69,33 @@ int rt__tio_read_page(struct rt__tio_read *rd, const char *start_after,
 	rd->op = rados_create_read_op();
 	if (!rd->op)
 		return RT_ENOMEM;
-	if (guard)
+	if (guard) {
 		rados_read_op_assert_version(rd->op, guard);
-	else
+	} else {
 		add_header(rd);
+		add_empty_lookup(rd);
+	}
 	rados_read_op_omap_get_vals2(rd->op, start_after ? start_after : "",
 	                             "", RT__TIO_PAGE, &rd->omap, &rd->more,
 	                             &rd->omap_rc);
+	return 0;
+}
+
+int rt__tio_read_more(struct rt__tio_read *rd,
+                      const struct rt__snapshot *snap)
+{
+	if (snap->listed)
+		read_reset(rd, NULL);
+	else if (rt__tio_read_page(rd, snap->last, snap->version, NULL))
+		return RT_ENOMEM;
+	else
+		return 0;
+	/* Everything is listed: what is left is the key "". */
+	rd->op = rados_create_read_op();
+	if (!rd->op)
+		return RT_ENOMEM;
+	rados_read_op_assert_version(rd->op, snap->version);
+	add_empty_lookup(rd);
 	return 0;
 }
 
@@ -185,6 +211,7 @@ int rt__tio_read_empty(struct rt__tio_read *rd, rt__tio_entry_fn fn,
 
 struct census_ctx {
 	struct rt__snapshot *snap;
+	const struct rt__request *req; /* found[] follows its keys */
 	size_t seen;
 	char *msg;
 	size_t msgsz;
@@ -197,7 +224,10 @@ static int census_entry(void *arg, const char *key, size_t keylen,
 	struct census_ctx *c = arg;
 	struct rt__snapshot *snap = c->snap;
 	char q[RT__QUOTE_BUF];
+	long at = rt__request_find(c->req, key, keylen);
 
+	if (at >= 0)
+		snap->found[at] = (unsigned char)type;
 	if (keylen == 0) {
 		/* The lookup of "" (listings never return it). */
 		snap->empty_type = (unsigned char)type;
@@ -231,12 +261,30 @@ static int census_entry(void *arg, const char *key, size_t keylen,
 	return 0;
 }
 
-/* Counts one listing into snap's census; checks the count when it is the
- * last. */
-static int census_add(struct rt__snapshot *snap, rados_omap_iter_t it,
+/* The listing is over.  The key "" is looked up (one more read) when it
+ * can matter: when the count disagrees with the listing (it may explain
+ * the difference), and when the request could take the count to zero (a
+ * delete must know of every normal key).  Otherwise a "" of either type
+ * changes no decision: a normal one would show as a disagreement, a mask
+ * counts for nothing.  Then the count is checked. */
+static int census_done(struct rt__snapshot *snap,
+                       const struct rt__request *req, char *msg,
+                       size_t msgsz)
+{
+	snap->listed = 1;
+	if (!snap->empty_known && (snap->refcount != snap->nnormal ||
+	                           snap->refcount <= req->nkeys))
+		return 0;
+	snap->complete = 1;
+	return rt__snapshot_check(snap, msg, msgsz);
+}
+
+/* Counts one listing into snap's census; finishes it after the last. */
+static int census_add(struct rt__snapshot *snap,
+                      const struct rt__request *req, rados_omap_iter_t it,
                       int it_rc, int more, char *msg, size_t msgsz)
 {
-	struct census_ctx c = { snap, 0, msg, msgsz, 0 };
+	struct census_ctx c = { snap, req, 0, msg, msgsz, 0 };
 	int rc;
 
 	rc = each_entry(it, it_rc, census_entry, &c, msg, msgsz);
@@ -249,39 +297,30 @@ static int census_add(struct rt__snapshot *snap, rados_omap_iter_t it,
 		               "entries follow but listed none");
 		return RT_EIO;
 	}
-	snap->complete = !more;
-	return snap->complete ? rt__snapshot_check(snap, msg, msgsz) : 0;
+	return more ? 0 : census_done(snap, req, msg, msgsz);
 }
 
-int rt__tio_census_page(struct rt__snapshot *snap, struct rt__tio_read *rd,
-                        char *msg, size_t msgsz)
+int rt__tio_census_more(struct rt__snapshot *snap, struct rt__tio_read *rd,
+                        const struct rt__request *req, char *msg,
+                        size_t msgsz)
 {
-	return census_add(snap, rd->omap, rd->omap_rc, rd->more, msg, msgsz);
-}
+	struct census_ctx e = { snap, req, 0, msg, msgsz, 0 };
+	int rc;
 
-struct found_ctx {
-	struct rt__snapshot *snap;
-	const struct rt__request *req;
-};
-
-static int note_found(void *arg, const char *key, size_t keylen,
-                      rt_ref_type type)
-{
-	struct found_ctx *c = arg;
-	long i = rt__request_find(c->req, key, keylen);
-
-	/* The OSD answers only for keys asked about; anything else would
-	 * be its bug, and has no bearing on the plan. */
-	if (i >= 0)
-		c->snap->found[i] = (unsigned char)type;
-	return 0;
+	if (!snap->listed)
+		return census_add(snap, req, rd->omap, rd->omap_rc, rd->more,
+		                  msg, msgsz);
+	if ((rc = each_entry(rd->empty, rd->empty_rc, census_entry, &e, msg,
+	                     msgsz)))
+		return rc;
+	snap->empty_known = 1;
+	return census_done(snap, req, msg, msgsz);
 }
 
 int rt__tio_read_decode(struct rt__snapshot *snap, struct rt__tio_read *rd,
                         const struct rt__request *req, int op_rc,
                         uint64_t version, char *msg, size_t msgsz)
 {
-	struct found_ctx c = { snap, req };
 	int rc;
 
 	if (rt__snapshot_reset(snap, req->nkeys)) {
@@ -296,17 +335,8 @@ int rt__tio_read_decode(struct rt__snapshot *snap, struct rt__tio_read *rd,
 	}
 	if ((rc = rt__tio_read_header(snap, rd, version, msg, msgsz)))
 		return rc;
-	if ((rc = rt__tio_read_each(rd, note_found, &c, msg, msgsz)))
-		return rc;
-	{
-		struct census_ctx e = { snap, 0, msg, msgsz, 0 };
-
-		if ((rc = each_entry(rd->empty, rd->empty_rc, census_entry, &e,
-		                     msg, msgsz)))
-			return rc;
-	}
-	return census_add(snap, rd->list, rd->list_rc, rd->list_more, msg,
-	                  msgsz);
+	return census_add(snap, req, rd->list, rd->list_rc, rd->list_more,
+	                  msg, msgsz);
 }
 
 int rt__tio_write_build(rados_write_op_t *out, const struct rt__plan *plan,

@@ -76,8 +76,8 @@ struct rt__tio_read {
 };
 
 /* The read a plan starts from: every xattr (the C API has no single-xattr
- * read op; a tracker has one or two), the data, the omap values of req's
- * keys, the first RT__TIO_SMALL omap entries (the census) and the value of
+ * read op; a tracker has one or two), the data, the first RT__TIO_SMALL
+ * omap entries (the census, which also gives req's keys) and the value of
  * the key "" (which listings never return).  extra_xattr (may be NULL) names an xattr whose value
  * rt__tio_read_decode() copies into the snapshot.  Errors: RT_ENOMEM. */
 int rt__tio_read_keys(struct rt__tio_read *rd, const struct rt__request *req,
@@ -99,22 +99,32 @@ void rt__tio_read_release(struct rt__tio_read *rd);
 /* Turns a completed read op for req (op_rc 0 or -ENOENT; version from the
  * completion) into *snap: existence, version, refcount, found[] for req's
  * keys, the extra xattr, and the census of the entries listed.  Validates
- * the version xattr, the data and every value seen; when the listing
- * covered the whole omap (snap->complete), also the count against the
- * normal keys (rt__snapshot_check()).  Otherwise the caller pages on with
- * rt__tio_read_page(rd, snap->last, snap->version, NULL) and
- * rt__tio_census_page() until snap->complete, before planning.
+ * the version xattr, the data and every value seen; when the census is
+ * complete, also the count against the normal keys
+ * (rt__snapshot_check()).  Otherwise (an existing tracker, !snap->complete)
+ * the caller reads on with rt__tio_read_more() and rt__tio_census_more()
+ * until snap->complete, before planning.
  * Errors (msg says what, naming the key): RT_EFOREIGN, RT_ECORRUPT,
  * RT_EVERSION, RT_EIO (a sub-op failed), RT_ENOMEM. */
 int rt__tio_read_decode(struct rt__snapshot *snap, struct rt__tio_read *rd,
                         const struct rt__request *req, int op_rc,
                         uint64_t version, char *msg, size_t msgsz);
 
-/* Adds one later page (a succeeded rt__tio_read_page() op, guarded on
- * snap->version) to snap's census, and checks the count once the census
- * is complete.  Errors as for rt__tio_read_decode(). */
-int rt__tio_census_page(struct rt__snapshot *snap, struct rt__tio_read *rd,
-                        char *msg, size_t msgsz);
+/* The next read a census needs (snap from rt__tio_read_decode() or the
+ * last rt__tio_census_more(), not yet complete), guarded on snap->version:
+ * the next page of the listing, or, once all is listed, the lookup of the
+ * key "" (made only when "" can matter: see tracker_io.c).  An op failing
+ * with -ERANGE, -EOVERFLOW or -ENOENT means the tracker changed: start
+ * over.  Errors: RT_ENOMEM. */
+int rt__tio_read_more(struct rt__tio_read *rd,
+                      const struct rt__snapshot *snap);
+
+/* Adds what a succeeded rt__tio_read_more() op read to snap's census and
+ * found[] (req: the request of the first read), and checks the count once
+ * the census is complete.  Errors as for rt__tio_read_decode(). */
+int rt__tio_census_more(struct rt__snapshot *snap, struct rt__tio_read *rd,
+                        const struct rt__request *req, char *msg,
+                        size_t msgsz);
 
 /* For a whole-tracker read: the first page's header (version xattr, data,
  * extra xattr) into *snap, found[] left empty.  The page must have
@@ -130,7 +140,8 @@ typedef int (*rt__tio_entry_fn)(void *arg, const char *key, size_t keylen,
 int rt__tio_read_each(struct rt__tio_read *rd, rt__tio_entry_fn fn,
                       void *arg, char *msg, size_t msgsz);
 
-/* The first page's lookup of the key "": calls fn for it if present.
+/* The first page's (or rt__tio_read_more()'s) lookup of the key "": calls
+ * fn for it if present.
  * Errors as for rt__tio_read_each(). */
 int rt__tio_read_empty(struct rt__tio_read *rd, rt__tio_entry_fn fn,
                        void *arg, char *msg, size_t msgsz);

@@ -24,7 +24,9 @@ killed() {
 	bound=$((6 * ${tmo/default/30} + 30))
 	fl_gen 10000 400 "$2"
 	t0=$SECONDS
-	fl_bg_replay $((60 + 10 + bound)) --inflight 16 ${opt[@]+"${opt[@]}"}
+	# The hard limit: getting to the kill, the downtime, the restart (at
+	# most cluster.sh's bound) and the bound after it.
+	fl_bg_replay $((60 + 10 + ${RT_CLUSTER_TIMEOUT:-60} + bound)) --inflight 16 ${opt[@]+"${opt[@]}"}
 	fl_await_done 500 || { fl_stop_bg; return; }
 	"$cluster_sh" osd-kill "$RT_CLUSTER_DIR" || { fail "osd-kill failed"; fl_stop_bg; return; }
 	osd_down=1

@@ -20,7 +20,7 @@ paused_case() {
 	t0=$SECONDS
 	# The hard limit: the pause, then four op timeouts to notice and
 	# retry, and room for the work itself on a loaded machine.
-	fl_bg_replay $((hold + 4 * ${tmo/default/30} + 90)) --inflight 16 ${opt[@]+"${opt[@]}"}
+	fl_bg_replay $((hold + 4 * ${tmo/default/30} + 240)) --inflight 16 ${opt[@]+"${opt[@]}"}
 	fl_await_done 500 || { fl_stop_bg; return; }
 	"$cluster_sh" pause "$RT_CLUSTER_DIR" || { fail "ceph osd pause failed"; fl_stop_bg; return; }
 	paused=1

@@ -136,6 +136,17 @@ case_dry_run() {
 	grep -q '^|dry run \[#*\] 400/400 ' "$screen" || fail "no dry run bar"
 	grep -q '^|dry run: 400 entries would be applied' "$screen" ||
 		fail "no dry run summary of its own: $(tail -3 "$screen")"
+	# Its entry lines (stdout, the same terminal) each start a line.
+	[ "$(grep -c '^|entry [0-9]*: created ' "$screen")" = 400 ] ||
+		fail "entry lines glued to the bar: $(grep -v '^|entry' "$screen" | head -3)"
+	# JSON on the terminal: one long line, so no bar to redraw over it.
+	on_pty dry-json -- "$reftrack" replay --dry-run --json --journal "$jdir"
+	[ "$rc" = 0 ] || fail "dry run --json exited $rc"
+	[ "$(drawn "dry run [")" = 0 ] || fail "a bar over the JSON output"
+	tr -d '\r' <"$raw" | "$py" -c 'import json, sys
+d = json.load(sys.stdin)
+assert d["summary"]["applied"] == 400, d["summary"]' ||
+		fail "dry run --json on a terminal: not one JSON document"
 }
 
 run_case case_finished

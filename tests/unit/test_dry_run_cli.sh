@@ -7,7 +7,9 @@
 #   - `prune --dry-run` counts the entries and batch records a prune would
 #     delete, deletes nothing (export and data.mdb unchanged), and the prune
 #     that follows deletes exactly that;
-#   - `replay --dry-run` without a journal exits 66 and creates none.
+#   - `replay --dry-run` without a journal exits 66 and creates none;
+#   - `submit` of a big file on a terminal draws a progress bar, finished
+#     once on its own line before the summary; -q draws and prints nothing.
 #
 # Run from the repository root; the tool is $RT_BUILD/reftrack.
 set -u
@@ -102,5 +104,33 @@ for k in ("entries", "done", "skipped", "batches_forgotten", "transactions"):
     assert a[k] == b[k], (k, a, b)
 assert a["dry_run"] is False' "$out" "$dry"
 check "prune left 3 entries" test "$("$rt" export --journal "$tmp/j" | wc -l)" -eq 3
+
+# submit of a big file on a terminal: a bar, its final state drawn once,
+# on a line of its own before the summary; none with -q (nor a summary).
+pty_run=tests/integration/pty_run.py
+{
+	echo "version: 1"
+	echo "defaults: {pool: p, namespace: big}"
+	echo "requests:"
+	for ((i = 0; i < 30000; i++)); do
+		echo "  - {tracker: t$i, add: [key-$i]}"
+	done
+} >"$tmp/big.yaml"
+lines=$(wc -l <"$tmp/big.yaml")
+rc=$("$py" "$pty_run" run "$tmp/bar.raw" -- "$rt" submit --journal "$tmp/jb" "$tmp/big.yaml")
+check "submit on a terminal exits 0 ($rc)" test "$rc" = 0
+"$py" "$pty_run" render "$tmp/bar.raw" >"$tmp/bar.screen"
+check "submit: the bar's final state is drawn once: $(cat "$tmp/bar.screen")" \
+	test "$("$py" "$pty_run" count "$tmp/bar.raw" "$lines/$lines ")" = 1
+check "submit: the bar ends its line, then the summary: $(cat "$tmp/bar.screen")" \
+	grep -q "^|batch [0-9a-f]*: 30000 entries submitted" "$tmp/bar.screen"
+check "submit: the cursor is left on an empty line" test "$(tail -n 1 "$tmp/bar.screen")" = "||"
+sed 's/key-/other-/' "$tmp/big.yaml" >"$tmp/big2.yaml"
+rc=$("$py" "$pty_run" run "$tmp/quiet.raw" -- "$rt" submit -q --journal "$tmp/jb" "$tmp/big2.yaml")
+check "submit -q exits 0 ($rc)" test "$rc" = 0
+check "submit -q writes nothing: $(od -c "$tmp/quiet.raw" | head -3)" test ! -s "$tmp/quiet.raw"
+rc=$("$py" "$pty_run" run "$tmp/small.raw" -- "$rt" submit --journal "$tmp/jb" "$tmp/b.yaml")
+check "a small file gets no bar: $(od -c "$tmp/small.raw" | head -3)" \
+	test "$("$py" "$pty_run" count "$tmp/small.raw" "submit [")" = 0
 
 finish dry-run-cli
