@@ -103,16 +103,23 @@ bgrun() {
 	exec env --default-signal=INT,TERM "$@"
 }
 
+# start_replay SEED [ARGS...]: the workload submitted and a replay of it
+# (with ARGS) under way in the background, 50 entries done.
+start_replay() {
+	workload "$1"
+	shift
+	"$reftrack" submit --journal "$jdir" "$tmp/$case_name/gen/batch-00.yaml" \
+		>/dev/null || fail "submit"
+	bgrun "$reftrack" replay --journal "$jdir" --inflight 2 "$@" \
+		>"$tmp/$case_name/out" 2>"$tmp/$case_name/err" &
+	bg=$!
+	wait_done 50
+}
+
 # One signal in the middle of a replay.
 graceful_replay() {
 	local sig=$1 inflight
-	workload "$2"
-	"$reftrack" submit --journal "$jdir" "$tmp/$case_name/gen/batch-00.yaml" \
-		>/dev/null || fail "submit"
-	bgrun "$reftrack" replay --journal "$jdir" --inflight 2 \
-		>"$tmp/$case_name/out" 2>"$tmp/$case_name/err" &
-	bg=$!
-	wait_done 50 || return
+	start_replay "$2" || return
 	kill -"$sig" "$bg"
 	reap replay
 	expect_rc 75
@@ -133,13 +140,7 @@ case_sigint_replay() { graceful_replay INT 102; }
 
 # --json: still one JSON object, saying it was interrupted.
 case_sigterm_replay_json() {
-	workload 103
-	"$reftrack" submit --journal "$jdir" "$tmp/$case_name/gen/batch-00.yaml" \
-		>/dev/null || fail "submit"
-	bgrun "$reftrack" replay --journal "$jdir" --inflight 2 --json \
-		>"$tmp/$case_name/out" 2>"$tmp/$case_name/err" &
-	bg=$!
-	wait_done 50 || return
+	start_replay 103 --json || return
 	kill -TERM "$bg"
 	reap "replay --json"
 	expect_rc 75
@@ -156,13 +157,7 @@ assert d["stopped"] == "interrupted; the next run continues", d' <<<"$out" ||
 # ends by a signal, at once; whatever it left in flight, the next run
 # resolves, exactly once.
 case_second_signal() {
-	workload 104
-	"$reftrack" submit --journal "$jdir" "$tmp/$case_name/gen/batch-00.yaml" \
-		>/dev/null || fail "submit"
-	bgrun "$reftrack" replay --journal "$jdir" --inflight 2 \
-		>"$tmp/$case_name/out" 2>"$tmp/$case_name/err" &
-	bg=$!
-	wait_done 50 || return
+	start_replay 104 || return
 	kill -STOP "$bg"
 	kill -TERM "$bg"
 	kill -INT "$bg"
