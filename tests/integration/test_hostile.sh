@@ -86,30 +86,39 @@ rtk() {
 	run "$reftrack" -p "$pool" -N "$ns" "$@"
 }
 
-# untouched OBJ WANT_RC NEEDLE CMD...: CMD exits WANT_RC, says NEEDLE and
-# the tracker's name on stderr, and leaves OBJ as it was.
-untouched() {
-	local obj=$1 want=$2 needle=$3 before after
+# fails_with OBJ WANT_RC NEEDLE CMD...: CMD exits WANT_RC and says NEEDLE
+# and the tracker's name on stderr.
+fails_with() {
+	local obj=$1 want=$2 needle=$3
 	shift 3
 	tries=$((tries + 1))
-	before=$(dump "$obj")
 	rtk "$@"
 	expect_rc "$want"
 	expect_err_has "$needle"
 	expect_err_has "'$obj'"
-	after=$(dump "$obj")
-	[ "$before" = "$after" ] || fail "$obj changed by: $last_cmd"
 }
 
-# all_ops OBJ NEEDLE KEY: show, add, rm, rm --mask on a broken tracker.
+# untouched OBJ WANT_RC NEEDLE CMD...: fails_with, and OBJ is as it was.
+untouched() {
+	local obj=$1 before
+	before=$(dump "$obj")
+	fails_with "$@"
+	[ "$before" = "$(dump "$obj")" ] || fail "$obj changed by: $last_cmd"
+}
+
+# all_ops OBJ NEEDLE KEY: show, add, rm, rm --mask on a broken tracker, and
+# the object exactly as planted after all of them (a write is never undone
+# by a later one: each would show).
 all_ops() {
-	local obj=$1 needle=$2 key=$3
-	untouched "$obj" 65 "$needle" show "$obj"
-	untouched "$obj" 65 "$needle" add "$obj" knew
-	untouched "$obj" 65 "$needle" rm "$obj" "$key"
-	untouched "$obj" 65 "$needle" rm --mask "$obj" "$key"
+	local obj=$1 needle=$2 key=$3 before
+	before=$(dump "$obj")
+	fails_with "$obj" 65 "$needle" show "$obj"
+	fails_with "$obj" 65 "$needle" add "$obj" knew
+	fails_with "$obj" 65 "$needle" rm "$obj" "$key"
+	fails_with "$obj" 65 "$needle" rm --mask "$obj" "$key"
 	# A request that would write nothing checks the whole tracker too.
-	untouched "$obj" 65 "$needle" rm "$obj" kabsent
+	fails_with "$obj" 65 "$needle" rm "$obj" kabsent
+	[ "$before" = "$(dump "$obj")" ] || fail "$obj changed by show/add/rm"
 	batch_entry "$obj" "$needle" "$key"
 }
 
