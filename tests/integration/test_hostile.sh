@@ -67,15 +67,16 @@ plant() {
 dump() {
 	local obj=$1 k
 	{
-		R stat "$obj" 2>&1
-		R get "$obj" - 2>&1 | hex
+		# stdout only: under load the rados tool may warn on stderr.
+		R stat "$obj" 2>/dev/null || echo absent
+		R get "$obj" - 2>/dev/null | hex
 		echo
-		R listxattr "$obj" 2>&1 | sort | while IFS= read -r k; do
+		R listxattr "$obj" 2>/dev/null | sort | while IFS= read -r k; do
 			printf '%s=' "$k"
-			R getxattr "$obj" "$k" 2>&1 | hex
+			R getxattr "$obj" "$k" 2>/dev/null | hex
 			echo
 		done
-		R listomapvals "$obj" 2>&1
+		R listomapvals "$obj" 2>/dev/null
 		# The empty key, which no listing shows.
 		R getomapval "$obj" "" "$tmp/ev" >/dev/null 2>&1 &&
 			{ printf '""='; hex <"$tmp/ev"; echo; }
