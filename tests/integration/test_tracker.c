@@ -768,7 +768,7 @@ static int plant_big(struct itest *t, const char *oid, size_t n,
                      uint32_t count, int masks, size_t bad_at,
                      const char *bad, size_t bad_len)
 {
-	char (*names)[16] = calloc(n, sizeof(*names));
+	char (*names)[24] = calloc(n, sizeof(*names));
 	const char **keys = calloc(n, sizeof(*keys));
 	const char **vals = calloc(n, sizeof(*vals));
 	size_t *lens = calloc(n, sizeof(*lens)), i, at;
