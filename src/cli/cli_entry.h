@@ -18,7 +18,7 @@ const char *cli_iso_time(char buf[32], int64_t ns);
 /* "add", "remove", or "?". */
 const char *cli_op_name(rt_op op);
 
-/* Writes `e` as one JSON object with every field: seq, batch_id,
+/* Writes `e` as one JSON object with every field: schema_version, seq, batch_id,
  * request_index, request_id, pool, namespace, tracker, op, refs [{key,
  * type}], state, attempts, error, outcome {result, added, removed, masked}
  * or null, guard_version or null, submitted_at, updated_at, done_at (ISO

@@ -34,24 +34,22 @@ static void replay_usage(FILE *out)
 	fprintf(out,
 	        "usage: reftrack replay [--journal DIR] [OPTIONS]\n"
 	        "Applies the journal's pending entries to the cluster.\n"
-	        "      --journal DIR      journal directory (default: "
-	        "$REFTRACK_JOURNAL, then\n"
-	        "                         /var/lib/reftrack/journal for root, "
-	        "else\n"
-	        "                         $XDG_STATE_HOME/reftrack/journal or\n"
-	        "                         ~/.local/state/reftrack/journal)\n"
+	        CLI_COMMON_USAGE
 	        "      --inflight N       trackers in flight at once (default "
 	        "128)\n"
 	        "      --max-attempts N   tries of an entry on transient errors "
 	        "(default 8)\n"
-	        "      --max-time SEC     stop starting entries after SEC "
-	        "seconds\n"
-	        "      --wait[=SEC]       wait for a replay already running "
-	        "(for ever, or SEC)\n"
-	        "      --json             print the summary as JSON\n"
-	        "  -c, --conf FILE, --id ID, -n, --name NAME, --keyring FILE,\n"
-	        "      --op-timeout SEC   as for every subcommand "
-	        "(`reftrack --help`)\n"
+	        "      --max-time DURATION  stop starting entries after this "
+	        "long (5m; bare:\n"
+	        "                         seconds)\n"
+	        "      --wait[=DURATION]  wait for a replay already running "
+	        "(for ever, or\n"
+	        "                         this long)\n"
+	        "  -c, --conf FILE, -i, --id, --user ID, -n, --name NAME, -k, "
+	        "--keyring FILE,\n"
+	        "      --cluster NAME, --op-timeout DURATION, --CEPH-OPTION VALUE "
+	        "as for every\n"
+	        "                         subcommand (`reftrack --help`)\n"
 	        "  -h, --help             this text\n"
 	        "Exit status: 0 all done, 1 failed, blocked or needs-review "
 	        "entries need an\noperator, 64 usage, 65 unusable journal, "
@@ -65,8 +63,7 @@ static void print_summary(const rt_replay_stats *s, double secs, int json,
 	if (json) {
 		struct cli_json w;
 
-		cli_json_init(&w, stdout, 0);
-		cli_json_object_begin(&w);
+		cli_json_begin_output(&w);
 		cli_json_kv_string(&w, "journal", dir);
 		cli_json_kv_uint(&w, "total", s->total);
 		cli_json_kv_uint(&w, "applied", s->applied);
@@ -90,49 +87,39 @@ static void print_summary(const rt_replay_stats *s, double secs, int json,
 	       secs);
 }
 
+const struct option reftrack_replay_opts[] = {
+	CLI_REPLAY_LONGOPTS,
+	{ "help", no_argument, NULL, CLI_OPT_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
 int reftrack_cmd_replay(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		CLI_CONN_LONGOPTS,
-		{ "journal", required_argument, NULL, CLI_OPT_JOURNAL },
-		{ "json", no_argument, NULL, CLI_OPT_JSON },
-		CLI_REPLAY_LONGOPTS,
-		{ "help", no_argument, NULL, CLI_OPT_HELP },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct cli_conn conn;
+	struct cli_conn conn = cli_common.conn;
 	struct cli_replay_args ra;
 	rt_replay_stats stats;
 	rt_journal *j = NULL;
 	rt_journal_lock *lock = NULL;
-	const char *dir = NULL;
+	const char *dir = cli_common.journal;
 	uint64_t pending = 0, need = 0;
-	int opt, rc, json = 0, status = EX_OK;
+	int opt, rc, json = cli_common.format != CLI_FORMAT_PLAIN,
+	             status = EX_OK;
 	double start;
 
 	memset(&stats, 0, sizeof(stats));
 	cli_replay_args_init(&ra);
-	cli_conn_init(&conn);
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, CLI_CONN_SHORTOPTS "h", longopts,
+	while ((opt = getopt_long(argc, argv, "h", reftrack_replay_opts,
 	                          NULL)) != -1) {
-		if (cli_conn_option(&conn, opt, optarg) ||
-		    cli_replay_option(&ra, opt, optarg))
+		if (cli_replay_option(&ra, opt, optarg))
 			continue;
 		switch (opt) {
-		case CLI_OPT_JOURNAL:
-			dir = optarg;
-			break;
-		case CLI_OPT_JSON:
-			json = 1;
-			break;
 		case 'h':
 		case CLI_OPT_HELP:
 			replay_usage(stdout);
 			return EX_OK;
 		default:
-			replay_usage(stderr);
-			return EX_USAGE;
+			return cli_bad_option(argc, argv, reftrack_replay_opts);
 		}
 	}
 	if ((status = cli_no_operands("replay", argc, argv, optind)))
@@ -168,7 +155,7 @@ done:
 static void operator_usage(const char *sub, FILE *out)
 {
 	if (strcmp(sub, "retry") == 0)
-		fprintf(out, "usage: reftrack retry [--journal DIR] "
+		fprintf(out, "usage: reftrack retry [--journal DIR] [-f FORMAT] "
 		             "(--failed | --entry SEQ | --batch ID)\n"
 		             "Puts failed, blocked and needs-review entries back "
 		             "to pending: all of\nthem, one entry, or those of one "
@@ -179,43 +166,68 @@ static void operator_usage(const char *sub, FILE *out)
 		             "      --entry SEQ        entry SEQ only\n"
 		             "      --batch ID         the entries of batch ID\n");
 	else
-		fprintf(out, "usage: reftrack skip [--journal DIR] SEQ --reason "
-		             "TEXT\n"
+		fprintf(out, "usage: reftrack skip [--journal DIR] [-f FORMAT] SEQ "
+		             "--reason TEXT\n"
 		             "Marks an entry skipped, so that it is never applied "
 		             "and later entries of\nits tracker go on.\n"
 		             "      --reason TEXT      why (required); kept as the "
 		             "entry's error text\n");
-	fprintf(out, "      --journal DIR      journal directory (default as "
-	             "for replay)\n"
+	fprintf(out, CLI_COMMON_USAGE
 	             "  -h, --help             this text\n"
 	             "Exit status: 0 done, 64 usage, 65 the entry's state does "
 	             "not allow it or\nunusable journal, 66 no such journal, "
 	             "entry or batch, 75 journal busy\n(a replay is running).\n");
 }
 
+/* retry's and skip's options: one table, each refuses the other's. */
+const struct option reftrack_operator_opts[] = {
+	{ "failed", no_argument, NULL, OPT_FAILED },
+	{ "entry", required_argument, NULL, OPT_ENTRY },
+	{ "batch", required_argument, NULL, OPT_BATCH },
+	{ "reason", required_argument, NULL, OPT_REASON },
+	{ "help", no_argument, NULL, CLI_OPT_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int print_operator(int is_retry, uint64_t seq, uint64_t count)
+{
+	struct cli_json w;
+	char nbuf[64];
+
+	if (cli_common.format == CLI_FORMAT_PLAIN) {
+		if (is_retry)
+			printf("retry: %s back to pending\n",
+			       cli_plural(nbuf, count, "entry", "entries"));
+		else
+			printf("skip: entry %llu skipped\n",
+			       (unsigned long long)seq);
+		return fflush(stdout) == 0 ? 0 : -1;
+	}
+	cli_json_begin_output(&w);
+	cli_json_kv_string(&w, "command", is_retry ? "retry" : "skip");
+	if (is_retry) {
+		cli_json_kv_uint(&w, "entries", count);
+	} else {
+		cli_json_kv_uint(&w, "seq", seq);
+		cli_json_kv_uint(&w, "entries", 1);
+	}
+	cli_json_object_end(&w);
+	return cli_json_finish(&w);
+}
+
 static int run_operator(int argc, char **argv, int is_retry)
 {
-	static const struct option longopts[] = {
-		{ "journal", required_argument, NULL, CLI_OPT_JOURNAL },
-		{ "failed", no_argument, NULL, OPT_FAILED },
-		{ "entry", required_argument, NULL, OPT_ENTRY },
-		{ "batch", required_argument, NULL, OPT_BATCH },
-		{ "reason", required_argument, NULL, OPT_REASON },
-		{ "help", no_argument, NULL, CLI_OPT_HELP },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *sub = argv[0], *dir = NULL, *batch = NULL, *reason = NULL;
+	const char *sub = argv[0], *dir = cli_common.journal, *batch = NULL,
+		   *reason = NULL;
 	uint64_t seq = 0, count = 0;
 	int opt, rc, failed = 0, status = EX_OK, nsel;
 	rt_journal_lock *lock = NULL;
 	rt_journal *j = NULL;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "h", reftrack_operator_opts,
+	                          NULL)) != -1) {
 		switch (opt) {
-		case CLI_OPT_JOURNAL:
-			dir = optarg;
-			break;
 		case OPT_FAILED:
 			failed = 1;
 			break;
@@ -233,25 +245,19 @@ static int run_operator(int argc, char **argv, int is_retry)
 			operator_usage(sub, stdout);
 			return EX_OK;
 		default:
-			operator_usage(sub, stderr);
-			return EX_USAGE;
+			return cli_bad_option(argc, argv,
+			                      reftrack_operator_opts);
 		}
 	}
 	if (is_retry) {
 		nsel = failed + (seq != 0) + (batch != NULL);
-		if (nsel != 1 || optind != argc || reason) {
-			cli_warn("retry: give exactly one of --failed, --entry "
-			         "SEQ, --batch ID");
-			operator_usage(sub, stderr);
-			return EX_USAGE;
-		}
+		if (nsel != 1 || optind != argc || reason)
+			return cli_usage_error("give exactly one of --failed, "
+			                       "--entry SEQ, --batch ID");
 	} else {
 		if (optind + 1 != argc || !reason || !reason[0] || failed ||
-		    batch) {
-			cli_warn("skip: give one SEQ and --reason TEXT");
-			operator_usage(sub, stderr);
-			return EX_USAGE;
-		}
+		    batch)
+			return cli_usage_error("give one SEQ and --reason TEXT");
 		seq = cli_parse_ulong("SEQ", argv[optind], (unsigned long)-1);
 	}
 
@@ -271,11 +277,10 @@ static int run_operator(int argc, char **argv, int is_retry)
 		status = rc == RT_EINVAL ? EX_DATAERR : cli_exit_code(rc);
 		goto done;
 	}
-	if (is_retry)
-		printf("retry: %llu entries back to pending\n",
-		       (unsigned long long)count);
-	else
-		printf("skip: entry %llu skipped\n", (unsigned long long)seq);
+	if (print_operator(is_retry, seq, count) != 0) {
+		cli_warn("writing the output:");
+		status = EX_IOERR;
+	}
 done:
 	rt_journal_lock_release(lock);
 	rt_journal_close(j);
