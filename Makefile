@@ -3,8 +3,12 @@
 #   make            build the library and the tools into build/
 #   make test       every test: unit, headers, symbols, valgrind, integration
 #                   on a throwaway cluster, then the same under ASan+UBSan
+#   make check-faults  the fault suite (message loss, osd pause, OSD
+#                   SIGKILL and restart, monitor unreachable) on a throwaway
+#                   BlueStore cluster; CI runs it after `make test`
 #   make demo       the main job end to end on a throwaway cluster
 #   make bench      benchmarks (throughput ratios, peak RSS)
+#   make fuzz       each libFuzzer target for FUZZ_TIME (60) seconds
 #   make deps       install the Debian packages the build and tests need
 #   make install    PREFIX=/usr/local DESTDIR=
 
@@ -34,7 +38,7 @@ SANFLAGS =
 endif
 
 ALL_CFLAGS = $(STD) $(WARNINGS) $(OPT) $(SANFLAGS) -fPIC -Iinclude -Isrc/lib $(CFLAGS)
-LIBS = -lrados -llmdb -lyaml -lcrypto -lpthread -lm
+LIBS = -lrados -llmdb -lyaml -lcrypto -lz -lpthread -lm
 ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 
 PUBLIC_HEADERS = $(wildcard include/reftrack/*.h)
@@ -61,7 +65,8 @@ LIB_A = $(B)/libreftrack.a
 TOOLS = $(B)/reftrack $(B)/reference-tracker
 
 .PHONY: all test test-unit test-headers test-symbols test-valgrind \
-        test-integration test-sanitize demo bench deps install clean
+        test-integration test-sanitize check-faults demo bench deps install \
+        clean fuzz check-fuzz fuzz-build fuzz-seeds
 
 all: $(LIB_A) $(TOOLS)
 
@@ -115,6 +120,11 @@ test-valgrind: $(UNIT_BINS)
 test-integration: $(INTEG_BINS) $(TOOLS)
 	@tests/run-integration.sh $(B)
 
+# Once, in the plain build: the faults are the cluster's, not the code's,
+# and the suite takes minutes (tests/faults/faultlib.sh).
+check-faults: $(TOOLS)
+	@RT_TEST_SUITE=faults RT_CLUSTER_STORE=bluestore tests/run-integration.sh $(B)
+
 # Runs inside the SANITIZE=1 tree (see `test`).
 test-sanitize: $(UNIT_BINS) $(INTEG_BINS) $(TOOLS)
 	@RT_BUILD=$(B) tests/run-suite.sh unit $(UNIT_BINS) $(wildcard tests/unit/*.sh)
@@ -163,5 +173,43 @@ install: all
 	    src/reftrack.pc.in >$(DESTDIR)$(PKGCONFIGDIR)/reftrack.pc
 	chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/reftrack.pc
 
+# libFuzzer targets (tests/fuzz/fuzz_*.c), one per parser.  They need clang:
+# the library is compiled again with clang and the fuzzer's coverage and
+# ASan+UBSan into its own tree, and only the targets link libFuzzer's main.
+# `make fuzz` runs each for FUZZ_TIME seconds from a copy of its corpus
+# (tests/fuzz/<target>/); a crash fails it and names the reproducer.
+FUZZ_B ?= build-fuzz
+FUZZ_CC ?= clang-14
+FUZZ_TIME ?= 60
+FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+           -fno-omit-frame-pointer
+FUZZ_CFLAGS = $(STD) $(WARNINGS) -O1 -g $(FUZZ_SAN) -Iinclude -Isrc/lib
+FUZZ_SRCS = $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS = $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ_B)/%)
+FUZZ_LIB = $(FUZZ_B)/libreftrack-fuzz.a
+
+$(FUZZ_B)/obj/%.o: src/lib/%.c $(PUBLIC_HEADERS) $(LIB_HDRS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_LIB): $(LIB_SRCS:src/lib/%.c=$(FUZZ_B)/obj/%.o)
+	rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_input.h $(FUZZ_LIB)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Itests/fuzz -o $@ $< \
+		-Wl,--as-needed $(FUZZ_LIB) $(LIBS)
+
+fuzz-build: $(FUZZ_BINS) $(B)/tests/fuzz/journal_seeds
+
+fuzz check-fuzz: deps fuzz-build
+	@tests/fuzz/run.sh $(FUZZ_B) $(B) $(FUZZ_TIME)
+
+# Regenerates the journal codec's committed seeds from its encoder (run it
+# after a change of the record format).
+fuzz-seeds: $(B)/tests/fuzz/journal_seeds
+	rm -rf tests/fuzz/journal
+	$(B)/tests/fuzz/journal_seeds tests/fuzz/journal tests/data/batch/valid/*.yaml
+
 clean:
-	rm -rf build build-san
+	rm -rf build build-san $(FUZZ_B)

@@ -1,8 +1,14 @@
 #!/bin/bash
 # cluster.sh - a throwaway single-node Ceph cluster for tests and the demo.
 #
-#   tests/cluster.sh start DIR   DIR: an empty directory made by the caller
-#   tests/cluster.sh stop DIR    kill what `start` started, remove DIR
+#   tests/cluster.sh start DIR      DIR: an empty directory made by the caller
+#   tests/cluster.sh stop DIR       kill what `start` started, remove DIR
+#   tests/cluster.sh osd-kill DIR   SIGKILL the OSD, return once it is gone
+#   tests/cluster.sh osd-start DIR  start the OSD again with the same command
+#                                   line; return once it is up and in and
+#                                   every PG of both pools answers an op
+#   tests/cluster.sh pause DIR      `ceph osd pause`: no reads or writes
+#   tests/cluster.sh unpause DIR    `ceph osd unpause`
 #
 # One ceph-mon and one ceph-osd (memstore, so nothing touches a disk but DIR),
 # cephx on, pool size 1, bound to 127.0.0.1 on ports picked free at start, so
@@ -21,6 +27,12 @@
 # `start` returns once a write and a read through pool rt have succeeded, and
 # gives up after RT_CLUSTER_TIMEOUT seconds (default 60), printing the tail of
 # the daemon logs and killing the daemons (DIR stays for the caller's `stop`).
+# `osd-start` has the same bound.
+#
+# RT_CLUSTER_STORE=bluestore (at `start`) puts the OSD on BlueStore in a
+# sparse 2 GiB file, DIR/osd/osd.0/block, with small caches, instead of
+# memstore: slower to make but it keeps its objects across a SIGKILL, which
+# the fault tests need (memstore loses everything when the process dies).
 set -u
 # Our own commands name their config and identity; a CEPH_ARGS of the
 # caller's (say --id someone) must not leak into them.
@@ -114,7 +126,7 @@ spawn() {
 			[ "$fd" -gt 2 ] && eval "exec $fd>&-"
 		done
 		exec "$@"
-	) </dev/null >"$dir/log/$name.out" 2>&1 &
+	) </dev/null >>"$dir/log/$name.out" 2>&1 &
 	echo "$! $name" >>"$dir/pids"
 }
 
@@ -163,18 +175,23 @@ check_progress() {
 		fail_start "not ready after ${timeout_s}s: $1"
 }
 
-# Reads the next line of mon_setup (fd 9) and fails unless it is WANT.
+# Reads the next line of mon_setup (fd 9) and fails unless it is WANT.  A
+# read that times out keeps what it read of the line so far (bash reads a
+# pipe byte by byte, so the timeout can fall inside a line): that part is
+# kept for the next read, or a loaded machine sees "sd" for "osd".
 await_line() {
-	local line rc
+	local line rc part=
 	while :; do
 		line=
 		read -r -t 0.5 line <&9
 		rc=$?
+		line=$part$line
 		if [ $rc -eq 0 ]; then
 			[ "$line" = "$1" ] && return 0
 			fail_start "mon setup printed \"$line\", expected \"$1\""
 		fi
 		[ $rc -gt 128 ] || fail_start "mon setup failed before \"$1\""
+		part=$line
 		check_progress "mon setup did not reach \"$1\""
 	done
 }
@@ -247,6 +264,37 @@ print("pools", flush=True)
 EOF
 }
 
+# The [osd] lines that choose and size the objectstore (RT_CLUSTER_STORE).
+store_conf() {
+	case $store in
+	memstore)
+		echo "osd_objectstore = memstore"
+		echo "memstore_device_bytes = 4294967296"
+		;;
+	bluestore)
+		# A sparse file made by mkfs; 2 GiB leaves BlueFS and the
+		# allocator room, and only what is written takes disk space.
+		cat <<EOF
+osd_objectstore = bluestore
+bluestore_block_create = true
+bluestore_block_size = 2147483648
+bluestore_block_db_create = false
+bluestore_block_wal_create = false
+# Small, fixed caches: several test clusters share one small machine.
+bluestore_cache_autotune = false
+bluestore_cache_size = 67108864
+osd_memory_target = 939524096
+# mkfs would read back everything it just wrote; a test cluster need not.
+bluestore_fsck_on_mkfs = false
+# RocksDB's defaults less the big memtables (256 MiB, 1 GiB of WAL): a
+# restart after SIGKILL replays the WAL, which took ~15 s at those sizes
+# after a few thousand tracker writes, and the small ones bound it.
+bluestore_rocksdb_options = compression=kNoCompression,max_write_buffer_number=4,min_write_buffer_number_to_merge=1,recycle_log_file_num=4,write_buffer_size=16777216,writable_file_max_buffer_size=0,compaction_readahead_size=2097152,max_background_compactions=2,max_total_wal_size=67108864
+EOF
+		;;
+	esac
+}
+
 start() {
 	local t0 base mon_port osd_lo osd_hi fsid
 	t0=$(date +%s%N)
@@ -256,6 +304,11 @@ start() {
 	*[[:space:]\$\;\#=]*) die "start: $dir: Ceph config cannot hold this path" ;;
 	esac
 	[ -z "$(ls -A "$dir")" ] || die "start: $dir is not empty"
+	store=${RT_CLUSTER_STORE:-memstore}
+	case $store in
+	memstore | bluestore) ;;
+	*) die "start: RT_CLUSTER_STORE=$store: want memstore or bluestore" ;;
+	esac
 	if ! command -v ceph-mon >/dev/null || ! command -v ceph-osd >/dev/null ||
 		! command -v rados >/dev/null || ! [ -x "$py" ]; then
 		die "start: needs ceph-mon, ceph-osd, ceph-common, python3 (apt-get install ceph-mon ceph-osd ceph-common python3)"
@@ -343,8 +396,7 @@ paxos_propose_interval = 0.05
 
 [osd]
 osd_data = $dir/osd/\$name
-osd_objectstore = memstore
-memstore_device_bytes = 4294967296
+$(store_conf)
 keyring = $dir/keyring.osd
 log_file = $dir/log/\$name.log
 admin_socket = $dir/run/\$name.asok
@@ -385,7 +437,7 @@ EOF
 	exec 9< <(mon_setup 2>"$dir/log/setup.out")
 	helper_pid=$!
 	await_line osd
-	spawn osd.0 ceph-osd -f -i 0 -c "$dir/ceph.conf" --no-mon-config
+	spawn osd.0 "${osd_cmd[@]}" "$dir/ceph.conf" --no-mon-config
 	await_line pools
 	exec 9<&-
 	helper_pid=
@@ -408,6 +460,136 @@ EOF
 	echo "$prog: up in $((($(date +%s%N) - t0) / 1000000)) ms: $dir (mon 127.0.0.1:$mon_port, OSD ports $osd_lo-$osd_hi)" >&2
 }
 
+# The OSD's command line, for `start` and `osd-start` alike.
+osd_cmd=(ceph-osd -f -i 0 -c)
+
+# The directory of a running cluster of ours, or die.
+cluster_dir() {
+	dir=$(absdir "$1") || die "$2: $1: cannot enter"
+	[ -f "$dir/pids" ] && [ -f "$dir/ceph.conf" ] ||
+		die "$2: $dir holds no cluster (no pids file)"
+}
+
+# The pid of the OSD as DIR/pids records it (the last start).
+osd_pid() {
+	awk '$2 == "osd.0" { p = $1 } END { if (p) print p }' "$dir/pids"
+}
+
+# mon_cmd PREFIX [JSON-ARGS]: one mon command as client.admin, bounded by
+# the timeout; prints its JSON output.
+mon_cmd() {
+	local args=${2:-}
+	[ -n "$args" ] || args='{}'
+	"$py" - "$dir/ceph.conf" "$timeout_s" "$1" "$args" <<'EOF'
+import json, sys
+import rados
+conf, timeout, prefix, args = sys.argv[1:5]
+r = rados.Rados(conffile=conf, name="client.admin")
+r.conf_set("client_mount_timeout", timeout)
+r.conf_set("rados_mon_op_timeout", timeout)
+r.connect()
+cmd = dict(json.loads(args), prefix=prefix, format="json")
+ret, out, outs = r.mon_command(json.dumps(cmd), b"")
+r.shutdown()
+if ret != 0:
+    raise SystemExit("%s: %s (%d)" % (prefix, outs, ret))
+sys.stdout.write(out.decode())
+EOF
+}
+
+# SIGKILL, by the pid `start` recorded, and wait until the process is gone
+# (its threads too: a half-dead OSD still holds its block file's lock).
+osd_kill() {
+	local pid
+	cluster_dir "$1" osd-kill
+	pid=$(osd_pid)
+	[ -n "$pid" ] && is_ours "$pid" "$dir" || die "osd-kill: no OSD of $dir is running"
+	kill -KILL "$pid" 2>/dev/null
+	wait_gone "$pid" $((timeout_s * 10)) ||
+		die "osd-kill: pid $pid still there ${timeout_s}s after SIGKILL"
+}
+
+# Starts the OSD again, then waits until the mon has it up and in (booted
+# after the start, so not the dead instance's record) and every PG of both
+# pools has served an op: with one OSD and size 1 that is active+clean,
+# which without a ceph-mgr cannot be asked for directly.
+osd_start() {
+	local pid epoch
+	cluster_dir "$1" osd-start
+	pid=$(osd_pid)
+	[ -n "$pid" ] && is_ours "$pid" "$dir" && die "osd-start: the OSD of $dir runs (pid $pid)"
+	deadline=$(($(date +%s) + timeout_s))
+	epoch=$(mon_cmd "osd dump" | "$py" -c 'import json, sys; print(json.load(sys.stdin)["epoch"])') ||
+		die "osd-start: the mon does not answer"
+	# The pids file gets the new OSD pid in place of the old one.
+	grep -v ' osd\.0$' "$dir/pids" >"$dir/pids.new" && mv "$dir/pids.new" "$dir/pids"
+	spawn osd.0 "${osd_cmd[@]}" "$dir/ceph.conf" --no-mon-config
+	pid=$(osd_pid)
+	"$py" - "$dir/ceph.conf" "$epoch" "$deadline" >"$dir/log/osd-start.out" 2>&1 <<'EOF' &
+import errno, json, sys, time
+import rados
+conf, epoch, deadline = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+def handle():
+    r = rados.Rados(conffile=conf, name="client.admin")
+    left = str(max(1, deadline - int(time.time())))
+    r.conf_set("client_mount_timeout", left)
+    r.conf_set("rados_mon_op_timeout", left)
+    r.conf_set("rados_osd_op_timeout", left)
+    r.connect()
+    return r
+def mon(r, **kw):
+    ret, out, outs = r.mon_command(json.dumps(dict(kw, format="json")), b"")
+    if ret != 0:
+        raise SystemExit("%s: %s (%d)" % (kw["prefix"], outs, ret))
+    return json.loads(out)
+r = handle()
+while True:
+    osd = [o for o in mon(r, prefix="osd dump")["osds"] if o["osd"] == 0][0]
+    if osd["up"] and osd["in"] and osd["up_from"] > epoch:
+        break
+    if time.time() > deadline:
+        raise SystemExit("osd.0 not up and in: %s" % json.dumps(osd))
+    time.sleep(0.1)
+# One object name per PG of each pool, and a stat of each through a handle
+# made now, whose first map has the new OSD: the stat waits for its PG to
+# go active, and ENOENT is an answer.
+pools = {}
+for p in mon(r, prefix="osd pool ls", detail="detail"):
+    pools[p["pool_name"]] = p["pg_num"]
+names = {}
+for pool, pgs in pools.items():
+    seen, i = {}, 0
+    while len(seen) < pgs:
+        m = mon(r, prefix="osd map", pool=pool, object="pg-probe-%d" % i)
+        seen.setdefault(m["pgid"], "pg-probe-%d" % i)
+        i += 1
+    names[pool] = sorted(seen.values())
+r.shutdown()
+r = handle()
+for pool, objs in names.items():
+    io = r.open_ioctx(pool)
+    for o in objs:
+        try:
+            io.stat(o)
+        except rados.ObjectNotFound:
+            pass
+    io.close()
+r.shutdown()
+print("osd.0 up, in, %d PGs answered" % sum(len(v) for v in names.values()))
+EOF
+	helper_pid=$!
+	while is_alive "$helper_pid"; do
+		is_ours "$pid" "$dir" || { kill "$helper_pid" 2>/dev/null; helper_pid=; die "osd-start: the OSD (pid $pid) exited: $(tail -n 5 "$dir/log/osd.0.out")"; }
+		if [ "$(date +%s)" -gt $((deadline + 5)) ]; then
+			kill "$helper_pid" 2>/dev/null
+			die "osd-start: not ready after ${timeout_s}s"
+		fi
+		sleep 0.1
+	done
+	wait "$helper_pid" || die "osd-start: $(tail -n 3 "$dir/log/osd-start.out")"
+	helper_pid=
+}
+
 stop() {
 	[ -e "$1" ] || return 0
 	dir=$(absdir "$1") || die "stop: $1: cannot enter"
@@ -423,5 +605,12 @@ stop() {
 case ${1:-} in
 start) [ $# -eq 2 ] || die "usage: $prog start DIR"; start "$2" ;;
 stop) [ $# -eq 2 ] || die "usage: $prog stop DIR"; stop "$2" ;;
-*) die "usage: $prog start|stop DIR" ;;
+osd-kill) [ $# -eq 2 ] || die "usage: $prog osd-kill DIR"; osd_kill "$2" ;;
+osd-start) [ $# -eq 2 ] || die "usage: $prog osd-start DIR"; osd_start "$2" ;;
+pause | unpause)
+	[ $# -eq 2 ] || die "usage: $prog $1 DIR"
+	cluster_dir "$2" "$1"
+	mon_cmd "osd $1" >/dev/null || die "$1: the mon refused"
+	;;
+*) die "usage: $prog start|stop|osd-kill|osd-start|pause|unpause DIR" ;;
 esac

@@ -7,10 +7,13 @@ set -eu
 # groff-base and man-db render the man pages in tests/unit/test_help.sh;
 # strace lets tests/unit/test_install.sh watch `make install` write.
 # libc6-dev is only a Recommends of gcc, which --no-install-recommends
-# skips: without it nothing compiles.
+# skips: without it nothing compiles.  clang-14 builds the fuzz targets
+# (make fuzz); its libFuzzer and sanitizer runtimes are in libclang-rt-14-dev,
+# only a Recommends of the libclang-common-14-dev it pulls in
+# (libfuzzer-14-dev, the standalone libFuzzer archive, is not needed).
 PACKAGES="gcc libc6-dev make pkg-config librados-dev liblmdb-dev libyaml-dev libssl-dev
-ceph-mon ceph-osd ceph-common python3 python3-yaml python3-jsonschema valgrind
-procps groff-base man-db strace"
+zlib1g-dev ceph-mon ceph-osd ceph-common python3 python3-yaml python3-jsonschema valgrind
+procps groff-base man-db strace clang-14 libclang-rt-14-dev"
 
 missing=""
 for p in $PACKAGES; do

@@ -16,6 +16,10 @@
 #                    RT_TEST_ENV="ASAN_OPTIONS=detect_leaks=0" for a
 #                    sanitizer build; set by the Makefile, empty by default
 #   RT_TEST_FILTER   only tests whose file name contains this string
+#   RT_TEST_SUITE    the tests' directory under tests/ and BUILD_DIR/tests/
+#                    and the summary's name (default integration; `make
+#                    check-faults` runs faults, with RT_CLUSTER_STORE=bluestore
+#                    for tests/cluster.sh)
 #
 # The cluster is stopped on every way out: success, a failed test, ^C.
 set -u
@@ -29,6 +33,7 @@ root=$(cd "$(dirname "$0")/.." && pwd -P)
 build=$(cd "$1" && pwd -P)
 per_test=${RT_TEST_TIMEOUT:-600}
 filter=${RT_TEST_FILTER:-}
+suite=${RT_TEST_SUITE:-integration}
 # Word splitting is wanted: RT_TEST_ENV is a list of VAR=VALUE words.
 read -r -a test_env <<<"${RT_TEST_ENV:-}"
 
@@ -47,7 +52,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 if ! "$root/tests/cluster.sh" start "$cluster"; then
-	echo "integration: 0 passed, 1 failed"
+	echo "$suite: 0 passed, 1 failed"
 	exit 1
 fi
 # shellcheck disable=SC1091
@@ -58,13 +63,13 @@ export RT_BUILD=$build RT_SRC=$root
 unset CEPH_ARGS
 
 tests=()
-for t in "$build"/tests/integration/test_*; do
+for t in "$build/tests/$suite"/test_*; do
 	case $t in *.o | *.d | *.sh) continue ;; esac
 	if [ -f "$t" ] && [ -x "$t" ]; then
 		tests+=("$t")
 	fi
 done
-for t in "$root"/tests/integration/test_*.sh; do
+for t in "$root/tests/$suite"/test_*.sh; do
 	[ -f "$t" ] && tests+=("$t")
 done
 
@@ -106,11 +111,11 @@ for t in ${tests[@]+"${tests[@]}"}; do
 		why="exited $status"
 		[ "$status" -eq 124 ] || [ "$status" -eq 137 ] &&
 			why="timed out after ${per_test}s (status $status)"
-		echo "--- $name (integration) $why after ${secs}s:"
+		echo "--- $name ($suite) $why after ${secs}s:"
 		cat "$log"
 	else
-		echo "$name (integration): $p passed (${secs}s)"
+		echo "$name ($suite): $p passed (${secs}s)"
 	fi
 done
-echo "integration: $passed passed, $failed failed"
+echo "$suite: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

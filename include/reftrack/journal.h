@@ -34,8 +34,11 @@ extern "C" {
 #endif
 
 /* On-disk format of the journal.  A journal whose format is newer is
- * refused with RT_EVERSION and never written to. */
-#define RT_JOURNAL_FORMAT 1
+ * refused with RT_EVERSION and never written to.  Format 2 added a CRC-32
+ * to every entry and batch record; a format-1 journal (reftrack 0.x before
+ * it) is migrated when it is opened, in one write transaction: all of it
+ * or, if any record does not decode, nothing (RT_EJOURNAL naming it). */
+#define RT_JOURNAL_FORMAT 2
 
 /* The LMDB map starts at RT_JOURNAL_MAP_INITIAL and doubles whenever a write
  * transaction runs out of room, up to RT_JOURNAL_MAP_MAX; past that, writes
@@ -371,6 +374,57 @@ typedef struct rt_journal_totals {
 } rt_journal_totals;
 
 int rt_journal_totals_get(rt_journal_totals *out, rt_journal_txn *txn);
+
+/* ---- integrity and backups ---------------------------------------------- */
+
+/* One thing rt_journal_check() found wrong.  Valid during the callback. */
+typedef struct rt_check_problem {
+	const char *table;   /* "meta", "batches", "batch_ids", "entries",
+	                      * "by_state", "by_tracker" */
+	const char *key;     /* the record: a seq, a batch serial, a meta
+	                      * key; "" for a table as a whole, "?" unknown */
+	const char *message; /* what is wrong, with expected and found */
+} rt_check_problem;
+
+typedef struct rt_check_result {
+	uint64_t entries;         /* entry records looked at */
+	uint64_t damaged_entries; /* of which did not decode or check out */
+	uint64_t batches;         /* batch records looked at */
+	uint64_t index_rows;      /* rows of by_state, by_tracker, batch_ids */
+	uint64_t problems;        /* everything reported, 0 = clean */
+} rt_check_result;
+
+/* Verifies the whole journal in one read transaction (so it neither waits
+ * for nor disturbs a running replay): every entry and batch record's
+ * checksum and contents; that every entry has its by_state and by_tracker
+ * rows and every row of those indexes and of batch_ids names a record that
+ * is there and matches; that the per-batch and global counts equal the
+ * entries found, and that entries present + pruned = entries ever
+ * submitted, batches present + forgotten = batches ever submitted.  Calls
+ * cb (may be NULL) for each problem; a non-zero return stops the reporting
+ * (out->problems still counts).  Returns 0 when the walk finished, whatever
+ * it found (out->problems says), or an error that stopped it (RT_ENOMEM,
+ * RT_EBUSY, RT_EIO).  LMDB has no checksums of its own pages: a damaged
+ * page that LMDB notices (MDB_CORRUPTED, MDB_PAGE_NOTFOUND) is reported as
+ * a problem of its table, but one that still looks like a page can make
+ * LMDB read wild memory and crash the process; a caller that must survive
+ * that runs the check in a child process (as `reftrack check` does). */
+int rt_journal_check(rt_check_result *out, rt_journal *j,
+                     int (*cb)(void *arg, const rt_check_problem *p),
+                     void *arg);
+
+/* Writes a consistent, compacted copy of the journal into the directory
+ * `dest` (created with mode 0700 if absent; it must hold no data.mdb), with
+ * LMDB's own copy function (mdb_env_copyfd2, MDB_CP_COMPACT).  The copy is
+ * read in one read transaction: it sees one commit, and neither waits for
+ * nor blocks writers such as a running replay.  It is written to
+ * DEST/data.mdb.tmp, synced, then renamed to DEST/data.mdb and the
+ * directory synced, so a crash never leaves a partial data.mdb.  The copy
+ * is a journal (same id) that rt_journal_open() accepts.  Must not be called
+ * inside a transaction of `j`.  Errors: RT_EINVAL (a transaction is open,
+ * or DEST already holds a data.mdb), RT_EPERM, RT_EIO (e.g. no space left),
+ * RT_ENOMEM; nothing is left at DEST/data.mdb on error. */
+int rt_journal_backup(rt_journal *j, const char *dest);
 
 #ifdef __cplusplus
 }

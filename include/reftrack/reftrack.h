@@ -47,6 +47,9 @@ enum rt_error {
 	RT_EIO,                /* any other failure; the message has the errno */
 	RT_EBUSY,              /* a lock is held by another process */
 	RT_EJOURNAL,           /* journal is corrupt, foreign or full */
+	RT_ECONFIG,            /* Ceph configuration unusable: unreadable or
+	                        * invalid file, no monitor address, no
+	                        * readable keyring or no key in it */
 };
 
 /* Returns a static description of an RT_E* code (or "success"). */
@@ -116,9 +119,19 @@ typedef struct rt_connect_opts {
 } rt_connect_opts;
 
 /* Connects to a cluster.  On failure *out is still set (unless ENOMEM) so
- * that rt_cluster_errmsg() can say why; close it in either case.  Errors:
- * RT_EINVAL (bad options or unreadable conf), RT_EPERM (auth refused),
- * RT_ETRANSIENT (no monitor answered in time), RT_ENOMEM. */
+ * that rt_cluster_errmsg() can say why; close it in either case.  The
+ * configuration is checked before any monitor is contacted: mon_host must
+ * be set (monitors are not looked up in DNS), and unless auth_client_required
+ * leaves cephx out, a key, a readable keyfile or a readable keyring must be
+ * configured.  Errors: RT_ECONFIG (unreadable or invalid conf file or
+ * $CEPH_ARGS, invalid entity name, no mon_host, no readable keyring, no key
+ * for the entity in it; the message names the file or setting), RT_EPERM
+ * (auth refused by the cluster), RT_ETRANSIENT (no monitor answered in
+ * time), RT_ENOMEM.
+ * SIGPIPE: librados writes to sockets (monitors, OSDs, and at start-up an
+ * existing admin socket whose owner may have just exited), so the caller
+ * must ignore or block SIGPIPE before connecting, as Ceph's own tools do;
+ * the library changes no process-wide signal disposition. */
 int rt_cluster_connect(rt_cluster **out, const rt_connect_opts *opts);
 void rt_cluster_close(rt_cluster *cluster);
 const char *rt_cluster_errmsg(const rt_cluster *cluster);
@@ -174,7 +187,8 @@ void rt_pool_set_retry(rt_pool *pool, const rt_retry_policy *policy);
 /* Adds `keys` as normal references to tracker `tracker`, creating it if it
  * does not exist.  Duplicate keys count once.  Keys already present (normal
  * or mask) are left alone.  `out` may be NULL.
- * Errors: RT_EINVAL (no keys, an empty or over-long key or name),
+ * The empty key "" is a key like any other (ceph-csi accepts it too).
+ * Errors: RT_EINVAL (no keys, an over-long key, an empty or over-long name),
  * RT_ECORRUPT, RT_EFOREIGN, RT_EVERSION (nothing written), RT_EOVERFLOW,
  * RT_ECONFLICT, RT_ETRANSIENT (retry budget spent), RT_EPERM, RT_ENOTFOUND
  * (pool vanished), RT_EIO, RT_ENOMEM. */

@@ -11,6 +11,7 @@
 #ifndef REFTRACK_REPLAY_H
 #define REFTRACK_REPLAY_H
 
+#include <signal.h>
 #include <stdint.h>
 
 #include "journal.h"
@@ -37,12 +38,19 @@ void rt_journal_lock_release(rt_journal_lock *lock);
 typedef struct rt_replay_stats {
 	uint64_t applied;      /* entries done in this run */
 	uint64_t failed;       /* entries that failed in this run */
+	uint64_t denied;       /* of those, refused by the cluster for lack of
+	                        * permission (EPERM, EACCES) */
 	uint64_t blocked;      /* entries blocked behind a failed one */
 	uint64_t needs_review; /* entries left for an operator in this run */
 	uint64_t retries;      /* re-reads after conflicts and transient errors */
 	uint64_t pending;      /* entries still pending when the run ended */
 	uint64_t total;        /* entries this run set out to apply */
 	int finished;          /* nothing was left pending */
+	int interrupted;       /* the run stopped early because *opts->stop
+	                        * became non-zero (see rt_replay_opts) */
+	int stalled;           /* the run stopped early because it made no
+	                        * progress for the stall bound (see
+	                        * rt_replay_run) */
 } rt_replay_stats;
 
 typedef struct rt_replay_opts {
@@ -56,6 +64,16 @@ typedef struct rt_replay_opts {
 	 * NULL for none. */
 	void (*progress)(void *arg, const rt_replay_stats *stats);
 	void *progress_arg;
+	/* A graceful stop: NULL for none.  Once *stop is non-zero (e.g. set
+	 * by the caller's SIGTERM/SIGINT handler, or from the progress
+	 * callback), the replayer starts no new operation, waits for the ops
+	 * in flight to complete (at most about the connection's op timeout,
+	 * 30 s when it has none; an op still out then is cancelled and its
+	 * entries stay in flight, resolved from evidence by the next run, as
+	 * after a crash), commits what it learned and returns 0 with
+	 * stats->interrupted set.  Entries not started stay pending.  The
+	 * flag is read, never written, from the replaying thread. */
+	const volatile sig_atomic_t *stop;
 } rt_replay_opts;
 
 /* Applies every pending and in-flight entry of `j` to `cluster`.  The
@@ -64,10 +82,69 @@ typedef struct rt_replay_opts {
  * marked failed and later entries of their tracker blocked; other trackers
  * go on.  *stats is filled in any case (may be NULL).
  * Returns 0 when the run ended normally, whatever the entries' fates (see
- * stats); RT_EJOURNAL / RT_EIO / RT_ENOMEM when the journal itself failed.
+ * stats), also after a graceful stop or a stall; RT_EJOURNAL / RT_EIO /
+ * RT_ENOMEM when the journal itself failed.
+ *
+ * Stall bound.  When no operation has succeeded and no entry has been
+ * settled for four times the connection's op timeout (rt_connect_opts'
+ * op_timeout_sec; 2 minutes when it is 0), the replayer stops the way a
+ * graceful stop does (see rt_replay_opts.stop), with stats->stalled set:
+ * it never grinds on against a cluster that does not answer, and what it
+ * leaves is resumable by the next run.  Meanwhile, after each op timeout
+ * without progress, it has the client fetch the latest OSD map (an OSD that
+ * restarted has a new address), if a monitor answers.
+ *
+ * In-flight window.  At most opts->inflight trackers have an op out at
+ * once.  The replayer halves that window (never below 1) when ops time
+ * out, and widens it again by one per window of ops that are answered, so
+ * that a lossy network has fewer ops to resend at each reconnection;
+ * retries wait for room in the window too.
  */
 int rt_replay_run(rt_replay_stats *stats, rt_journal *j, rt_cluster *cluster,
                   const rt_replay_opts *opts);
+
+/* ---- dry run ----------------------------------------------------------- */
+
+/* What a replay would do with one entry, as rt_replay_predict() tells it. */
+typedef struct rt_replay_prediction {
+	const rt_journal_entry *entry; /* as the journal holds it now */
+	/* RT_ENTRY_DONE: would be applied, with `outcome`;
+	 * RT_ENTRY_FAILED, RT_ENTRY_BLOCKED, RT_ENTRY_NEEDS_REVIEW: would end
+	 * so, `error` says why (naming pool, namespace and tracker);
+	 * RT_ENTRY_PENDING or RT_ENTRY_IN_FLIGHT: would be left as it is for a
+	 * later run (its tracker could not be read), `error` says why. */
+	rt_entry_state state;
+	rt_entry_outcome outcome;
+	const char *error;             /* NULL when DONE */
+	int was_in_flight;             /* a write of an earlier run may have
+	                                * landed: the fate above is what
+	                                * recovery decides from the tracker as
+	                                * read now */
+} rt_replay_prediction;
+
+/* Called once per entry, in the order a replay settles them (seq order per
+ * tracker).  Every pointer in *p is valid during the call only.  A
+ * non-zero return stops the dry run, and rt_replay_predict() returns it. */
+typedef int (*rt_replay_predict_fn)(void *arg, const rt_replay_prediction *p);
+
+/* A dry run of rt_replay_run(): reads every tracker the pending, in-flight
+ * and blocked entries of `j` touch, pipelined as a replay does, and plans
+ * every entry with the replayer's own code (grouping, recovery verdicts,
+ * blocking behind failures), calling fn for each.  A tracker's later
+ * groups are planned on the state the earlier groups' writes would have
+ * left.  Nothing is written: no cluster write op is sent and the journal
+ * is only read (no journal lock is needed; with a replay running at the
+ * same time the prediction is of a moving target).  opts as for
+ * rt_replay_run(); max_time_ms is ignored (every entry is planned).  What
+ * a dry run cannot see: a write the credentials do not allow (it reads
+ * only) and writes by others between the dry run and the replay.
+ * *stats counts the predicted fates (applied = would be applied; pending
+ * = would be left for a later run).  Memory grows with the keys of the
+ * trackers it changes.  Returns 0, fn's non-zero return, RT_EINVAL (no
+ * fn, or no connected cluster), or journal errors as rt_replay_run(). */
+int rt_replay_predict(rt_replay_stats *stats, rt_journal *j,
+                      rt_cluster *cluster, const rt_replay_opts *opts,
+                      rt_replay_predict_fn fn, void *arg);
 
 /* Operator actions, each recorded on the entry.  rt_replay_retry() puts
  * failed, blocked or needs-review entries back to pending: one entry (seq),

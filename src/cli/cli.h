@@ -19,6 +19,14 @@
 void cli_set_progname(const char *name);
 const char *cli_progname(void);
 
+/* Called first thing in main(): ignores SIGPIPE, as Ceph's own tools do, so
+ * that a write to a socket whose peer is gone fails with EPIPE instead of
+ * killing the tool.  librados needs this (reftrack.h, rt_cluster_connect):
+ * at start-up it pings an existing admin socket, whose owner may exit
+ * between the connect and the write.  A broken stdout pipe then shows as a
+ * write error (EX_IOERR), not as death by signal 13. */
+void cli_ignore_sigpipe(void);
+
 /* "PROG: message" on stderr.  A format ending in ':' gets
  * " strerror(errno)" appended, as sbase does. */
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -26,10 +34,26 @@ void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 _Noreturn void cli_die(int status, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* sysexits code for an RT_E* code: 65 bad data, 69 unavailable,
- * 75 temporary failure, 77 permission, 64 for RT_EINVAL from the command
- * line is the caller's business (it knows whether input was argv or data). */
+/* The one mapping from library errors to exit statuses (sysexits), for
+ * every subcommand:
+ *   RT_EINVAL, RT_ECORRUPT, RT_EFOREIGN, RT_EVERSION, RT_EOVERFLOW,
+ *   RT_EJOURNAL                          65 bad data
+ *   RT_ENOTFOUND                         66 no such input
+ *   RT_ENOMEM                            71 out of memory
+ *   RT_EIO (local I/O, a full disk)      74 I/O error
+ *   RT_ECONFLICT, RT_ETRANSIENT, RT_EBUSY  75 try again later
+ *   RT_EPERM                             77 permission denied
+ *   RT_ECONFIG                           78 Ceph configuration unusable
+ *   anything else                        70 a bug: please report it
+ * 64 for RT_EINVAL from the command line is the caller's business (it
+ * knows whether input was argv or data). */
 int cli_exit_code(int rt_code);
+/* For rt_cluster_connect() and rt_pool_open() failures: cli_exit_code(),
+ * except that a cluster that could not be reached (RT_ETRANSIENT) is 69
+ * "unavailable" for the commands that work on it directly (add, rm, show:
+ * `queued` 0) and stays 75 for those whose work waits in the journal for a
+ * later run (replay, run: `queued` 1). */
+int cli_connect_exit_code(int rt_code, int queued);
 
 /* rt_journal_open(out, dir, flags); on failure warns with the journal's
  * message (or rt_strerror() when there is no handle), sets *out to NULL and
@@ -160,9 +184,9 @@ const char *cli_plural(char buf[64], unsigned long long n, const char *one,
 /* Defaults: $CEPH_ARGS honoured, CLI_DEFAULT_OP_TIMEOUT. */
 void cli_conn_init(struct cli_conn *conn);
 /* Connects and opens conn->pool (required).  On failure prints why and
- * returns the exit status (69 unreachable, 77 permission, 78 bad
- * configuration, 66 no such pool); on success returns 0 and the caller owns
- * both handles. */
+ * returns cli_connect_exit_code(code, 0) (69 unreachable, 77 permission,
+ * 78 bad configuration, 66 no such pool); on success returns 0 and the
+ * caller owns both handles. */
 int cli_conn_open(const struct cli_conn *conn, rt_cluster **cluster,
                   rt_pool **pool);
 /* Parses a non-negative decimal number of at most `max`; exits 64 naming
@@ -198,6 +222,8 @@ extern const struct option reftrack_operator_opts[];
 extern const struct option reftrack_run_opts[];
 extern const struct option reftrack_prune_opts[];
 extern const struct option reftrack_export_opts[];
+extern const struct option reftrack_check_opts[];
+extern const struct option reftrack_backup_opts[];
 int reftrack_cmd_add(int argc, char **argv);
 int reftrack_cmd_rm(int argc, char **argv);
 int reftrack_cmd_show(int argc, char **argv);
@@ -210,5 +236,7 @@ int reftrack_cmd_skip(int argc, char **argv);
 int reftrack_cmd_run(int argc, char **argv);
 int reftrack_cmd_prune(int argc, char **argv);
 int reftrack_cmd_export(int argc, char **argv);
+int reftrack_cmd_check(int argc, char **argv);
+int reftrack_cmd_backup(int argc, char **argv);
 
 #endif

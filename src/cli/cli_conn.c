@@ -2,6 +2,7 @@
  * cli_conn.c - Ceph connection flags and opening a pool for the tools.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,22 +28,6 @@ unsigned long cli_parse_ulong(const char *what, const char *arg,
 		cli_die(EX_USAGE, "%s: '%s' is not a number from 0 to %lu", what,
 		        arg, max);
 	return value;
-}
-
-static int connect_status(int code)
-{
-	switch (code) {
-	case RT_EPERM:
-		return EX_NOPERM;
-	case RT_EINVAL:
-		return EX_CONFIG;
-	case RT_ENOTFOUND:
-		return EX_NOINPUT;
-	case RT_ENOMEM:
-		return EX_OSERR;
-	default:
-		return EX_UNAVAILABLE;
-	}
 }
 
 int cli_conn_open(const struct cli_conn *conn, rt_cluster **cluster,
@@ -73,5 +58,15 @@ fail:
 	rt_cluster_close(*cluster);
 	*pool = NULL;
 	*cluster = NULL;
-	return connect_status(rc);
+	return cli_connect_exit_code(rc, 0);
+}
+
+void cli_ignore_sigpipe(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGPIPE, &sa, NULL);
 }

@@ -129,6 +129,7 @@ int cli_exit_code(int rt_code)
 	case RT_EFOREIGN:
 	case RT_EVERSION:
 	case RT_EOVERFLOW:
+	case RT_EJOURNAL:
 		return EX_DATAERR;
 	case RT_ENOTFOUND:
 		return EX_NOINPUT;
@@ -140,11 +141,22 @@ int cli_exit_code(int rt_code)
 		return EX_NOPERM;
 	case RT_ENOMEM:
 		return EX_OSERR;
-	case RT_EJOURNAL:
-		return EX_DATAERR;
+	case RT_EIO:
+		return EX_IOERR;
+	case RT_ECONFIG:
+		return EX_CONFIG;
 	default:
+		/* A code this table does not know is a bug: the one status
+		 * that says "please report it". */
 		return EX_SOFTWARE;
 	}
+}
+
+int cli_connect_exit_code(int rt_code, int queued)
+{
+	if (rt_code == RT_ETRANSIENT && !queued)
+		return EX_UNAVAILABLE;
+	return cli_exit_code(rt_code);
 }
 
 int cli_journal_open(rt_journal **out, const char *dir, unsigned flags)

@@ -4,10 +4,9 @@
  */
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "cli_log.h"
+#include "cli_progress.h"
 #include "cli_replay.h"
 
 /* Operator-facing listing of entries that need attention stops here; the
@@ -64,49 +63,19 @@ int cli_replay_lock(rt_journal_lock **lock, rt_journal *j, int wait_ms)
 	              rc == RT_EBUSY ? "journal.busy" : "journal.error");
 	cli_log_str(&ev, "journal", rt_journal_dir(j));
 	cli_log_end(&ev, "%s", rt_journal_errmsg(j));
-	return rc == RT_EBUSY ? EX_TEMPFAIL : cli_exit_code(rc);
+	return cli_exit_code(rc);
 }
 
 /* ---- progress ------------------------------------------------------------ */
 
-static double now_sec(void)
+static void on_progress(void *arg, const rt_replay_stats *s)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	cli_progress_update(arg, cli_replay_settled(s), s->total);
 }
 
-struct progress {
-	double start;
-	double last_draw;
-};
-
-static void draw_progress(void *arg, const rt_replay_stats *s)
+uint64_t cli_replay_settled(const rt_replay_stats *s)
 {
-	struct progress *p = arg;
-	double t = now_sec(), elapsed = t - p->start, rate;
-	uint64_t settled = s->applied + s->failed + s->blocked + s->needs_review;
-	unsigned width = 30, filled;
-	char bar[31];
-
-	if (t - p->last_draw < 0.2 && settled < s->total)
-		return;
-	p->last_draw = t;
-	rate = elapsed > 0 ? (double)settled / elapsed : 0;
-	filled = s->total ? (unsigned)(width * settled / s->total) : width;
-	if (filled > width)
-		filled = width;
-	memset(bar, '#', filled);
-	memset(bar + filled, '.', width - filled);
-	bar[width] = '\0';
-	fprintf(stderr, "\r[%s] %llu/%llu  %.0f/s  ETA %.0fs   ", bar,
-	        (unsigned long long)settled, (unsigned long long)s->total, rate,
-	        rate > 0 && s->total > settled
-	                ? (double)(s->total - settled) / rate
-	                : 0.0);
-	if (settled >= s->total)
-		fputc('\n', stderr);
+	return s->applied + s->failed + s->blocked + s->needs_review;
 }
 
 /* ---- connecting and running ----------------------------------------------- */
@@ -114,7 +83,14 @@ static void draw_progress(void *arg, const rt_replay_stats *s)
 int cli_replay_apply(rt_replay_stats *stats, rt_journal *j,
                      const struct cli_conn *conn, const rt_replay_opts *opts)
 {
-	struct progress prog = { 0, 0 };
+	return cli_replay_drive(stats, j, conn, opts, NULL, NULL);
+}
+
+int cli_replay_drive(rt_replay_stats *stats, rt_journal *j,
+                     const struct cli_conn *conn, const rt_replay_opts *opts,
+                     rt_replay_predict_fn predict, void *predict_arg)
+{
+	struct cli_progress bar;
 	struct cli_log_event ev;
 	rt_replay_opts o = *opts;
 	rt_cluster *cluster = NULL;
@@ -128,17 +104,18 @@ int cli_replay_apply(rt_replay_stats *stats, rt_journal *j,
 		cli_log_end(&ev, "%s", cluster ? rt_cluster_errmsg(cluster)
 		                               : rt_strerror(rc));
 		/* Nothing was touched: the entries wait for a later run. */
-		status = rc == RT_EPERM ? EX_NOPERM : EX_TEMPFAIL;
+		status = cli_connect_exit_code(rc, 1);
 		goto done;
 	}
-	if (isatty(STDERR_FILENO) && cli_log_get_format() == CLI_LOG_TEXT) {
-		prog.start = now_sec();
-		o.progress = draw_progress;
-		o.progress_arg = &prog;
-	} else {
-		o.progress = NULL;
-	}
-	rc = rt_replay_run(stats, j, cluster, &o);
+	cli_progress_begin(&bar, predict ? "dry run" : "replay");
+	o.progress = on_progress;
+	o.progress_arg = &bar;
+	rc = predict ? rt_replay_predict(stats, j, cluster, &o, predict,
+	                                 predict_arg)
+	             : rt_replay_run(stats, j, cluster, &o);
+	/* Whatever way it ended, the bar is finished before anything else is
+	 * printed. */
+	cli_progress_end(&bar, cli_replay_settled(stats), stats->total);
 	if (rc != 0) {
 		cli_log_begin(&ev, CLI_LOG_ERROR, "journal.error");
 		cli_log_str(&ev, "journal", rt_journal_dir(j));
@@ -233,6 +210,10 @@ int cli_replay_waiting(rt_journal *j, uint64_t *pending, uint64_t *need)
 
 int cli_replay_status(const rt_replay_stats *stats, uint64_t attention)
 {
+	/* The credentials lack a permission: more telling than "an entry
+	 * needs an operator", and what the same refusal gives for add/rm. */
+	if (stats->denied > 0)
+		return EX_NOPERM;
 	if (attention > 0)
 		return 1;
 	if (!stats->finished)

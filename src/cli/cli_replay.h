@@ -53,9 +53,19 @@ int cli_replay_lock(rt_journal_lock **lock, rt_journal *j, int wait_ms);
  * the replay ran (whatever the entries' fates), else the exit status after
  * logging why: 75 cluster unreachable (nothing was touched), 77 permission,
  * or the journal error's status.  A progress bar is drawn on stderr when it
- * is a terminal and the log is text. */
+ * is a terminal and the log is text (cli_progress.h), and finished before
+ * this returns. */
 int cli_replay_apply(rt_replay_stats *stats, rt_journal *j,
                      const struct cli_conn *conn, const rt_replay_opts *opts);
+
+/* As cli_replay_apply(), but with `predict` a dry run
+ * (rt_replay_predict()): nothing is written.  The bar says "dry run". */
+int cli_replay_drive(rt_replay_stats *stats, rt_journal *j,
+                     const struct cli_conn *conn, const rt_replay_opts *opts,
+                     rt_replay_predict_fn predict, void *predict_arg);
+
+/* Entries a run has settled so far (done, failed, blocked, needs review). */
+uint64_t cli_replay_settled(const rt_replay_stats *s);
 
 /* Failed, needs-review and blocked entries in the journal now; with
  * `report`, the first few are logged (event "entry.attention", warning)
@@ -67,8 +77,9 @@ uint64_t cli_replay_attention(rt_journal *j, int report);
  * a replay).  0 or the journal's error code (message in the journal). */
 int cli_replay_waiting(rt_journal *j, uint64_t *pending, uint64_t *need);
 
-/* The exit status of a replay that ran: 1 if `attention`, else 75 if it did
- * not finish, else 0. */
+/* The exit status of a replay that ran: 77 if it had entries refused for
+ * lack of permission, else 1 if `attention`, else 75 if it did not finish,
+ * else 0. */
 int cli_replay_status(const rt_replay_stats *stats, uint64_t attention);
 
 #endif

@@ -110,6 +110,7 @@ int main(int argc, char **argv)
 	};
 
 	cli_set_progname("reference-tracker");
+	cli_ignore_sigpipe();
 	cli_conn_init(&conn);
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "i:p:c:r:k:o:n:t:vhV", longopts,

@@ -47,6 +47,10 @@ static const struct subcommand subcommands[] = {
 	  reftrack_prune_opts, "h" },
 	{ "export", reftrack_cmd_export, "print journal entries as JSON lines",
 	  reftrack_export_opts, "h" },
+	{ "check", reftrack_cmd_check, "verify the journal's records, indexes and counts",
+	  reftrack_check_opts, "h" },
+	{ "backup", reftrack_cmd_backup, "write a consistent copy of the journal",
+	  reftrack_backup_opts, "h" },
 };
 
 #define NSUBCOMMANDS (sizeof(subcommands) / sizeof(subcommands[0]))
@@ -90,6 +94,7 @@ int main(int argc, char **argv)
 
 	cli_set_progname("reftrack");
 	cli_common_init();
+	cli_ignore_sigpipe();
 	for (sub = 1; sub < argc; sub += w) {
 		const char *arg = argv[sub];
 

@@ -5,12 +5,15 @@
  * Exit codes: 0 ok, 64 usage, 65 invalid batch or unusable journal,
  * 66 no such file / journal / entry, 74 I/O error, 77 permission.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <reftrack/journal.h>
 
@@ -21,12 +24,6 @@
 #define JOURNAL_USAGE CLI_COMMON_USAGE
 
 enum { OPT_DRY_RUN = CLI_OPT_FIRST_FREE, OPT_LIMIT };
-
-static int exit_for(int rc)
-{
-	/* cli_exit_code() has no I/O case of its own. */
-	return rc == RT_EIO ? EX_IOERR : cli_exit_code(rc);
-}
 
 /* A JSON object's key for a state's name: snake_case, as every key. */
 static const char *state_key(char buf[32], const char *name)
@@ -71,7 +68,7 @@ static int open_journal(rt_journal **j, const char *dir, unsigned flags)
 		cli_warn("journal: %s", rt_strerror(rc));
 	rt_journal_close(*j);
 	*j = NULL;
-	return exit_for(rc);
+	return cli_exit_code(rc);
 }
 
 static void json_counts(struct cli_json *w, const char *key,
@@ -112,6 +109,50 @@ static const char submit_usage[] =
 	"(\"FILE:LINE:COLUMN: message\" on stderr) or unusable journal, 66 no such\n"
 	"file, 74 I/O error, 77 permission denied.\n";
 
+/* Copies standard input into an unlinked temporary file and names it
+ * /proc/self/fd/N in `path`.  0, or the exit status after a message. */
+static int stdin_copy(char *path, size_t size)
+{
+	const char *tmpdir = getenv("TMPDIR");
+	char tmpl[4096], buf[65536];
+	uint64_t total = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(tmpl, sizeof(tmpl), "%s/reftrack-stdin-XXXXXX",
+	         tmpdir && *tmpdir ? tmpdir : "/tmp");
+	fd = mkostemp(tmpl, O_CLOEXEC);
+	if (fd < 0) {
+		cli_warn("cannot create a temporary file %s:", tmpl);
+		return EX_CANTCREAT;
+	}
+	unlink(tmpl);
+	while ((n = read(STDIN_FILENO, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			cli_warn("<stdin>:");
+			close(fd);
+			return EX_IOERR;
+		}
+		total += (uint64_t)n;
+		/* The batch limit bounds what the disk must hold for it. */
+		if (total > RT_BATCH_MAX_BYTES) {
+			cli_warn("<stdin>: input is over the limit of %llu bytes",
+			         (unsigned long long)RT_BATCH_MAX_BYTES);
+			close(fd);
+			return EX_DATAERR;
+		}
+		if (write(fd, buf, (size_t)n) != n) {
+			cli_warn("%s:", tmpl);
+			close(fd);
+			return EX_IOERR;
+		}
+	}
+	snprintf(path, size, "/proc/self/fd/%d", fd);
+	return 0;
+}
+
 const struct option reftrack_submit_opts[] = {
 	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
 	{ "help", no_argument, NULL, 'h' },
@@ -121,9 +162,9 @@ const struct option reftrack_submit_opts[] = {
 int reftrack_cmd_submit(int argc, char **argv)
 {
 	const char *dir = cli_common.journal, *file;
-	char *name = NULL;
-	int opt, json = cli_common.format != CLI_FORMAT_PLAIN, dry = 0, rc,
-	         status = EX_OK;
+	char *name = NULL, copy_path[64] = "";
+	int opt, json = cli_common.format != CLI_FORMAT_PLAIN, dry = 0,
+	         precheck = 0, rc = 0, status = EX_OK;
 	rt_journal *j = NULL;
 	rt_submit_result res;
 	struct cli_json w;
@@ -160,17 +201,41 @@ int reftrack_cmd_submit(int argc, char **argv)
 			if ((status = open_journal(&j, dir, RT_JOURNAL_NOCREATE)))
 				return status;
 		}
-	} else if ((status = open_journal(&j, dir, 0))) {
-		return status;
+	} else {
+		/* The first submit creates the journal, but only for a batch
+		 * that is valid: a rejected file leaves nothing behind. */
+		rc = rt_journal_open(&j, dir, RT_JOURNAL_NOCREATE);
+		rt_journal_close(j);
+		j = NULL;
+		if (rc == RT_ENOTFOUND) {
+			/* Standard input can be read once: keep a copy that
+			 * both the check and the submit read. */
+			if (strcmp(file, "-") == 0) {
+				if ((status = stdin_copy(copy_path,
+				                         sizeof(copy_path))))
+					return status;
+				file = copy_path;
+				name = strdup("-");
+			}
+			rc = rt_journal_submit(&res, NULL, file, file,
+			                       RT_SUBMIT_DRY_RUN);
+			if (rc)
+				precheck = 1; /* report it below, create nothing */
+		}
+		if (!precheck && (status = open_journal(&j, dir, 0)))
+			goto done;
 	}
 
 	/* Record where the batch came from in a form that still means
 	 * something when status is read from another directory. */
-	if (strcmp(file, "-") != 0)
+	if (!name && strcmp(file, "-") != 0)
 		name = realpath(file, NULL);
-	rc = rt_journal_submit(&res, j, file, name ? name : file,
-	                       dry ? RT_SUBMIT_DRY_RUN : 0);
+	if (!precheck)
+		rc = rt_journal_submit(&res, j, file, name ? name : file,
+		                       dry ? RT_SUBMIT_DRY_RUN : 0);
 	if (rc) {
+		if (copy_path[0])
+			file = "-";
 		if (j)
 			cli_warn("%s", rt_journal_errmsg(j));
 		else if (res.error.line)
@@ -181,9 +246,7 @@ int reftrack_cmd_submit(int argc, char **argv)
 			cli_warn("%s: %s", strcmp(file, "-") ? file : "<stdin>",
 			         res.error.message[0] ? res.error.message
 			                              : rt_strerror(rc));
-		status = rc == RT_EINVAL     ? EX_DATAERR
-		         : rc == RT_ENOTFOUND ? EX_NOINPUT
-		                              : exit_for(rc);
+		status = cli_exit_code(rc);
 		goto done;
 	}
 
@@ -412,7 +475,7 @@ int reftrack_cmd_status(int argc, char **argv)
 	    (rc = rt_journal_stat_get(&st, t)) ||
 	    (rc = rt_journal_counts(t, counts))) {
 		cli_warn("%s", rt_journal_errmsg(j));
-		status = exit_for(rc);
+		status = cli_exit_code(rc);
 		goto done;
 	}
 	for (s = 0; s < RT_ENTRY_STATE_SLOTS; s++)
@@ -448,14 +511,14 @@ int reftrack_cmd_status(int argc, char **argv)
 	rc = rt_journal_batch_foreach(t, status_batch, &c);
 	if (rc) {
 		cli_warn("%s", rt_journal_errmsg(j));
-		status = exit_for(rc);
+		status = cli_exit_code(rc);
 		goto done;
 	}
 	if (json)
 		cli_json_array_end(&w);
 	rc = status_problems(&c, t, j, counts, limit);
 	if (rc) {
-		status = exit_for(rc);
+		status = cli_exit_code(rc);
 		goto done;
 	}
 	if (json) {
@@ -567,7 +630,7 @@ int reftrack_cmd_show_entry(int argc, char **argv)
 	if ((rc = rt_journal_txn_begin(&t, j, RT_TXN_RDONLY)) ||
 	    (rc = rt_journal_entry_get(&e, t, seq))) {
 		cli_warn("%s", rt_journal_errmsg(j));
-		status = exit_for(rc);
+		status = cli_exit_code(rc);
 		goto done;
 	}
 	if (json)

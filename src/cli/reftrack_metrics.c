@@ -186,7 +186,8 @@ static void run_metrics(struct out *o, const struct reftrack_run_report *r)
 	        r->replay.finished ? 1 : 0);
 	gauge_u(o, "reftrack_last_run_exit_status",
 	        "Exit status of the last run: 0 all done, 1 entries or files "
-	        "need an operator, 75 work left for a later run.",
+	        "need an operator, 75 work left for a later run, 77/78 "
+	        "permission or Ceph configuration; see reftrack(1).",
 	        (uint64_t)r->exit_status);
 	gauge_u(o, "reftrack_last_run_entries_submitted",
 	        "Entries added to the journal from the spool by the last run.",

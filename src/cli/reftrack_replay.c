@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "cli_json.h"
+#include "cli_progress.h"
 #include "cli_replay.h"
 
 enum {
@@ -19,6 +20,7 @@ enum {
 	OPT_ENTRY,
 	OPT_BATCH,
 	OPT_REASON,
+	OPT_DRY_RUN,
 };
 
 static double now_sec(void)
@@ -33,7 +35,11 @@ static void replay_usage(FILE *out)
 {
 	fprintf(out,
 	        "usage: reftrack replay [--journal DIR] [OPTIONS]\n"
-	        "Applies the journal's pending entries to the cluster.\n"
+	        "       reftrack replay --dry-run [--batch ID] [-f FORMAT] "
+	        "[OPTIONS]\n"
+	        "Applies the journal's pending entries to the cluster; with "
+	        "--dry-run, reads\nthe trackers and says what each entry "
+	        "would do, writing nothing.\n"
 	        CLI_COMMON_USAGE
 	        "      --inflight N       trackers in flight at once (default "
 	        "128)\n"
@@ -45,6 +51,12 @@ static void replay_usage(FILE *out)
 	        "      --wait[=DURATION]  wait for a replay already running "
 	        "(for ever, or\n"
 	        "                         this long)\n"
+	        "      --dry-run          plan every entry as a replay would and "
+	        "print what it\n"
+	        "                         would do; nothing is written\n"
+	        "      --batch ID         with --dry-run: show only the "
+	        "entries of batch ID\n"
+	        CLI_PROGRESS_USAGE
 	        "  -c, --conf FILE, -i, --id, --user ID, -n, --name NAME, -k, "
 	        "--keyring FILE,\n"
 	        "      --cluster NAME, --op-timeout DURATION, --CEPH-OPTION VALUE "
@@ -54,7 +66,9 @@ static void replay_usage(FILE *out)
 	        "Exit status: 0 all done, 1 failed, blocked or needs-review "
 	        "entries need an\noperator, 64 usage, 65 unusable journal, "
 	        "75 entries left pending for a later\nrun (cluster unreachable, "
-	        "time budget spent, journal busy), 77 permission\ndenied.\n");
+	        "time budget spent, journal busy), 77 permission\ndenied.  "
+	        "A dry run exits as the replay it predicts would (66: no\n"
+	        "journal).\n");
 }
 
 static void print_summary(const rt_replay_stats *s, double secs, int json,
@@ -87,14 +101,244 @@ static void print_summary(const rt_replay_stats *s, double secs, int json,
 	       secs);
 }
 
+/* ---- the dry run ------------------------------------------------------- */
+
+struct dry {
+	struct cli_json *w;       /* JSON: inside the "entries" array */
+	const char *batch;        /* only this batch's entries, or NULL */
+	uint64_t shown;
+	uint64_t states[RT_ENTRY_STATE_SLOTS];
+	uint64_t results[RT_RESULT_NOOP + 1];
+};
+
+/* 'text' with anything but printable ASCII (and ' and \) as \xNN, so a
+ * name cannot move the cursor or fake a line. */
+static void put_quoted(const char *text)
+{
+	const unsigned char *c;
+
+	putchar('\'');
+	for (c = (const unsigned char *)text; *c; c++) {
+		if (*c < 0x20 || *c >= 0x7f || *c == '\'' || *c == '\\')
+			printf("\\x%02x", *c);
+		else
+			putchar(*c);
+	}
+	putchar('\'');
+}
+
+/* What a state means as a prediction, for the text lines. */
+static const char *predicted(rt_entry_state state)
+{
+	switch (state) {
+	case RT_ENTRY_FAILED:
+		return "would fail";
+	case RT_ENTRY_BLOCKED:
+		return "would be blocked";
+	case RT_ENTRY_NEEDS_REVIEW:
+		return "would need review";
+	default:
+		return "would be left as it is";
+	}
+}
+
+static int dry_entry(void *arg, const rt_replay_prediction *p)
+{
+	struct dry *d = arg;
+	const rt_journal_entry *e = p->entry;
+	const rt_entry_outcome *o = &p->outcome;
+
+	if (d->batch && strcmp(d->batch, e->batch_id) != 0)
+		return 0;
+	d->shown++;
+	if ((unsigned)p->state < RT_ENTRY_STATE_SLOTS)
+		d->states[p->state]++;
+	if (p->state == RT_ENTRY_DONE && o->result <= RT_RESULT_NOOP)
+		d->results[o->result]++;
+	if (d->w) {
+		cli_json_object_begin(d->w);
+		cli_json_kv_uint(d->w, "seq", e->seq);
+		cli_json_kv_string(d->w, "batch_id", e->batch_id);
+		cli_json_kv_uint(d->w, "request_index", e->request_index);
+		cli_json_kv_string(d->w, "pool", e->pool);
+		cli_json_kv_string(d->w, "namespace", e->ns);
+		cli_json_kv_string(d->w, "tracker", e->tracker);
+		cli_json_kv_string(d->w, "op", e->op == RT_OP_ADD ? "add"
+		                                                  : "remove");
+		cli_json_kv_string(d->w, "state", rt_entry_state_name(p->state));
+		cli_json_key(d->w, "outcome");
+		if (p->state != RT_ENTRY_DONE) {
+			cli_json_null(d->w);
+		} else {
+			cli_json_object_begin(d->w);
+			cli_json_kv_string(d->w, "result",
+			                   rt_entry_result_name(o->result));
+			cli_json_kv_uint(d->w, "added", o->added);
+			cli_json_kv_uint(d->w, "removed", o->removed);
+			cli_json_kv_uint(d->w, "masked", o->masked);
+			cli_json_object_end(d->w);
+		}
+		cli_json_kv_string(d->w, "error", p->error);
+		cli_json_kv_bool(d->w, "was_in_flight", p->was_in_flight);
+		cli_json_object_end(d->w);
+		return 0;
+	}
+	printf("entry %llu: ", (unsigned long long)e->seq);
+	if (p->was_in_flight)
+		printf("(in flight: resolved from the tracker) ");
+	if (p->state != RT_ENTRY_DONE) {
+		printf("%s: %s\n", predicted(p->state),
+		       p->error ? p->error : "no reason given");
+		return ferror(stdout) ? RT_EIO : 0;
+	}
+	printf("%s", rt_entry_result_name(o->result));
+	if (o->added || o->removed || o->masked)
+		printf(" (%u added, %u removed, %u masked)", o->added,
+		       o->removed, o->masked);
+	printf(": pool ");
+	put_quoted(e->pool);
+	printf(" namespace ");
+	put_quoted(e->ns);
+	printf(" tracker ");
+	put_quoted(e->tracker);
+	putchar('\n');
+	return ferror(stdout) ? RT_EIO : 0;
+}
+
+static void dry_summary_json(struct cli_json *w, const struct dry *d)
+{
+	cli_json_key(w, "summary");
+	cli_json_object_begin(w);
+	cli_json_kv_uint(w, "total", d->shown);
+	cli_json_kv_uint(w, "applied", d->states[RT_ENTRY_DONE]);
+	cli_json_kv_uint(w, "created", d->results[RT_RESULT_CREATED]);
+	cli_json_kv_uint(w, "changed", d->results[RT_RESULT_CHANGED]);
+	cli_json_kv_uint(w, "deleted", d->results[RT_RESULT_DELETED]);
+	cli_json_kv_uint(w, "no_op", d->results[RT_RESULT_NOOP]);
+	cli_json_kv_uint(w, "failed", d->states[RT_ENTRY_FAILED]);
+	cli_json_kv_uint(w, "blocked", d->states[RT_ENTRY_BLOCKED]);
+	cli_json_kv_uint(w, "needs_review", d->states[RT_ENTRY_NEEDS_REVIEW]);
+	cli_json_kv_uint(w, "pending", d->states[RT_ENTRY_PENDING] +
+	                                       d->states[RT_ENTRY_IN_FLIGHT]);
+	cli_json_object_end(w);
+}
+
+static void dry_summary_text(const struct dry *d, double secs)
+{
+	printf("dry run%s%.12s%s: %llu %s would be applied (%llu created, "
+	       "%llu changed, %llu deleted, %llu no-op), %llu would fail, "
+	       "%llu blocked, %llu needs-review, %llu left pending; "
+	       "nothing was written; %.1f s\n",
+	       d->batch ? " of batch " : "", d->batch ? d->batch : "",
+	       d->batch ? "…" : "",
+	       (unsigned long long)d->states[RT_ENTRY_DONE],
+	       d->states[RT_ENTRY_DONE] == 1 ? "entry" : "entries",
+	       (unsigned long long)d->results[RT_RESULT_CREATED],
+	       (unsigned long long)d->results[RT_RESULT_CHANGED],
+	       (unsigned long long)d->results[RT_RESULT_DELETED],
+	       (unsigned long long)d->results[RT_RESULT_NOOP],
+	       (unsigned long long)d->states[RT_ENTRY_FAILED],
+	       (unsigned long long)d->states[RT_ENTRY_BLOCKED],
+	       (unsigned long long)d->states[RT_ENTRY_NEEDS_REVIEW],
+	       (unsigned long long)(d->states[RT_ENTRY_PENDING] +
+	                            d->states[RT_ENTRY_IN_FLIGHT]),
+	       secs);
+}
+
+/* `replay --dry-run`: the journal is opened without creating one and only
+ * read; no lock is taken, since nothing is written. */
+static int dry_run(const char *dir, const char *batch, int json,
+                   const struct cli_conn *conn, const rt_replay_opts *opts)
+{
+	struct cli_json w;
+	struct dry d;
+	rt_replay_stats stats;
+	rt_journal *j = NULL;
+	rt_journal_txn *t = NULL;
+	rt_journal_batch *b = NULL;
+	uint64_t pending = 0, need = 0;
+	double start = now_sec();
+	int rc, status = EX_OK;
+
+	memset(&d, 0, sizeof(d));
+	memset(&stats, 0, sizeof(stats));
+	d.batch = batch;
+	if ((status = cli_journal_open(&j, dir, RT_JOURNAL_NOCREATE)))
+		return status;
+	if (batch) {
+		rc = rt_journal_txn_begin(&t, j, RT_TXN_RDONLY);
+		if (rc == 0)
+			rc = rt_journal_batch_get(&b, t, batch);
+		rt_journal_txn_abort(t);
+		rt_journal_batch_free(b);
+		if (rc != 0) {
+			if (rc == RT_EINVAL)
+				status = cli_usage_error("%s",
+				                         rt_journal_errmsg(j));
+			else
+				cli_warn("%s", rt_journal_errmsg(j));
+			if (rc != RT_EINVAL)
+				status = cli_exit_code(rc);
+			goto done;
+		}
+	}
+	rc = cli_replay_waiting(j, &pending, &need);
+	if (rc != 0) {
+		cli_warn("%s", rt_journal_errmsg(j));
+		status = cli_exit_code(rc);
+		goto done;
+	}
+	if (json) {
+		cli_json_begin_output(&w);
+		cli_json_kv_string(&w, "journal", rt_journal_dir(j));
+		cli_json_kv_bool(&w, "dry_run", 1);
+		cli_json_kv_string(&w, "batch_id", batch);
+		cli_json_key(&w, "entries");
+		cli_json_array_begin(&w);
+		d.w = &w;
+	}
+	/* Nothing a replay would move on: no cluster needed. */
+	if (need > 0)
+		status = cli_replay_drive(&stats, j, conn, opts, dry_entry, &d);
+	if (json) {
+		cli_json_array_end(&w);
+		if (status == EX_OK)
+			dry_summary_json(&w, &d);
+		cli_json_kv_double(&w, "seconds", now_sec() - start, 3);
+		cli_json_object_end(&w);
+		if (cli_json_finish(&w) < 0 && status == EX_OK)
+			status = EX_IOERR;
+	} else if (status == EX_OK && !cli_quiet()) {
+		dry_summary_text(&d, now_sec() - start);
+	}
+	if (status == EX_OK && fflush(stdout) != 0)
+		status = EX_IOERR;
+	if (status != EX_OK)
+		goto done;
+	/* As a replay would exit after it. */
+	if (d.states[RT_ENTRY_FAILED] || d.states[RT_ENTRY_BLOCKED] ||
+	    d.states[RT_ENTRY_NEEDS_REVIEW])
+		status = 1;
+	else if (d.states[RT_ENTRY_PENDING] || d.states[RT_ENTRY_IN_FLIGHT])
+		status = EX_TEMPFAIL;
+done:
+	rt_journal_close(j);
+	return status;
+}
+
 const struct option reftrack_replay_opts[] = {
 	CLI_REPLAY_LONGOPTS,
+	CLI_PROGRESS_LONGOPTS,
+	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+	{ "batch", required_argument, NULL, OPT_BATCH },
 	{ "help", no_argument, NULL, CLI_OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
 
 int reftrack_cmd_replay(int argc, char **argv)
 {
+	const char *batch = NULL;
+	int dry = 0;
 	struct cli_conn conn = cli_common.conn;
 	struct cli_replay_args ra;
 	rt_replay_stats stats;
@@ -109,11 +353,18 @@ int reftrack_cmd_replay(int argc, char **argv)
 	memset(&stats, 0, sizeof(stats));
 	cli_replay_args_init(&ra);
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "h", reftrack_replay_opts,
-	                          NULL)) != -1) {
-		if (cli_replay_option(&ra, opt, optarg))
+	while ((opt = getopt_long(argc, argv, CLI_PROGRESS_SHORTOPTS "h",
+	                          reftrack_replay_opts, NULL)) != -1) {
+		if (cli_replay_option(&ra, opt, optarg) ||
+		    cli_progress_option(opt))
 			continue;
 		switch (opt) {
+		case OPT_DRY_RUN:
+			dry = 1;
+			break;
+		case OPT_BATCH:
+			batch = optarg;
+			break;
 		case 'h':
 		case CLI_OPT_HELP:
 			replay_usage(stdout);
@@ -122,11 +373,18 @@ int reftrack_cmd_replay(int argc, char **argv)
 			return cli_bad_option(argc, argv, reftrack_replay_opts);
 		}
 	}
-	if ((status = cli_no_operands("replay", argc, argv, optind)))
-		return status;
+	if (optind != argc)
+		return cli_usage_error("unexpected argument '%s'", argv[optind]);
+	if (batch && !dry)
+		return cli_usage_error("--batch goes with --dry-run (a replay "
+		                       "applies every batch, in seq order)");
+	if (dry)
+		return dry_run(dir, batch, json, &conn, &ra.opts);
 
 	start = now_sec();
-	if ((status = cli_journal_open(&j, dir, 0)))
+	/* Only submit and run create a journal: a mistyped --journal must
+	 * not become a new, empty journal that replays "nothing to do". */
+	if ((status = cli_journal_open(&j, dir, RT_JOURNAL_NOCREATE)))
 		goto done;
 	if ((status = cli_replay_lock(&lock, j, ra.wait_ms)))
 		goto done;
@@ -144,7 +402,9 @@ int reftrack_cmd_replay(int argc, char **argv)
 	} else if ((status = cli_replay_apply(&stats, j, &conn, &ra.opts))) {
 		goto done;
 	}
-	print_summary(&stats, now_sec() - start, json, rt_journal_dir(j));
+	if (json || !cli_quiet())
+		print_summary(&stats, now_sec() - start, json,
+		              rt_journal_dir(j));
 	status = cli_replay_status(&stats, cli_replay_attention(j, 1));
 done:
 	rt_journal_lock_release(lock);

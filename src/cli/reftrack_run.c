@@ -48,6 +48,7 @@
 #include "cli.h"
 #include "cli_log.h"
 #include "cli_replay.h"
+#include "reftrack_backup.h"
 #include "reftrack_metrics.h"
 #include "reftrack_spool.h"
 
@@ -60,6 +61,8 @@ enum {
 	OPT_LOG_FORMAT,
 	OPT_RETENTION,
 	OPT_BATCH_RETENTION,
+	OPT_BACKUP,
+	OPT_BACKUP_KEEP,
 };
 
 static void run_usage(FILE *out)
@@ -96,6 +99,12 @@ static void run_usage(FILE *out)
 	        "until then a\n"
 	        "                         resubmitted file is a duplicate "
 	        "(default 90d)\n"
+	        "      --backup DIR       after pruning, copy the journal to "
+	        "DIR/<UTC time>\n"
+	        "                         (consistent, compacted; see `reftrack "
+	        "backup`)\n"
+	        "      --backup-keep N    keep the last N copies in DIR "
+	        "(default 7)\n"
 	        "      --inflight N       trackers in flight at once (default "
 	        "128)\n"
 	        "      --max-attempts N   tries of an entry on transient errors "
@@ -129,7 +138,8 @@ static int64_t real_now_ns(void)
 }
 
 struct run {
-	const char *spool, *journal_arg, *metrics;
+	const char *spool, *journal_arg, *metrics, *backup;
+	unsigned backup_keep;
 	long long retention, batch_retention; /* seconds; -1 never */
 	struct cli_conn conn;
 	struct cli_replay_args ra;
@@ -140,7 +150,9 @@ struct run {
 	int replayed;
 	int status_journal;   /* the journal failed: this status */
 	int status_spool;     /* the spool directory failed */
-	int status_cluster;   /* 75 unreachable, 77 permission */
+	int status_cluster;   /* 75 unreachable, 77 permission, 78 bad Ceph
+	                       * configuration */
+	int status_backup;    /* the backup failed: this status */
 };
 
 static void log_journal_error(rt_journal *j, const char *what)
@@ -180,7 +192,7 @@ static void replay_step(struct run *r, rt_journal *j, double deadline)
 		opts.max_time_ms = (unsigned)(left * 1000);
 	}
 	rc = cli_replay_apply(st, j, &r->conn, &opts);
-	if (rc == EX_TEMPFAIL || rc == EX_NOPERM) {
+	if (rc == EX_TEMPFAIL || rc == EX_NOPERM || rc == EX_CONFIG) {
 		r->status_cluster = rc;
 		st->pending = pending;
 		st->finished = 0;
@@ -188,6 +200,9 @@ static void replay_step(struct run *r, rt_journal *j, double deadline)
 		r->status_journal = rc;
 	} else {
 		r->replayed = 1;
+		/* Entries refused for lack of permission: 77, as for add/rm. */
+		if (st->denied > 0)
+			r->status_cluster = EX_NOPERM;
 	}
 }
 
@@ -217,6 +232,32 @@ static void prune_step(struct run *r, rt_journal *j)
 	r->rep.pruned = r->pruned.entries_total;
 }
 
+/* Step 4: a dated copy of the journal, the oldest beyond the keep count
+ * removed.  A failed backup is reported, and leaves the journal alone. */
+static void backup_step(struct run *r, rt_journal *j)
+{
+	struct reftrack_backup_result res;
+	struct cli_log_event ev;
+	char err[1024];
+	int rc;
+
+	rc = reftrack_backup_rotate(j, r->backup, r->backup_keep, &res, err,
+	                            sizeof(err));
+	if (rc) {
+		cli_log_begin(&ev, CLI_LOG_ERROR, "backup.error");
+		cli_log_str(&ev, "dir", r->backup);
+		cli_log_end(&ev, "backup into %s failed: %s", r->backup, err);
+		r->status_backup = cli_exit_code(rc);
+		return;
+	}
+	cli_log_begin(&ev, CLI_LOG_DETAIL, "backup.done");
+	cli_log_str(&ev, "path", res.path);
+	cli_log_uint(&ev, "kept", res.kept);
+	cli_log_uint(&ev, "removed", res.removed);
+	cli_log_end(&ev, "journal backed up to %s (%u kept, %u removed)",
+	            res.path, res.kept, res.removed);
+}
+
 static int final_status(const struct run *r)
 {
 	const struct reftrack_spool_result *sp = &r->rep.spool;
@@ -225,8 +266,12 @@ static int final_status(const struct run *r)
 		return r->status_journal;
 	if (r->status_spool)
 		return r->status_spool;
-	if (r->status_cluster == EX_NOPERM)
-		return EX_NOPERM;
+	if (r->status_backup)
+		return r->status_backup;
+	/* Misconfiguration and refused permission never read as "try
+	 * later": they need an operator as much as a failed entry. */
+	if (r->status_cluster == EX_NOPERM || r->status_cluster == EX_CONFIG)
+		return r->status_cluster;
 	if (r->attention || sp->rejected || sp->held)
 		return 1;
 	if (r->status_cluster || !r->rep.replay.finished || sp->deferred)
@@ -293,6 +338,8 @@ const struct option reftrack_run_opts[] = {
 	{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
 	{ "retention", required_argument, NULL, OPT_RETENTION },
 	{ "batch-retention", required_argument, NULL, OPT_BATCH_RETENTION },
+	{ "backup", required_argument, NULL, OPT_BACKUP },
+	{ "backup-keep", required_argument, NULL, OPT_BACKUP_KEEP },
 	{ "help", no_argument, NULL, CLI_OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -335,6 +382,15 @@ static void parse_args(struct run *r, int argc, char **argv)
 			r->batch_retention = cli_parse_duration(
 				"--batch-retention", optarg, CLI_DUR_NEVER);
 			break;
+		case OPT_BACKUP:
+			r->backup = optarg;
+			break;
+		case OPT_BACKUP_KEEP:
+			r->backup_keep = (unsigned)cli_parse_ulong(
+				"--backup-keep", optarg, 10000);
+			if (r->backup_keep == 0)
+				cli_die(EX_USAGE, "--backup-keep: at least 1");
+			break;
 		case 'h':
 		case CLI_OPT_HELP:
 			run_usage(stdout);
@@ -362,6 +418,7 @@ int reftrack_cmd_run(int argc, char **argv)
 
 	memset(&r, 0, sizeof(r));
 	r.retention = DEFAULT_RETENTION;
+	r.backup_keep = REFTRACK_BACKUP_KEEP;
 	r.batch_retention = DEFAULT_BATCH_RETENTION;
 	cli_replay_args_init(&r.ra);
 	parse_args(&r, argc, argv);
@@ -412,6 +469,8 @@ int reftrack_cmd_run(int argc, char **argv)
 		goto finish;
 	r.attention = cli_replay_attention(j, 1);
 	prune_step(&r, j);
+	if (r.backup && !r.status_journal)
+		backup_step(&r, j);
 
 finish:
 	r.rep.end_ns = real_now_ns();

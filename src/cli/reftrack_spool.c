@@ -381,7 +381,7 @@ static int take_file(struct spool *s, const char *name)
 		cli_log_str(&ev, "file", name);
 		cli_log_end(&ev, "spool: %s: %s", name, rt_journal_errmsg(s->j));
 		out->journal_failed = 1;
-		return rc == RT_EIO ? EX_IOERR : cli_exit_code(rc);
+		return cli_exit_code(rc);
 	}
 
 	failpoint("spool-after-submit");

@@ -9,9 +9,11 @@
  * here.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cluster.h"
 
@@ -152,7 +154,7 @@ static int read_conf(rt_cluster *c, const char *path, int *found)
 	if (path) {
 		r = rados_conf_read_file(c->rados, path);
 		if (r < 0)
-			return cluster_err(c, RT_EINVAL, "cannot read Ceph "
+			return cluster_err(c, RT_ECONFIG, "cannot read Ceph "
 			                   "configuration '%s': %s", path,
 			                   strerror(-r));
 		*found = 1;
@@ -164,11 +166,11 @@ static int read_conf(rt_cluster *c, const char *path, int *found)
 		return 0;
 	}
 	if (env && *env)
-		return cluster_err(c, RT_EINVAL, "cannot read Ceph "
+		return cluster_err(c, RT_ECONFIG, "cannot read Ceph "
 		                   "configuration '%s' (from $CEPH_CONF): %s",
 		                   env, strerror(-r));
 	if (r != -ENOENT)
-		return cluster_err(c, RT_EINVAL, "cannot read Ceph's default "
+		return cluster_err(c, RT_ECONFIG, "cannot read Ceph's default "
 		                   "configuration: %s", strerror(-r));
 	return 0;
 }
@@ -178,7 +180,7 @@ static int set_opt(rt_cluster *c, const char *opt, const char *val)
 	int r = rados_conf_set(c->rados, opt, val);
 
 	if (r < 0)
-		return cluster_err(c, RT_EINVAL, "cannot set %s = %s: %s", opt,
+		return cluster_err(c, RT_ECONFIG, "cannot set %s = %s: %s", opt,
 		                   val, strerror(-r));
 	return 0;
 }
@@ -235,6 +237,113 @@ int rt_ceph_option_kind(const char *name)
 	return kind;
 }
 
+/* Reads option `opt` into buf; "" if librados does not know it. */
+static const char *conf_get(rt_cluster *c, const char *opt, char *buf,
+                            size_t size)
+{
+	if (rados_conf_get(c->rados, opt, buf, size) < 0)
+		buf[0] = '\0';
+	return buf;
+}
+
+/* 0 if `path` can be opened for reading, else its errno. */
+static int unreadable(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return errno;
+	close(fd);
+	return 0;
+}
+
+/* What librados would only find out by trying, and then report as ENOENT
+ * after printing its own noise on stderr (a DNS SRV lookup for monitors,
+ * "unable to find a keyring"): a monitor address, and a key to
+ * authenticate with.  `where` says where the settings come from. */
+static int check_setup(rt_cluster *c, const char *where)
+{
+	char mon[1024], auth[256], key[16], file[4096], list[4096];
+	char *s, *save = NULL, *tok;
+	size_t n = 0;
+	int err = 0, first_err = 0;
+	const char *first = NULL;
+
+	if (!*conf_get(c, "mon_host", mon, sizeof(mon)))
+		return cluster_err(c, RT_ECONFIG, "no monitor address: mon_host "
+		                   "is not set (%s); set it in the configuration "
+		                   "or give --mon-host in $CEPH_ARGS", where);
+	/* Without cephx among the methods the client accepts, no key is
+	 * needed. */
+	if (!strstr(conf_get(c, "auth_client_required", auth, sizeof(auth)),
+	            "cephx"))
+		return 0;
+	if (*conf_get(c, "key", key, sizeof(key)))
+		return 0;
+	if (*conf_get(c, "keyfile", file, sizeof(file))) {
+		if ((err = unreadable(file)))
+			return cluster_err(c, RT_ECONFIG, "cannot read the key "
+			                   "file '%s' (keyfile): %s", file,
+			                   strerror(err));
+		return 0;
+	}
+	conf_get(c, "keyring", file, sizeof(file));
+	free(c->keyring);
+	if (!(c->keyring = strdup(file)))
+		return cluster_err(c, RT_ENOMEM, "out of memory");
+	/* A list, as Ceph splits it; the first readable one is used. */
+	list[0] = '\0';
+	for (s = file; (tok = strtok_r(s, ",; \t", &save)); s = NULL) {
+		if (n < sizeof(list))
+			n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s",
+			                      n ? ", " : "", tok);
+		if (!(err = unreadable(tok))) {
+			if (!(c->keyring_used = strdup(tok)))
+				return cluster_err(c, RT_ENOMEM, "out of memory");
+			return 0;
+		}
+		if (!first) {
+			first = tok;
+			first_err = err;
+		}
+	}
+	if (!first)
+		return cluster_err(c, RT_ECONFIG, "no keyring for %s: keyring "
+		                   "is empty (%s)", c->entity, where);
+	if (!strchr(list, ','))
+		return cluster_err(c, RT_ECONFIG, "cannot read the keyring "
+		                   "'%s' for %s: %s", first, c->entity,
+		                   strerror(first_err));
+	return cluster_err(c, RT_ECONFIG, "no readable keyring for %s: none "
+	                   "of %s (%s; set keyring in the configuration or "
+	                   "give --keyring)", c->entity, list, where);
+}
+
+/* Whether the text keyring `path` has a section for `entity`.  A missing
+ * key is refused by the monitors like a wrong one (EACCES), but it is a
+ * local configuration error, not a permission the cluster withholds.  A
+ * file we cannot scan counts as having it. */
+static int keyring_has(const char *path, const char *entity)
+{
+	FILE *f = fopen(path, "re");
+	char line[512], want[300];
+	int found = 0, sections = 0;
+
+	if (!f)
+		return 1;
+	snprintf(want, sizeof(want), "[%s]", entity);
+	while (!found && fgets(line, sizeof(line), f)) {
+		char *p = line + strspn(line, " \t");
+
+		p[strcspn(p, " \t\r\n")] = '\0';
+		sections += p[0] == '[';
+		found = strcmp(p, want) == 0;
+	}
+	fclose(f);
+	/* No "[...]" line at all: a binary keyring, not ours to judge. */
+	return found || sections == 0;
+}
+
 static int connect_err(rt_cluster *c, int r, int conf_found)
 {
 	const char *hint = conf_found ? "" : " (no configuration file found)";
@@ -242,6 +351,10 @@ static int connect_err(rt_cluster *c, int r, int conf_found)
 	switch (-r) {
 	case EACCES:
 	case EPERM:
+		if (c->keyring_used && !keyring_has(c->keyring_used, c->entity))
+			return cluster_err(c, RT_ECONFIG, "the keyring '%s' has "
+			                   "no key for %s", c->keyring_used,
+			                   c->entity);
 		return cluster_err(c, RT_EPERM, "authentication failed for %s: "
 		                   "%s", c->entity, strerror(-r));
 	case ETIMEDOUT:
@@ -254,11 +367,11 @@ static int connect_err(rt_cluster *c, int r, int conf_found)
 		                   "time (connecting as %s)%s", c->entity, hint);
 	case ENOENT:
 		/* librados says ENOENT both for "no monitor address" and for
-		 * "no keyring holding this entity's key". */
-		return cluster_err(c, RT_ETRANSIENT, "cannot reach the cluster "
-		                   "as %s: no monitor address or no key for it "
-		                   "in the keyring (%s)%s", c->entity,
-		                   strerror(-r), hint);
+		 * "no key for this entity"; check_setup() has ruled out the
+		 * first and an unreadable keyring, so the key is missing. */
+		return cluster_err(c, RT_ECONFIG, "no key for %s in the keyring "
+		                   "(keyring = %s)%s", c->entity,
+		                   c->keyring ? c->keyring : "not used", hint);
 	}
 	return cluster_err(c, rt__err_from_errno(r), "connecting as %s: %s%s",
 	                   c->entity, strerror(-r), hint);
@@ -272,7 +385,8 @@ int rt_cluster_connect(rt_cluster **out, const rt_connect_opts *opts)
 	rt_connect_opts none;
 	struct ceph_args args;
 	rt_cluster *c;
-	char num[16];
+	const char *conf, *env;
+	char num[16], where[1024];
 	size_t i;
 	int rc, r, conf_found = 0;
 
@@ -313,7 +427,7 @@ int rt_cluster_connect(rt_cluster **out, const rt_connect_opts *opts)
 	                  c->entity, 0);
 	if (r < 0) {
 		rc = r == -EINVAL
-		         ? cluster_err(c, RT_EINVAL, "invalid entity name '%s' "
+		         ? cluster_err(c, RT_ECONFIG, "invalid entity name '%s' "
 		                       "(want TYPE.ID, e.g. client.admin)",
 		                       c->entity)
 		         : cluster_err(c, rt__err_from_errno(r), "creating "
@@ -323,14 +437,24 @@ int rt_cluster_connect(rt_cluster **out, const rt_connect_opts *opts)
 	}
 	c->created = 1;
 
-	rc = read_conf(c, opts->conf_path ? opts->conf_path : args.conf,
-	               &conf_found);
+	conf = opts->conf_path ? opts->conf_path : args.conf;
+	rc = read_conf(c, conf, &conf_found);
 	if (rc)
 		goto done;
+	env = getenv("CEPH_CONF");
+	if (conf)
+		snprintf(where, sizeof(where), "configuration '%.900s'", conf);
+	else if (env && *env)
+		snprintf(where, sizeof(where), "configuration '%.900s' from "
+		         "$CEPH_CONF", env);
+	else
+		snprintf(where, sizeof(where), conf_found
+		         ? "Ceph's default configuration file"
+		         : "no configuration file found");
 	if (opts->use_ceph_args) {
 		r = rados_conf_parse_env(c->rados, "CEPH_ARGS");
 		if (r < 0) {
-			rc = cluster_err(c, RT_EINVAL, "cannot apply $CEPH_ARGS: "
+			rc = cluster_err(c, RT_ECONFIG, "cannot apply $CEPH_ARGS: "
 			                 "%s", strerror(-r));
 			goto done;
 		}
@@ -348,6 +472,9 @@ int rt_cluster_connect(rt_cluster **out, const rt_connect_opts *opts)
 	if (opts->ceph_argc && (rc = apply_argv(c, opts)))
 		goto done;
 
+	rc = check_setup(c, where);
+	if (rc)
+		goto done;
 	r = rados_connect(c->rados);
 	if (r < 0) {
 		rc = connect_err(c, r, conf_found);
@@ -368,7 +495,28 @@ void rt_cluster_close(rt_cluster *cluster)
 	if (cluster->created)
 		rados_shutdown(cluster->rados);
 	free(cluster->entity);
+	free(cluster->keyring);
+	free(cluster->keyring_used);
 	free(cluster);
+}
+
+int rt__cluster_refresh_osdmap(rt_cluster *c)
+{
+	const char *cmd[] = { "{\"prefix\": \"osd stat\", \"format\": \"json\"}" };
+	char *outbuf = NULL, *outs = NULL;
+	size_t outbuf_len = 0, outs_len = 0;
+	int r;
+
+	if (!c || !c->connected || !c->op_timeout_sec)
+		return -EAGAIN;
+	/* Bounded by rados_mon_op_timeout, set to the op timeout. */
+	r = rados_mon_command(c->rados, cmd, 1, "", 0, &outbuf, &outbuf_len,
+	                      &outs, &outs_len);
+	rados_buffer_free(outbuf);
+	rados_buffer_free(outs);
+	if (r < 0)
+		return r;
+	return rados_wait_for_latest_osdmap(c->rados);
 }
 
 const char *rt_cluster_errmsg(const rt_cluster *cluster)

@@ -21,6 +21,8 @@ struct rt_cluster {
 	int created;             /* rados_create2() succeeded: shut it down */
 	int connected;           /* rados_connect() succeeded */
 	char *entity;            /* e.g. "client.admin" */
+	char *keyring;           /* the keyring setting, for messages */
+	char *keyring_used;      /* its first readable file, or NULL */
 	unsigned op_timeout_sec; /* as configured; 0 = librados defaults */
 	char errmsg[RT__ERRMSG_MAX];
 };
@@ -34,6 +36,13 @@ struct rt_pool {
 	rt_retry_policy retry;   /* as set; zero fields mean the defaults */
 	char errmsg[RT__ERRMSG_MAX];
 };
+
+/* Has the client fetch the latest OSD map from the monitors (so that ops go
+ * to an OSD's new address after it restarted).  librados' call for that
+ * waits for ever when no monitor answers, so it is made only after a
+ * cheap monitor command has been answered within the op timeout, and not
+ * at all without an op timeout.  Returns 0, or a negative errno. */
+int rt__cluster_refresh_osdmap(rt_cluster *c);
 
 /* Sets the pool's message to "pool 'P' [namespace 'N'] [tracker 'T']: "
  * followed by the formatted text, and returns code.  tracker may be NULL. */

@@ -38,6 +38,8 @@ const char *rt_strerror(int code)
 		return "busy: held by another process";
 	case RT_EJOURNAL:
 		return "journal corrupt, foreign or full";
+	case RT_ECONFIG:
+		return "Ceph configuration error";
 	}
 	return "unknown error code";
 }

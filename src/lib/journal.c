@@ -19,8 +19,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -51,6 +54,33 @@ int rt__jerr(rt_journal *j, int code, const char *fmt, ...)
 	vsnprintf(j->errmsg + n, sizeof(j->errmsg) - (size_t)n, fmt, ap);
 	va_end(ap);
 	return code;
+}
+
+int rt__jerr_decode(rt_journal *j, int drc, const char *kind,
+                    unsigned long long key)
+{
+	return rt__jerr(j, RT_EJOURNAL,
+	                "%s %llu is damaged (%s); not acting on it; run "
+	                "`reftrack check`",
+	                kind, key,
+	                drc == RT__DECODE_CHECKSUM ? "its checksum does not match"
+	                                           : "it does not decode");
+}
+
+/* LMDB turns a short write into EIO: that is how a disk that fills up in
+ * the middle of a commit shows.  Whether the journal's file system is full
+ * now says which it was, so that the operator reads "No space left on
+ * device", not a disk failure. */
+static int journal_fs_full(const rt_journal *j)
+{
+	struct statvfs fs;
+	unsigned long long avail;
+
+	if (!j->dir || statvfs(j->dir, &fs) != 0)
+		return 0;
+	avail = (unsigned long long)(geteuid() == 0 ? fs.f_bfree : fs.f_bavail) *
+	        fs.f_frsize;
+	return avail < (1ULL << 20);
 }
 
 int rt__jerr_mdb(rt_journal *j, struct rt_journal_txn *t, int rc,
@@ -91,6 +121,8 @@ int rt__jerr_mdb(rt_journal *j, struct rt_journal_txn *t, int rc,
 	case EROFS:
 		return rt__jerr(j, RT_EPERM, "%s: %s", what, strerror(rc));
 	default:
+		if (rc == EIO && journal_fs_full(j))
+			rc = ENOSPC;
 		return rt__jerr(j, RT_EIO, "%s: %s", what, mdb_strerror(rc));
 	}
 }
@@ -587,6 +619,102 @@ done:
 	return rc;
 }
 
+/* Rewrites every record of table `dbi` from codec 1 to codec 2. */
+static int migrate_table(rt_journal_txn *t, MDB_dbi dbi, int entries)
+{
+	MDB_cursor *cur = NULL;
+	struct rt__buf b = { 0 };
+	struct rt__entry_rec e;
+	struct rt__batch_rec br;
+	uint8_t kb[8];
+	MDB_val k, d;
+	int rc;
+
+	rc = mdb_cursor_open(t->txn, dbi, &cur);
+	if (rc)
+		return rt__jerr_mdb(t->j, t, rc, "migrating");
+	for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+		unsigned long long key =
+			k.mv_size == 8 ? (unsigned long long)rt__be64_get(k.mv_data)
+			               : 0ULL;
+
+		rt__buf_reset(&b);
+		if (entries) {
+			if (rt__entry_decode_v1(&e, d.mv_data, d.mv_size) ||
+			    e.unknown_fields) {
+				rc = rt__jerr_decode(t->j, RT__DECODE_MALFORMED,
+				                     "entry", key);
+				goto done;
+			}
+			rt__entry_encode(&b, &e);
+		} else {
+			if (rt__batch_decode_v1(&br, d.mv_data, d.mv_size)) {
+				rc = rt__jerr_decode(t->j, RT__DECODE_MALFORMED,
+				                     "batch record", key);
+				goto done;
+			}
+			rt__batch_encode(&b, &br);
+		}
+		if (b.oom) {
+			rc = rt__jerr(t->j, RT_ENOMEM, "out of memory");
+			goto done;
+		}
+		/* k points into the page the put rewrites: copy it first. */
+		if (k.mv_size != 8) {
+			rc = rt__jerr(t->j, RT_EJOURNAL, "malformed record key");
+			goto done;
+		}
+		memcpy(kb, k.mv_data, 8);
+		k.mv_data = kb;
+		d.mv_data = b.p;
+		d.mv_size = b.len;
+		rc = mdb_cursor_put(cur, &k, &d, MDB_CURRENT);
+		if (rc) {
+			rc = rt__jerr_mdb(t->j, t, rc, "migrating a record");
+			goto done;
+		}
+		t->mods++;
+	}
+	rc = rc == MDB_NOTFOUND ? 0 : rt__jerr_mdb(t->j, t, rc, "migrating");
+done:
+	mdb_cursor_close(cur);
+	rt__buf_free(&b);
+	return rc;
+}
+
+static int migrate_fn(void *arg, rt_journal_txn *t)
+{
+	rt_journal *j = arg;
+	MDB_val k = mkval("format", 6), d;
+	uint8_t b[4] = { 0, 0, 0, RT_JOURNAL_FORMAT };
+	int rc;
+
+	/* Another process may have migrated it since we looked. */
+	rc = mdb_get(t->txn, j->meta, &k, &d);
+	if (rc)
+		return rt__jerr_mdb(j, t, rc, "reading the format");
+	if (d.mv_size == 4 && ((const uint8_t *)d.mv_data)[3] == 1 &&
+	    ((rc = migrate_table(t, j->entries, 1)) ||
+	     (rc = migrate_table(t, j->batches, 0))))
+		return rc;
+	d = mkval(b, 4);
+	rc = mdb_put(t->txn, j->meta, &k, &d, 0);
+	return rc ? rt__jerr_mdb(j, t, rc, "writing the format") : 0;
+}
+
+/* Format 1 had no record checksums: give every record its checksum, in one
+ * transaction, so that a journal is either all format 1 or all format 2. */
+static int migrate(rt_journal *j)
+{
+	int rc = rt_journal_write(j, migrate_fn, j);
+
+	if (rc)
+		return rc;
+	j->format = RT_JOURNAL_FORMAT;
+	return 0;
+}
+
 /* Checks that the environment is a journal we may use, and opens its
  * tables.  Returns 1 if it has no meta table yet (a new environment). */
 static int validate(rt_journal *j)
@@ -652,6 +780,7 @@ static int validate(rt_journal *j)
 		rc = rt__jerr(j, RT_EJOURNAL, "invalid journal format %u", format);
 		goto done;
 	}
+	j->format = format;
 	k = mkval("id", 2);
 	rc = mdb_get(txn, j->meta, &k, &d);
 	if (rc || d.mv_size != 36) {
@@ -660,6 +789,8 @@ static int validate(rt_journal *j)
 	}
 	memcpy(j->id, d.mv_data, 36);
 	j->id[36] = '\0';
+	k = mkval(RT__META_BACKUP, strlen(RT__META_BACKUP));
+	j->restored = mdb_get(txn, j->meta, &k, &d) == 0;
 	rc = open_tables(j, txn, 0);
 	if (rc)
 		goto done;
@@ -674,13 +805,160 @@ done:
 	return rc;
 }
 
+/* "NAME" of a uid for messages, or its number. */
+static const char *user_name(char buf[32], uid_t uid)
+{
+	struct passwd *pw = getpwuid(uid);
+
+	if (pw && pw->pw_name && strlen(pw->pw_name) < 32)
+		snprintf(buf, 32, "%s", pw->pw_name);
+	else
+		snprintf(buf, 32, "%u", (unsigned)uid);
+	return buf;
+}
+
+/* StrictModes, as sshd has it: whoever can write the journal can put in
+ * entries that this user (often root, with admin credentials) replays.
+ * So the directory and its files must belong to the user running us and
+ * be writable by nobody else. */
+static int check_owner_mode(rt_journal *j, const char *path,
+                            const struct stat *st)
+{
+	char owner[32], me[32];
+	uid_t euid = geteuid();
+
+	if (st->st_uid != euid)
+		return rt__jerr(j, RT_EPERM,
+		                "%s is owned by %s, not by %s who runs reftrack: "
+		                "whoever owns it can change what is replayed; "
+		                "fix: chown %s %s (or run reftrack as %s)",
+		                path, user_name(owner, st->st_uid),
+		                user_name(me, euid), me, path, owner);
+	if (st->st_mode & (S_IWGRP | S_IWOTH))
+		return rt__jerr(j, RT_EPERM,
+		                "%s is writable by %s (mode %04o): anyone who can "
+		                "write it can change what is replayed; fix: chmod "
+		                "%s %s",
+		                path,
+		                (st->st_mode & S_IWOTH) ? "others" : "its group",
+		                (unsigned)(st->st_mode & 07777),
+		                S_ISDIR(st->st_mode) ? "700" : "600", path);
+	return 0;
+}
+
+/* The files LMDB and the replay lock leave in a journal directory. */
+static int journal_file(const char *name)
+{
+	return strcmp(name, "lock.mdb") == 0 ||
+	       strcmp(name, "replay.lock") == 0 ||
+	       strcmp(name, "data.mdb") == 0;
+}
+
+/* Inspects an existing directory before LMDB touches it.  A journal is only
+ * ever created in an empty directory: a data.mdb that is missing or empty
+ * beside other files is a damaged journal (LMDB would silently start a new
+ * one over it, forgetting every batch, so duplicates would be applied
+ * again).  Returns 0 when there is a data.mdb to open, 1 when the directory
+ * is empty (a journal may be created), or an RT_E* code. */
+static int inspect_dir(rt_journal *j, const char *data, unsigned flags)
+{
+	struct stat st;
+	DIR *d;
+	struct dirent *de;
+	char first[256] = "";
+	int ours = 0, rc;
+
+	if (lstat(data, &st) == 0) {
+		if (!S_ISREG(st.st_mode))
+			return rt__jerr(j, RT_EJOURNAL,
+			                "%s is not a regular file; refusing to "
+			                "touch it",
+			                data);
+		if ((rc = check_owner_mode(j, data, &st)))
+			return rc;
+		if (st.st_size == 0)
+			return rt__jerr(j, RT_EJOURNAL,
+			                "%s is empty (0 bytes): the journal is "
+			                "damaged (truncated?) and would be silently "
+			                "replaced by a new one; refusing to use or "
+			                "create it; restore it from a backup (see "
+			                "reftrack(1), \"backup\")",
+			                data);
+		return 0;
+	}
+	if (errno != ENOENT)
+		return rt__jerr(j, errno == EACCES ? RT_EPERM : RT_EIO, "%s: %s",
+		                data, strerror(errno));
+	d = opendir(j->dir);
+	if (!d)
+		return rt__jerr(j, errno == EACCES ? RT_EPERM : RT_EIO,
+		                "cannot read the directory: %s", strerror(errno));
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (journal_file(de->d_name))
+			ours = 1;
+		if (!first[0] || journal_file(de->d_name))
+			snprintf(first, sizeof(first), "%s", de->d_name);
+	}
+	closedir(d);
+	if (ours)
+		return rt__jerr(j, RT_EJOURNAL,
+		                "%s is missing but %s/%s is there: the journal "
+		                "is damaged; refusing to create a new one over "
+		                "it; restore it from a backup (see reftrack(1), "
+		                "\"backup\")",
+		                data, j->dir, first);
+	if (first[0] && !(flags & RT_JOURNAL_NOCREATE))
+		return rt__jerr(j, RT_EJOURNAL,
+		                "the directory is not empty (it holds \"%s\") and "
+		                "has no journal; a journal is only created in an "
+		                "empty or absent directory",
+		                first);
+	if (flags & RT_JOURNAL_NOCREATE) {
+		snprintf(j->errmsg, sizeof(j->errmsg), "no journal at %s", j->dir);
+		return RT_ENOTFOUND;
+	}
+	return 1;
+}
+
+/* After mdb_env_open and before any transaction: a data.mdb shorter than
+ * the pages its newest meta page says are in use was truncated, and the
+ * first read of a page past its end would kill us with SIGBUS.  The meta
+ * pages themselves are the first two pages, which LMDB already read. */
+static int check_size(rt_journal *j, const char *data)
+{
+	MDB_envinfo info;
+	MDB_stat st;
+	struct stat fst;
+	uint64_t used;
+	int rc;
+
+	if ((rc = mdb_env_info(j->env, &info)) ||
+	    (rc = mdb_env_stat(j->env, &st)))
+		return rt__jerr_mdb(j, NULL, rc, "reading the environment");
+	used = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+	/* Read the size after the page count: the file only ever grows. */
+	if (stat(data, &fst) < 0)
+		return rt__jerr(j, RT_EIO, "%s: %s", data, strerror(errno));
+	if ((uint64_t)fst.st_size < used)
+		return rt__jerr(j, RT_EJOURNAL,
+		                "%s is %llu bytes but its own metadata says %llu "
+		                "are in use: the file was truncated; refusing to "
+		                "read it; restore it from a backup (see "
+		                "reftrack(1), \"backup\")",
+		                data, (unsigned long long)fst.st_size,
+		                (unsigned long long)used);
+	return 0;
+}
+
 int rt_journal_open(rt_journal **out, const char *dir, unsigned flags)
 {
 	rt_journal *j;
 	struct stat st;
 	char *data = NULL;
 	uint64_t initial;
-	int rc, dead = 0;
+	int rc, dead = 0, dirfd = -1;
 
 	*out = NULL;
 	j = calloc(1, sizeof(*j));
@@ -698,11 +976,18 @@ int rt_journal_open(rt_journal **out, const char *dir, unsigned flags)
 		if (errno != ENOENT)
 			return rt__jerr(j, errno == EACCES ? RT_EPERM : RT_EIO,
 			                "%s", strerror(errno));
-		if (flags & RT_JOURNAL_NOCREATE)
-			return rt__jerr(j, RT_ENOTFOUND, "no journal here");
+		if (flags & RT_JOURNAL_NOCREATE) {
+			/* Nothing is created: a typo must not become a new,
+			 * empty journal that a replay then "finishes". */
+			snprintf(j->errmsg, sizeof(j->errmsg),
+			         "no journal at %s", j->dir);
+			return RT_ENOTFOUND;
+		}
 		rc = make_dirs(j, j->dir);
 		if (rc)
 			return rc;
+		if (stat(j->dir, &st) < 0)
+			return rt__jerr(j, RT_EIO, "%s", strerror(errno));
 	} else if (!S_ISDIR(st.st_mode)) {
 		return rt__jerr(j, RT_EJOURNAL, "not a directory");
 	}
@@ -716,14 +1001,23 @@ int rt_journal_open(rt_journal **out, const char *dir, unsigned flags)
 			j->dir = abs;
 		}
 	}
+	if ((rc = check_owner_mode(j, j->dir, &st)))
+		return rc;
 	data = join(j->dir, "data.mdb");
 	if (!data)
 		return rt__jerr(j, RT_ENOMEM, "out of memory");
-	if ((flags & RT_JOURNAL_NOCREATE) && stat(data, &st) < 0 &&
-	    errno == ENOENT) {
-		rc = rt__jerr(j, RT_ENOTFOUND, "no journal here");
+	/* Two processes creating the same journal at once must not see each
+	 * other's half-made files as damage: the look at the directory and
+	 * LMDB's creation of its files happen under a lock on the directory. */
+	dirfd = open(j->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0 || flock(dirfd, LOCK_EX) < 0) {
+		rc = rt__jerr(j, errno == EACCES ? RT_EPERM : RT_EIO,
+		              "cannot lock the directory: %s", strerror(errno));
 		goto done;
 	}
+	rc = inspect_dir(j, data, flags);
+	if (rc < 0)
+		goto done;
 
 	initial = rt__journal_initial_map ? rt__journal_initial_map
 	                                  : RT_JOURNAL_MAP_INITIAL;
@@ -749,6 +1043,8 @@ int rt_journal_open(rt_journal **out, const char *dir, unsigned flags)
 		j->env = NULL;
 		goto done;
 	}
+	if ((rc = check_size(j, data)))
+		goto done;
 	/* Adopt the size recorded in the file when it is larger than ours, so
 	 * that a grown journal does not start every run by filling up. */
 	if ((rc = mdb_env_set_mapsize(j->env, 0)) ||
@@ -770,7 +1066,17 @@ int rt_journal_open(rt_journal **out, const char *dir, unsigned flags)
 			rc = rt__jerr(j, RT_EJOURNAL, "journal vanished while "
 			                              "being created");
 	}
+	if (rc == 0 && j->format < RT_JOURNAL_FORMAT)
+		rc = migrate(j);
 done:
+	if (rc && j->env) {
+		/* A handle that failed to open is never used: no transaction
+		 * may touch a damaged or foreign file through it. */
+		mdb_env_close(j->env);
+		j->env = NULL;
+	}
+	if (dirfd >= 0)
+		close(dirfd);
 	free(data);
 	return rc;
 }
@@ -790,6 +1096,44 @@ void rt_journal_close(rt_journal *j)
 }
 
 /* ---- transactions --------------------------------------------------------------- */
+
+/* The first write to a restored backup copy moves next_seq past every seq
+ * the journal it was copied from can have given out since the copy: to
+ * max(next_seq, unix seconds << 20).  The entries submitted to the original
+ * after the copy are unknown here, but their writes left their seqs in the
+ * markers on the trackers, and the replayer's evidence (replay.c) needs a
+ * seq to name one entry of the journal only.  Time-based, so that a copy
+ * restored twice, or a journal restored again later, also starts above the
+ * earlier range (as long as fewer than 2^20 entries a second were
+ * submitted since); below 2^53, so seqs stay exact in JSON. */
+static int restore_bump(rt_journal_txn *t)
+{
+	MDB_val k = mkval(RT__META_BACKUP, strlen(RT__META_BACKUP));
+	uint64_t next, floor = ((uint64_t)rt__now_ns() / 1000000000) << 20;
+	int rc;
+
+	if ((rc = rt__meta_get_u64(t, "next_seq", &next)))
+		return rc;
+	if (next < floor) {
+		uint64_t skipped = 0;
+		MDB_val sk = mkval("skipped_seqs", 12), sd;
+
+		/* Keep "entries ever submitted" = next_seq - 1 - skipped. */
+		if (mdb_get(t->txn, t->j->meta, &sk, &sd) == 0 &&
+		    sd.mv_size == 8)
+			skipped = rt__be64_get(sd.mv_data);
+		if ((rc = rt__meta_put_u64(t, "skipped_seqs",
+		                           skipped + (floor - next))) ||
+		    (rc = rt__meta_put_u64(t, "next_seq", floor)))
+			return rc;
+	}
+	rc = mdb_del(t->txn, t->j->meta, &k, NULL);
+	if (rc && rc != MDB_NOTFOUND)
+		return rt__jerr_mdb(t->j, t, rc, "writing the meta record");
+	t->restore_bumped = 1;
+	t->mods++;
+	return 0;
+}
 
 int rt_journal_txn_begin(rt_journal_txn **out, rt_journal *j, unsigned flags)
 {
@@ -823,6 +1167,10 @@ int rt_journal_txn_begin(rt_journal_txn **out, rt_journal *j, unsigned flags)
 	}
 	j->txn = t;
 	j->map_grown = 0;
+	if (!t->rdonly && j->restored && (rc = restore_bump(t)) != 0) {
+		rt_journal_txn_abort(t);
+		return rc;
+	}
 	*out = t;
 	return 0;
 }
@@ -859,6 +1207,8 @@ int rt_journal_txn_commit(rt_journal_txn *t)
 		return rt__jerr_mdb(j, NULL, MDB_MAP_FULL, "committing");
 	}
 	rc = mdb_txn_commit(t->txn);
+	if (rc == 0 && t->restore_bumped)
+		j->restored = 0;
 	txn_free(t);
 	if (rc == MDB_MAP_FULL) {
 		/* mdb_txn_commit already freed the LMDB transaction. */

@@ -7,7 +7,56 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <zlib.h>
+
 #include "journal_codec.h"
+
+/* ---- checksums ---------------------------------------------------------- */
+
+/* LMDB has no page checksums, so every record carries its own: a CRC-32
+ * (zlib's) of the bytes before it, big-endian, as its last 4 bytes. */
+static uint32_t crc_of(const uint8_t *p, size_t len)
+{
+	uLong crc = crc32(0L, Z_NULL, 0);
+
+	/* zlib takes uInt lengths; records are far smaller, but be exact. */
+	while (len > 0) {
+		uInt n = len > 0x40000000u ? 0x40000000u : (uInt)len;
+
+		crc = crc32(crc, p, n);
+		p += n;
+		len -= n;
+	}
+	return (uint32_t)crc;
+}
+
+/* Appends the checksum of b->p[start..] to `b`. */
+static void seal(struct rt__buf *b, size_t start)
+{
+	uint32_t crc;
+	uint8_t t[4];
+
+	if (b->oom)
+		return;
+	crc = crc_of(b->p + start, b->len - start);
+	t[0] = (uint8_t)(crc >> 24);
+	t[1] = (uint8_t)(crc >> 16);
+	t[2] = (uint8_t)(crc >> 8);
+	t[3] = (uint8_t)crc;
+	rt__buf_put(b, t, 4);
+}
+
+int rt__sealed_check(const void *data, size_t len)
+{
+	const uint8_t *p = data;
+	uint32_t want;
+
+	if (len < 5)
+		return RT__DECODE_MALFORMED;
+	want = (uint32_t)p[len - 4] << 24 | (uint32_t)p[len - 3] << 16 |
+	       (uint32_t)p[len - 2] << 8 | p[len - 1];
+	return crc_of(p, len - 4) == want ? 0 : RT__DECODE_CHECKSUM;
+}
 
 /* ---- output buffer ---------------------------------------------------- */
 
@@ -197,6 +246,7 @@ void rt__entry_encode(struct rt__buf *b, const struct rt__entry_rec *e)
 	/* Tag payloads are small: a stack buffer avoids a malloc per field. */
 	uint8_t tmp[64];
 	struct rt__buf t = { tmp, 0, sizeof(tmp), 0 };
+	size_t start = b->len;
 
 	rt__buf_u8(b, RT__ENTRY_CODEC);
 	rt__buf_u8(b, e->state);
@@ -247,6 +297,7 @@ void rt__entry_encode(struct rt__buf *b, const struct rt__entry_rec *e)
 		rt__buf_varint(&t, e->done_ns);
 		put_tag(b, RT__TAG_DONE, &t);
 	}
+	seal(b, start);
 }
 
 static uint32_t rd_u32(struct rt__rd *r)
@@ -258,14 +309,17 @@ static uint32_t rd_u32(struct rt__rd *r)
 	return (uint32_t)v;
 }
 
-int rt__entry_decode(struct rt__entry_rec *e, const void *data, size_t len)
+/* The fields of an entry in `data`, whose first byte must be `version`;
+ * any checksum is already checked and cut off. */
+static int entry_body(struct rt__entry_rec *e, const void *data, size_t len,
+                      uint8_t version)
 {
 	struct rt__rd r = { data, (const uint8_t *)data + len, 0 };
 	struct rt__rd refs;
 	uint64_t refs_len, i;
 
 	memset(e, 0, sizeof(*e));
-	if (rt__rd_u8(&r) != RT__ENTRY_CODEC)
+	if (rt__rd_u8(&r) != version)
 		return -1;
 	e->state = rt__rd_u8(&r);
 	e->op = rt__rd_u8(&r);
@@ -350,6 +404,23 @@ int rt__entry_decode(struct rt__entry_rec *e, const void *data, size_t len)
 	return r.bad ? -1 : 0;
 }
 
+int rt__entry_decode(struct rt__entry_rec *e, const void *data, size_t len)
+{
+	int rc = rt__sealed_check(data, len);
+
+	if (rc) {
+		memset(e, 0, sizeof(*e));
+		return rc;
+	}
+	return entry_body(e, data, len - 4, RT__ENTRY_CODEC) ? RT__DECODE_MALFORMED
+	                                                     : 0;
+}
+
+int rt__entry_decode_v1(struct rt__entry_rec *e, const void *data, size_t len)
+{
+	return entry_body(e, data, len, 1) ? RT__DECODE_MALFORMED : 0;
+}
+
 /* ---- counts and batches -------------------------------------------------- */
 
 void rt__counts_encode(struct rt__buf *b,
@@ -380,6 +451,8 @@ void rt__counts_read(struct rt__rd *r, uint64_t counts[RT_ENTRY_STATE_SLOTS])
 
 void rt__batch_encode(struct rt__buf *b, const struct rt__batch_rec *rec)
 {
+	size_t start = b->len;
+
 	rt__buf_u8(b, RT__BATCH_CODEC);
 	rt__buf_put(b, rec->id, sizeof(rec->id));
 	rt__buf_varint(b, rec->submitted_ns);
@@ -387,15 +460,17 @@ void rt__batch_encode(struct rt__buf *b, const struct rt__batch_rec *rec)
 	rt__buf_varint(b, rec->nentries);
 	rt__buf_str(b, rec->file_name.s, rec->file_name.len);
 	rt__counts_encode(b, rec->counts);
+	seal(b, start);
 }
 
-int rt__batch_decode(struct rt__batch_rec *rec, const void *data, size_t len)
+static int batch_body(struct rt__batch_rec *rec, const void *data, size_t len,
+                      uint8_t version)
 {
 	struct rt__rd r = { data, (const uint8_t *)data + len, 0 };
 	const uint8_t *id;
 
 	memset(rec, 0, sizeof(*rec));
-	if (rt__rd_u8(&r) != RT__BATCH_CODEC)
+	if (rt__rd_u8(&r) != version)
 		return -1;
 	id = rt__rd_bytes(&r, sizeof(rec->id));
 	if (id)
@@ -405,7 +480,26 @@ int rt__batch_decode(struct rt__batch_rec *rec, const void *data, size_t len)
 	rec->nentries = rt__rd_varint(&r);
 	rec->file_name.len = rt__rd_str(&r, &rec->file_name.s);
 	rt__counts_read(&r, rec->counts);
-	return r.bad ? -1 : 0;
+	return r.bad || r.p != r.end ? -1 : 0;
+}
+
+int rt__batch_decode(struct rt__batch_rec *rec, const void *data, size_t len)
+{
+	int rc = rt__sealed_check(data, len);
+
+	if (rc) {
+		memset(rec, 0, sizeof(*rec));
+		return rc;
+	}
+	return batch_body(rec, data, len - 4, RT__BATCH_CODEC)
+	               ? RT__DECODE_MALFORMED
+	               : 0;
+}
+
+int rt__batch_decode_v1(struct rt__batch_rec *rec, const void *data,
+                        size_t len)
+{
+	return batch_body(rec, data, len, 1) ? RT__DECODE_MALFORMED : 0;
 }
 
 /* ---- small helpers --------------------------------------------------------- */

@@ -4,8 +4,14 @@
  * Pure functions, no LMDB: they turn entry, batch and count records into
  * bytes and back, and never trust the bytes they decode.
  *
- * Entry value, codec version 1:
- *   u8 codec version (1) | u8 state | u8 op
+ * Every record (entry and batch values) ends with a 4-byte big-endian
+ * CRC-32 (zlib's crc32) of all the bytes before it, which every decode
+ * checks first: LMDB has no page checksums, and a damaged record must be
+ * reported, never acted on.  Codec version 1 (journal format 1) had no
+ * checksum; it is read only to migrate such a journal (journal.c).
+ *
+ * Entry value, codec version 2:
+ *   u8 codec version (2) | u8 state | u8 op
  *   varint batch serial | varint request index
  *   str pool | str ns | str tracker
  *   varint nrefs | varint byte length of the refs that follow |
@@ -16,8 +22,8 @@
  * not know (and says so, so that nothing rewrites such an entry and drops
  * them).
  *
- * Batch value: u8 version (1) | 32 bytes raw id | varint submitted_ns |
- *   varint first_seq | varint nentries | str file name | counts
+ * Batch value: u8 version (2) | 32 bytes raw id | varint submitted_ns |
+ *   varint first_seq | varint nentries | str file name | counts | crc32
  * Counts: varint n | n varints, slot i = entries in state i.
  */
 #ifndef REFTRACK_JOURNAL_CODEC_H
@@ -28,8 +34,16 @@
 
 #include <reftrack/journal.h>
 
-#define RT__ENTRY_CODEC 1
-#define RT__BATCH_CODEC 1
+#define RT__ENTRY_CODEC 2
+#define RT__BATCH_CODEC 2
+
+/* Results of the decoders. */
+#define RT__DECODE_MALFORMED (-1) /* checksum fine, contents invalid */
+#define RT__DECODE_CHECKSUM (-2)  /* the bytes are not what was written */
+
+/* 0 if the last 4 bytes of data[0..len) are the CRC-32 of the rest, else
+ * RT__DECODE_CHECKSUM (RT__DECODE_MALFORMED if too short to hold one). */
+int rt__sealed_check(const void *data, size_t len);
 
 /* Optional entry fields. */
 enum {
@@ -105,11 +119,15 @@ void rt__refs_encode(struct rt__buf *b, const rt_ref *refs, size_t nrefs);
 int rt__refs_next(struct rt__rd *r, const char **key, size_t *keylen,
                   rt_ref_type *type);
 
-/* Appends the encoding of `e` to `b`. */
+/* Appends the encoding of `e`, checksum included, to `b`. */
 void rt__entry_encode(struct rt__buf *b, const struct rt__entry_rec *e);
-/* 0, or -1 if the bytes are not a valid entry (including refs that do not
- * walk to the end of their section). */
+/* A pure function of (data, len), safe on any bytes (the fuzz target's
+ * entry point): 0, RT__DECODE_CHECKSUM, or RT__DECODE_MALFORMED if the
+ * bytes are not a valid entry (including refs that do not walk to the end
+ * of their section). */
 int rt__entry_decode(struct rt__entry_rec *e, const void *data, size_t len);
+/* The same for a codec-1 entry (no checksum), for migration only. */
+int rt__entry_decode_v1(struct rt__entry_rec *e, const void *data, size_t len);
 
 struct rt__batch_rec {
 	uint8_t id[32];
@@ -121,7 +139,10 @@ struct rt__batch_rec {
 };
 
 void rt__batch_encode(struct rt__buf *b, const struct rt__batch_rec *rec);
+/* As rt__entry_decode(), for batch records. */
 int rt__batch_decode(struct rt__batch_rec *rec, const void *data, size_t len);
+int rt__batch_decode_v1(struct rt__batch_rec *rec, const void *data,
+                        size_t len);
 
 void rt__counts_encode(struct rt__buf *b,
                        const uint64_t counts[RT_ENTRY_STATE_SLOTS]);

@@ -36,9 +36,9 @@ static int batch_read(rt_journal_txn *t, uint64_t serial,
 		                (unsigned long long)serial);
 	if (rc)
 		return rt__jerr_mdb(t->j, t, rc, "reading a batch record");
-	if (rt__batch_decode(rec, d.mv_data, d.mv_size))
-		return rt__jerr(t->j, RT_EJOURNAL, "batch record %llu is malformed",
-		                (unsigned long long)serial);
+	if ((rc = rt__batch_decode(rec, d.mv_data, d.mv_size)))
+		return rt__jerr_decode(t->j, rc, "batch record",
+		                       (unsigned long long)serial);
 	return 0;
 }
 
@@ -110,9 +110,8 @@ static int entry_raw(rt_journal_txn *t, uint64_t seq, MDB_val *d,
 		                (unsigned long long)seq);
 	if (rc)
 		return rt__jerr_mdb(t->j, t, rc, "reading an entry");
-	if (rt__entry_decode(e, d->mv_data, d->mv_size))
-		return rt__jerr(t->j, RT_EJOURNAL, "entry %llu is malformed",
-		                (unsigned long long)seq);
+	if ((rc = rt__entry_decode(e, d->mv_data, d->mv_size)))
+		return rt__jerr_decode(t->j, rc, "entry", (unsigned long long)seq);
 	return 0;
 }
 
@@ -518,8 +517,11 @@ int rt_journal_batch_foreach(rt_journal_txn *t,
 		return rt__jerr_mdb(t->j, t, rc, "opening a cursor");
 	for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0;
 	     rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
-		if (rt__batch_decode(&rec, d.mv_data, d.mv_size)) {
-			rc = rt__jerr(t->j, RT_EJOURNAL, "malformed batch record");
+		if ((rc = rt__batch_decode(&rec, d.mv_data, d.mv_size))) {
+			rc = rt__jerr_decode(t->j, rc, "batch record",
+			                     k.mv_size == 8 ? (unsigned long long)
+			                                     rt__be64_get(k.mv_data)
+			                                    : 0ULL);
 			goto done;
 		}
 		rt__buf_reset(&name);

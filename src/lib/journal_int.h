@@ -13,7 +13,11 @@
  *               "id" -> UUID text, "created" -> u64 BE ns,
  *               "next_seq" / "next_batch" -> u64 BE, "counts" -> counts,
  *               "pruned" -> counts, "forgotten" -> u64 BE (both optional:
- *               absent means 0, so older journals need no migration)
+ *               absent means 0, so older journals need no migration),
+ *               "backup_next_seq" -> u64 BE: only in a copy made by
+ *               rt_journal_backup() and not written to since,
+ *               "skipped_seqs" -> u64 BE: seqs never given out because a
+ *               restored backup started a new range (optional, 0)
  *   batches     batch serial (u64 BE) -> batch record
  *   batch_ids   raw SHA-256 (32 bytes) -> batch serial (u64 BE)
  *   entries     seq (u64 BE) -> entry record
@@ -48,6 +52,10 @@ struct rt_journal {
 	MDB_dbi meta, batches, batch_ids, entries, by_tracker, by_state;
 	char *dir;
 	char id[37];
+	uint32_t format;        /* as found at open (migrated: the new one) */
+	int restored;           /* a backup copy never written to since: the
+	                         * first write transaction starts a new seq
+	                         * range (journal.c, restore_bump()) */
 	uint64_t map_size;
 	int map_grown;          /* the last failed txn was redone-worthy */
 	struct rt_journal_txn *txn; /* the one open transaction, if any */
@@ -62,12 +70,17 @@ struct rt_journal_txn {
 	int rdonly;
 	int full;       /* LMDB said MDB_MAP_FULL: the txn can only end */
 	uint64_t mods;  /* bumped by every change, so iterators re-seek */
+	int restore_bumped; /* this txn started the restored journal's range */
 	struct rt__buf buf;
 };
 
 /* Sets the message "journal DIR: ..." and returns `code`. */
 int rt__jerr(rt_journal *j, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* RT_EJOURNAL naming the record ("entry 42", "batch record 3") that did
+ * not decode; `drc` is the decoder's RT__DECODE_* result. */
+int rt__jerr_decode(rt_journal *j, int drc, const char *kind,
+                    unsigned long long key);
 /* Maps an LMDB or errno code to an RT_E* code with a message saying what
  * was being done; MDB_MAP_FULL also marks `t` full (t may be NULL). */
 int rt__jerr_mdb(rt_journal *j, struct rt_journal_txn *t, int rc,
@@ -92,6 +105,9 @@ const void *rt__journal_md(rt_journal *j);
 int rt__tracker_key(rt_journal *j, uint8_t out[RT__TRACKER_KEY_LEN],
                     const char *pool, size_t pool_len, const char *ns,
                     size_t ns_len, const char *tracker, size_t tracker_len);
+
+/* The meta key that marks a backup copy (see journal_check.c). */
+#define RT__META_BACKUP "backup_next_seq"
 
 /* Meta helpers inside a transaction. */
 int rt__meta_get_u64(struct rt_journal_txn *t, const char *key, uint64_t *v);

@@ -97,17 +97,19 @@ static int meta_get_opt_u64(rt_journal_txn *t, const char *key, uint64_t *v)
 
 int rt_journal_totals_get(rt_journal_totals *out, rt_journal_txn *t)
 {
-	uint64_t next_seq, next_batch;
+	uint64_t next_seq, next_batch, skipped;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	if ((rc = rt__meta_get_u64(t, "next_seq", &next_seq)) ||
 	    (rc = rt__meta_get_u64(t, "next_batch", &next_batch)) ||
 	    (rc = meta_get_opt_counts(t, "pruned", out->pruned)) ||
-	    (rc = meta_get_opt_u64(t, "forgotten", &out->batches_forgotten)))
+	    (rc = meta_get_opt_u64(t, "forgotten", &out->batches_forgotten)) ||
+	    (rc = meta_get_opt_u64(t, "skipped_seqs", &skipped)))
 		return rc;
-	/* Both start at 1 and are never reused. */
-	out->entries_submitted = next_seq ? next_seq - 1 : 0;
+	/* Both start at 1 and are never reused; a restored backup skipped
+	 * a range of seqs (journal.c, restore_bump()). */
+	out->entries_submitted = next_seq > skipped ? next_seq - 1 - skipped : 0;
 	out->batches_submitted = next_batch ? next_batch - 1 : 0;
 	return 0;
 }
@@ -180,9 +182,9 @@ static int collect_entries(struct entry_pass *p, rt_journal_txn *t)
 			rc = rt__jerr_mdb(t->j, t, rc, "reading an entry");
 			goto done;
 		}
-		if (rt__entry_decode(&e, ed.mv_data, ed.mv_size)) {
-			rc = rt__jerr(t->j, RT_EJOURNAL, "entry %llu is malformed",
-			              (unsigned long long)seq);
+		if ((rc = rt__entry_decode(&e, ed.mv_data, ed.mv_size))) {
+			rc = rt__jerr_decode(t->j, rc, "entry",
+			                     (unsigned long long)seq);
 			goto done;
 		}
 		if (e.state != p->state) {
@@ -356,9 +358,14 @@ static int collect_batches(struct batch_pass *p, rt_journal_txn *t)
 	k = mkval(kb, 8);
 	rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
 	while (rc == 0) {
-		if (k.mv_size != 8 ||
-		    rt__batch_decode(&rec, d.mv_data, d.mv_size)) {
-			rc = rt__jerr(t->j, RT_EJOURNAL, "malformed batch record");
+		if (k.mv_size != 8) {
+			rc = rt__jerr(t->j, RT_EJOURNAL, "malformed batch key");
+			goto done;
+		}
+		if ((rc = rt__batch_decode(&rec, d.mv_data, d.mv_size))) {
+			rc = rt__jerr_decode(t->j, rc, "batch record",
+			                     (unsigned long long)
+			                     rt__be64_get(k.mv_data));
 			goto done;
 		}
 		serial = rt__be64_get(k.mv_data);

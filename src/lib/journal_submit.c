@@ -677,14 +677,16 @@ static int find_batch(rt_journal_txn *t, const uint8_t id[32],
 	memcpy(kb, d.mv_data, 8);
 	k = mkval(kb, 8);
 	rc = mdb_get(t->txn, t->j->batches, &k, &d);
-	if (rc == 0 && rt__batch_decode(&rec, d.mv_data, d.mv_size) == 0) {
-		out->nentries = rec.nentries;
-		out->first_seq = rec.first_seq;
-		out->already_present = 1;
-		return 1;
-	}
-	return rc ? rt__jerr_mdb(t->j, t, rc, "reading a batch record")
-	          : rt__jerr(t->j, RT_EJOURNAL, "malformed batch record");
+	if (rc)
+		return rt__jerr_mdb(t->j, t, rc, "reading a batch record");
+	rc = rt__batch_decode(&rec, d.mv_data, d.mv_size);
+	if (rc)
+		return rt__jerr_decode(t->j, rc, "batch record",
+		                       (unsigned long long)rt__be64_get(kb));
+	out->nentries = rec.nentries;
+	out->first_seq = rec.first_seq;
+	out->already_present = 1;
+	return 1;
 }
 
 /* One attempt at the write transaction.  RT_ETRANSIENT with j->map_grown

@@ -28,6 +28,8 @@ int rt__snapshot_reset(struct rt__snapshot *snap, size_t nkeys)
 {
 	unsigned char *found = snap->found;
 	size_t cap = snap->cap;
+	char *last = snap->last;
+	size_t last_cap = snap->last_cap;
 
 	if (nkeys > cap) {
 		found = realloc(snap->found, nkeys);
@@ -38,6 +40,8 @@ int rt__snapshot_reset(struct rt__snapshot *snap, size_t nkeys)
 	memset(snap, 0, sizeof(*snap));
 	snap->found = found;
 	snap->cap = cap;
+	snap->last = last;
+	snap->last_cap = last_cap;
 	if (nkeys)
 		memset(found, 0, nkeys);
 	return 0;
@@ -48,7 +52,67 @@ void rt__snapshot_free(struct rt__snapshot *snap)
 	if (!snap)
 		return;
 	free(snap->found);
+	free(snap->last);
 	memset(snap, 0, sizeof(*snap));
+}
+
+uint64_t rt__snapshot_normals(const struct rt__snapshot *snap)
+{
+	return snap->nnormal + (snap->empty_type == RT_REF_NORMAL);
+}
+
+int rt__snapshot_check(const struct rt__snapshot *snap, char *msg,
+                       size_t msgsz)
+{
+	uint64_t normals = rt__snapshot_normals(snap);
+
+	if (!snap->exists)
+		return 0;
+	if (!snap->complete) {
+		rt__errmsg_set(msg, msgsz, "internal error: the tracker was "
+		               "not read whole before a write");
+		return RT_EINVAL;
+	}
+	if (normals != snap->refcount) {
+		rt__errmsg_set(msg, msgsz, "refcount %lu but %llu normal keys%s",
+		               (unsigned long)snap->refcount,
+		               (unsigned long long)normals,
+		               snap->empty_type == RT_REF_NORMAL
+		                       ? " (counting the empty key \"\")" : "");
+		return RT_ECORRUPT;
+	}
+	return 0;
+}
+
+int rt__plan_check_write(const struct rt__plan *plan,
+                         const struct rt__request *req,
+                         const struct rt__snapshot *before, char *msg,
+                         size_t msgsz)
+{
+	uint64_t dropped = 0, normals;
+	size_t i;
+	int rc;
+
+	if (plan->kind == RT__PLAN_NOTHING || plan->kind == RT__PLAN_CREATE)
+		return 0;
+	if ((rc = rt__snapshot_check(before, msg, msgsz)))
+		return rc;
+	if (plan->kind != RT__PLAN_DELETE)
+		return 0;
+	for (i = 0; i < req->nkeys; i++)
+		if (before->found[i] == RT_REF_NORMAL)
+			dropped++;
+	normals = rt__snapshot_normals(before);
+	if (normals != dropped) {
+		rt__errmsg_set(msg, msgsz, "refcount %lu would reach 0, but the "
+		               "tracker holds %llu normal keys and the request "
+		               "drops %llu: not deleting it",
+		               (unsigned long)before->refcount,
+		               (unsigned long long)normals,
+		               (unsigned long long)dropped);
+		return RT_ECORRUPT;
+	}
+	return 0;
 }
 
 void rt__plan_free(struct rt__plan *plan)

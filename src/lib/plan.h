@@ -34,12 +34,34 @@ struct rt__snapshot {
 	int has_extra;
 	size_t extra_len;
 	char extra[RT__EXTRA_XATTR_MAX];
+	/* The census of the whole omap, filled by tracker_io.c page by page
+	 * (every value checked on the way).  complete: every entry was seen,
+	 * all at `version`.  The key "" is never listed by RADOS (ceph-csi
+	 * can still store it): empty_type is its type, looked up by name, 0
+	 * if absent.  last: the last key listed, where the next page starts
+	 * (owned, kept across rt__snapshot_reset() like found[]). */
+	int complete;
+	uint64_t nnormal, nmask;   /* listed entries of each type */
+	unsigned char empty_type;
+	char *last;
+	size_t last_len, last_cap;
 };
 
 /* Clears *snap to "missing" with room for nkeys found[] entries (all 0).
  * A zeroed struct is a valid empty snapshot.  Errors: RT_ENOMEM. */
 int rt__snapshot_reset(struct rt__snapshot *snap, size_t nkeys);
 void rt__snapshot_free(struct rt__snapshot *snap);
+
+/* Normal references of a census: the listed ones, plus "" if normal. */
+uint64_t rt__snapshot_normals(const struct rt__snapshot *snap);
+
+/* The whole-tracker check every write depends on: for an existing tracker
+ * whose census is complete, the stored count must equal its normal keys.
+ * RT_ECORRUPT ("refcount 1 but 3 normal keys"), or RT_EINVAL when the
+ * census is not complete (a caller's bug: never write on a partial read).
+ * A missing tracker passes. */
+int rt__snapshot_check(const struct rt__snapshot *snap, char *msg,
+                       size_t msgsz);
 
 enum rt__plan_kind {
 	RT__PLAN_NOTHING, /* no write: the tracker already says it */
@@ -90,5 +112,15 @@ int rt__plan_diff(struct rt__plan *plan, const struct rt__request *req,
                   const struct rt__snapshot *before, int after_exists,
                   uint32_t after_refcount, const unsigned char *after_found);
 void rt__plan_free(struct rt__plan *plan);
+
+/* Last word before a write is sent: for RT__PLAN_DELETE, the complete
+ * census of `before` (the version the delete asserts) must prove that no
+ * normal key survives, i.e. every normal key of the tracker is one of
+ * req's keys found normal (each of which the plan drops).  Any other kind
+ * passes after rt__snapshot_check().  Errors: RT_ECORRUPT, RT_EINVAL. */
+int rt__plan_check_write(const struct rt__plan *plan,
+                         const struct rt__request *req,
+                         const struct rt__snapshot *before, char *msg,
+                         size_t msgsz);
 
 #endif

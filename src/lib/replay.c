@@ -101,6 +101,16 @@
 #define GROUP_MAX_ENTRIES 256
 #define GROUP_MAX_KEYS 4096
 #define MARKER_PREFIX "reftrack.j."
+/* The stall bound, in op timeouts (see replay.h), and what stands for the
+ * op timeout when the connection has none. */
+#define STALL_TIMEOUTS 4
+#define NO_TIMEOUT_SEC 30
+/* How long a stopping run waits for its ops beyond the op timeout before
+ * it cancels them, and how often it looks at the stop flag meanwhile. */
+#define SETTLE_SLACK_SEC 2.0
+#define STOP_POLL_SEC 0.2
+/* How often a retry waiting for room in the in-flight window looks. */
+#define WINDOW_WAIT_SEC 0.02
 
 enum phase { PHASE_IDLE, PHASE_READ, PHASE_WRITE, PHASE_WAIT };
 
@@ -112,6 +122,27 @@ struct ioctx_entry {
 };
 
 struct replay;
+
+/* Dry run: what the writes a replay would have sent did to one tracker.
+ * A later group of the tracker reads the cluster, which still holds the
+ * state before them, and sees it through this overlay instead, so each
+ * entry is planned on the state a real replay would read. */
+struct sim_key {
+	char *key;
+	size_t len;
+	unsigned char type;      /* 0 absent, else RT_REF_* */
+};
+
+struct sim {
+	int valid;               /* a simulated write went before */
+	int exists;
+	uint32_t refcount;
+	uint64_t marker;         /* the marker the write would have set */
+	int wiped;               /* deleted since the read: keys not in
+	                          * keys[] are absent */
+	struct sim_key *keys;    /* sorted by (len, bytes) */
+	size_t nkeys, cap;
+};
 
 /* One loaded entry. */
 struct job {
@@ -135,6 +166,8 @@ struct slot {
 	struct job *head, *tail; /* loaded entries, in seq order */
 	size_t ngroup;           /* entries from head in the op in progress */
 	int busy;                /* a group is being worked on */
+	int parked;              /* busy, but waiting out a backoff outside
+	                          * the in-flight window */
 	int stopped;             /* left for a later run: start nothing more */
 	int blocked;             /* an earlier entry failed or needs review */
 	uint64_t blocked_by;
@@ -149,6 +182,7 @@ struct slot {
 	rt_ref *urefs;
 	size_t urefs_cap;
 	struct rt__tio_read rd;
+	int paging;              /* rd is a later page of the census */
 	struct rt__snapshot snap;
 	unsigned char *after;    /* the group's end state, over ureq's keys */
 	size_t after_cap;
@@ -157,7 +191,11 @@ struct slot {
 	rados_completion_t comp;
 	int op_rc;
 	uint64_t op_version;
+	uint64_t op_no;          /* r->ops_sent when its op went out */
 	double wake_at;
+	/* Dry run: the tracker as the group writes not sent would have left
+	 * it (see sim_overlay()). */
+	struct sim sim;
 	struct slot *lnext;      /* the ready, timer or to-write list */
 	struct slot *knext;      /* the list of slots to start */
 };
@@ -183,6 +221,19 @@ struct replay {
 	int exhausted;           /* no more pending entries to load */
 	int stop_starting;
 	double deadline;
+	/* Stopping early (a stop request or a stall): start nothing, settle
+	 * what is out until settle_by, then cancel it. */
+	int draining;
+	int cancelled;
+	double settle_by;
+	double op_timeout;       /* seconds; NO_TIMEOUT_SEC when none is set */
+	double last_progress;    /* an op answered or an entry settled */
+	double map_asked;        /* when the latest OSD map was last asked for */
+	/* The in-flight window (AIMD): at most `window` busy slots, between 1
+	 * and opts.inflight; halved once per window of ops on time-outs. */
+	double window;
+	uint64_t ops_sent;
+	uint64_t cut_at;         /* ops_sent at the last halving */
 	/* Filled by librados' callback thread. */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -199,6 +250,10 @@ struct replay {
 	/* Scratch for planning one entry of a group. */
 	struct rt__snapshot esnap;
 	struct rt__plan eplan;
+	/* Dry run: nothing is written; each entry's fate goes to predict. */
+	int dry_run;
+	rt_replay_predict_fn predict;
+	void *predict_arg;
 	const char *failpoint;
 	long failpoint_hits;
 	char errbuf[RT__ERRMSG_MAX];
@@ -379,8 +434,155 @@ static struct slot *slot_get(struct replay *r, const rt_journal_entry *e)
 	return s;
 }
 
+/* ---- dry run: the overlay of writes not sent ---------------------------- */
+
+static int sim_key_cmp(const struct sim_key *k, const char *key, size_t len)
+{
+	if (k->len != len)
+		return k->len < len ? -1 : 1;
+	return memcmp(k->key, key, len);
+}
+
+/* The index of `key` in sim->keys, or where it would go (*found 0). */
+static size_t sim_find(const struct sim *sim, const char *key, size_t len,
+                       int *found)
+{
+	size_t lo = 0, hi = sim->nkeys, mid;
+	int c;
+
+	*found = 0;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		c = sim_key_cmp(&sim->keys[mid], key, len);
+		if (c == 0) {
+			*found = 1;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static void sim_clear_keys(struct sim *sim)
+{
+	size_t i;
+
+	for (i = 0; i < sim->nkeys; i++)
+		free(sim->keys[i].key);
+	sim->nkeys = 0;
+}
+
+static void sim_free(struct sim *sim)
+{
+	sim_clear_keys(sim);
+	free(sim->keys);
+	memset(sim, 0, sizeof(*sim));
+}
+
+static int sim_set(struct sim *sim, const char *key, size_t len,
+                   unsigned char type)
+{
+	int found;
+	size_t at = sim_find(sim, key, len, &found);
+	struct sim_key *k;
+
+	if (found) {
+		sim->keys[at].type = type;
+		return 0;
+	}
+	if (sim->nkeys == sim->cap) {
+		size_t cap = sim->cap ? 2 * sim->cap : 16;
+
+		k = realloc(sim->keys, cap * sizeof(*k));
+		if (!k)
+			return RT_ENOMEM;
+		sim->keys = k;
+		sim->cap = cap;
+	}
+	k = &sim->keys[at];
+	memmove(k + 1, k, (sim->nkeys - at) * sizeof(*k));
+	k->key = malloc(len ? len : 1);
+	if (!k->key) {
+		memmove(k, k + 1, (sim->nkeys - at) * sizeof(*k));
+		return RT_ENOMEM;
+	}
+	memcpy(k->key, key, len);
+	k->len = len;
+	k->type = type;
+	sim->nkeys++;
+	return 0;
+}
+
+/* Records the state the group's write would have left: the group's end
+ * state over its keys (after[] follows ureq), and the marker, set to the
+ * seq of the group's last entry as send_writes() sets it. */
+static int sim_record(struct slot *s, int exists, uint32_t refcount)
+{
+	const struct job *last = s->head;
+	size_t i;
+	int rc;
+
+	for (i = 1; i < s->ngroup; i++)
+		last = last->qnext;
+	s->sim.valid = 1;
+	s->sim.exists = exists;
+	s->sim.refcount = refcount;
+	s->sim.marker = last->e->seq;
+	if (!exists) {
+		/* Deleted: whatever the cluster still holds is gone. */
+		sim_clear_keys(&s->sim);
+		s->sim.wiped = 1;
+		return 0;
+	}
+	for (i = 0; i < s->ureq.nkeys; i++) {
+		rc = sim_set(&s->sim, s->ureq.keys[i].key, s->ureq.keys[i].len,
+		             s->after[i]);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Shows the group's fresh read (s->snap, over ureq's keys) as it would be
+ * after the writes simulated before it: every field the replayer looks at,
+ * the marker and the version too (recovery verdicts read them). */
+static void sim_overlay(struct slot *s)
+{
+	size_t i, at;
+	int found, n;
+
+	if (!s->sim.valid)
+		return;
+	s->snap.exists = s->sim.exists;
+	s->snap.refcount = s->sim.exists ? s->sim.refcount : 0;
+	/* A write moves the version: no guard taken before it matches. */
+	s->snap.version = s->sim.exists ? UINT64_MAX : 0;
+	s->snap.has_extra = 0;
+	s->snap.extra_len = 0;
+	if (s->sim.exists) {
+		n = snprintf(s->snap.extra, sizeof(s->snap.extra), "%" PRIu64,
+		             s->sim.marker);
+		if (n > 0) {
+			s->snap.has_extra = 1;
+			s->snap.extra_len = (size_t)n;
+		}
+	}
+	for (i = 0; i < s->ureq.nkeys; i++) {
+		at = sim_find(&s->sim, s->ureq.keys[i].key,
+		              s->ureq.keys[i].len, &found);
+		if (found)
+			s->snap.found[i] = s->sim.keys[at].type;
+		else if (s->sim.wiped || !s->sim.exists)
+			s->snap.found[i] = 0;
+	}
+}
+
 static void slot_free(struct slot *s)
 {
+	sim_free(&s->sim);
 	rt__tio_read_release(&s->rd);
 	if (s->wop)
 		rados_release_write_op(s->wop);
@@ -411,7 +613,8 @@ static void slot_release_if_idle(struct replay *r, struct slot *s)
 {
 	struct slot **pp;
 
-	if (s->head || s->busy || s->blocked || s->stopped || s->kicked)
+	if (s->head || s->busy || s->blocked || s->stopped || s->kicked ||
+	    s->sim.valid)
 		return;
 	for (pp = &r->slots[hash_bytes(s->id, s->idlen) % r->nbuckets]; *pp;
 	     pp = &(*pp)->hnext) {
@@ -454,6 +657,23 @@ found:
 
 /* ---- settling entries -------------------------------------------------- */
 
+/* Dry run: tells the caller what would become of one entry. */
+static int predict_one(struct replay *r, const struct job *job,
+                       rt_entry_state state, const rt_entry_outcome *outcome,
+                       const char *error)
+{
+	rt_replay_prediction p;
+
+	memset(&p, 0, sizeof(p));
+	p.entry = job->e;
+	p.state = state;
+	if (outcome)
+		p.outcome = *outcome;
+	p.error = error;
+	p.was_in_flight = job->e->state == RT_ENTRY_IN_FLIGHT;
+	return r->predict ? r->predict(r->predict_arg, &p) : 0;
+}
+
 /* Records the fate of the slot's head entry and drops it from the slot. */
 static int settle_head(struct replay *r, struct slot *s, rt_entry_state state,
                        const rt_entry_outcome *outcome, const char *error)
@@ -470,9 +690,11 @@ static int settle_head(struct replay *r, struct slot *s, rt_entry_state state,
 		ch.set |= RT_CHANGE_OUTCOME;
 		ch.outcome = *outcome;
 	}
-	rc = queue_update(r, job->e->seq, &ch, error);
+	rc = r->dry_run ? predict_one(r, job, state, outcome, error)
+	                : queue_update(r, job->e->seq, &ch, error);
 	if (rc != 0)
 		return rc;
+	r->last_progress = mono_now();
 	switch (state) {
 	case RT_ENTRY_DONE:
 		r->stats->applied++;
@@ -515,7 +737,9 @@ static void unit_end(struct replay *r, struct slot *s)
 {
 	if (s->busy) {
 		s->busy = 0;
-		r->active--;
+		if (!s->parked)
+			r->active--;
+		s->parked = 0;
 	}
 	s->ngroup = 0;
 	s->transient = 0;
@@ -524,6 +748,37 @@ static void unit_end(struct replay *r, struct slot *s)
 		/* Its keys point into entries that may be gone now. */
 		rt__request_free(&s->ureq);
 		s->ureq_ok = 0;
+	}
+}
+
+/* ---- the in-flight window ----------------------------------------------- */
+
+/* How many slots may have an op out now. */
+static unsigned window_size(const struct replay *r)
+{
+	return r->window < 2.0 ? 1 : (unsigned)r->window;
+}
+
+/* An op of the slot timed out (or met another transient error): halve
+ * the window, once for all the ops that were out together, as TCP does
+ * for the losses of one window. */
+static void window_cut(struct replay *r, const struct slot *s)
+{
+	if (s->op_no <= r->cut_at)
+		return;
+	r->cut_at = r->ops_sent;
+	r->window /= 2;
+	if (r->window < 1)
+		r->window = 1;
+}
+
+/* An op was answered: one more slot per window's worth of answers. */
+static void window_grow(struct replay *r)
+{
+	if (r->window < r->opts.inflight) {
+		r->window += 1.0 / r->window;
+		if (r->window > r->opts.inflight)
+			r->window = r->opts.inflight;
 	}
 }
 
@@ -619,6 +874,27 @@ static int choose_group(struct replay *r, struct slot *s)
 	return 0;
 }
 
+/* Sends the read op built in s->rd.  0, or RT_ENOMEM. */
+static int send_read_op(struct replay *r, struct slot *s)
+{
+	int rc;
+
+	if (rados_aio_create_completion2(s, on_complete, &s->comp) != 0)
+		return RT_ENOMEM;
+	s->phase = PHASE_READ;
+	s->op_rc = 0;
+	s->op_no = ++r->ops_sent;
+	r->outstanding++;
+	rc = rados_aio_read_op_operate(s->rd.op, s->io, s->comp,
+	                               s->head->e->tracker, 0);
+	if (rc < 0) {
+		/* Not sent: complete it by hand with the error. */
+		s->op_rc = rc;
+		on_complete(s->comp, s);
+	}
+	return 0;
+}
+
 /* Sends the read of the slot's group.  0 with the op out, or with the
  * head settled (the caller goes on starting the slot); RT_ENOMEM. */
 static int send_read(struct replay *r, struct slot *s)
@@ -641,19 +917,19 @@ static int send_read(struct replay *r, struct slot *s)
 	}
 	if (rt__tio_read_keys(&s->rd, &s->ureq, r->marker_name) != 0)
 		return RT_ENOMEM;
-	if (rados_aio_create_completion2(s, on_complete, &s->comp) != 0)
+	s->paging = 0;
+	return send_read_op(r, s);
+}
+
+/* Sends the next page of a big tracker's census (see tracker_io.h),
+ * guarded on the version of the group's first read. */
+static int send_page(struct replay *r, struct slot *s)
+{
+	if (rt__tio_read_page(&s->rd, s->snap.last, s->snap.version,
+	                      NULL) != 0)
 		return RT_ENOMEM;
-	s->phase = PHASE_READ;
-	s->op_rc = 0;
-	r->outstanding++;
-	rc = rados_aio_read_op_operate(s->rd.op, s->io, s->comp,
-	                               s->head->e->tracker, 0);
-	if (rc < 0) {
-		/* Not sent: complete it by hand with the error. */
-		s->op_rc = rc;
-		on_complete(s->comp, s);
-	}
-	return 0;
+	s->paging = 1;
+	return send_read_op(r, s);
 }
 
 /* Puts the slot on the list of slots to start, once. */
@@ -679,6 +955,22 @@ static int start_slot(struct replay *r, struct slot *s)
 		if (s->stopped || r->stop_starting) {
 			struct job *job = s->head;
 
+			if (r->dry_run) {
+				/* A replay would leave it as it is. */
+				rc = predict_one(
+					r, job, job->e->state, NULL,
+					describe(r, job->e, "%s",
+					         s->stopped
+					                 ? "left for a later run: "
+					                   "the tracker could not "
+					                   "be read (transient "
+					                   "errors)"
+					                 : "not planned: the run "
+					                   "was stopped"));
+				if (rc != 0)
+					return rc;
+				r->stats->pending++;
+			}
 			s->head = job->qnext;
 			r->loaded--;
 			job_free(job);
@@ -695,7 +987,7 @@ static int start_slot(struct replay *r, struct slot *s)
 				return rc;
 			continue;
 		}
-		if (r->active >= r->opts.inflight) {
+		if (r->active >= window_size(r)) {
 			kick(r, s);
 			return 0;
 		}
@@ -742,9 +1034,16 @@ static int transient(struct replay *r, struct slot *s)
 
 	tries = ++s->transient;
 	r->stats->retries++;
-	if (tries >= r->opts.max_attempts)
+	if (tries >= r->opts.max_attempts || r->draining)
 		return defer_slot(r, s);
 	policy = rt__retry_effective(&policy);
+	/* While it backs off, its share of the window goes to others; it
+	 * takes one again to retry (handle_timers), so that a shrunk window
+	 * bounds the retries too. */
+	if (!s->parked) {
+		s->parked = 1;
+		r->active--;
+	}
 	arm_timer(r, s, rt__retry_transient_ms(&policy, tries, rt__random64()));
 	return 0;
 }
@@ -872,6 +1171,37 @@ static int recover_head(struct replay *r, struct slot *s, int *rcp)
 	return 0;
 }
 
+/* A pending entry at or below this journal's marker on its tracker has
+ * already landed: by invariants (2) and (3) only a write of a group holding
+ * it, or of a later entry of the tracker, which runs only once this one is
+ * settled, can have raised the marker that far.  A pending entry meets
+ * that only in a journal restored from a backup taken before the entry was
+ * applied; applying it again would not be exactly once.  Settles such
+ * entries at the head of the group as done, without a write, and returns
+ * 1 (the rest of the group is read again); 0 if the head is not one. */
+static int settle_landed(struct replay *r, struct slot *s, int *rcp)
+{
+	uint64_t marker = 0;
+	char why[256];
+
+	*rcp = 0;
+	if (!parse_marker(&s->snap, &marker) || !s->snap.exists ||
+	    s->head->e->seq > marker)
+		return 0;
+	snprintf(why, sizeof(why),
+	         "already applied: the tracker's marker %s is at seq %" PRIu64
+	         " (journal restored from a backup?); not applied again",
+	         r->marker_name, marker);
+	while (s->ngroup > 0 && s->head && s->head->e->seq <= marker) {
+		rt_entry_outcome none = { RT_RESULT_NOOP, 0, 0, 0 };
+
+		*rcp = settle_head(r, s, RT_ENTRY_DONE, &none, why);
+		if (*rcp != 0)
+			break;
+	}
+	return 1;
+}
+
 /* Plans each entry of the group on the state the one before left; cuts
  * the group where an entry cannot join it.  Returns 0 with s->ngroup >= 1
  * and s->after filled, 1 when the head was settled instead, RT_ENOMEM. */
@@ -924,7 +1254,63 @@ static int plan_group(struct replay *r, struct slot *s, int *exists,
 	return 0;
 }
 
+static int plan_read(struct replay *r, struct slot *s);
+
+/* A read completed: the group's read, or a later page of its census.
+ * Planning waits until the census covers the whole tracker, so that no
+ * write (above all no delete) goes to a tracker that breaks the format
+ * anywhere, and every page shows the version the write will assert. */
 static int handle_read(struct replay *r, struct slot *s)
+{
+	char msg[RT__ERRMSG_MAX];
+	int rc, paging = s->paging;
+
+	s->paging = 0;
+	if (r->draining) {
+		/* Stopping: the group's entries stay as the journal has them
+		 * (pending, or in flight for the next run to resolve). */
+		rt__tio_read_release(&s->rd);
+		return defer_slot(r, s);
+	}
+	if (paging && (s->op_rc == -ERANGE || s->op_rc == -EOVERFLOW ||
+	               s->op_rc == -ENOENT)) {
+		/* The tracker changed between pages: read it again. */
+		rt__tio_read_release(&s->rd);
+		r->stats->retries++;
+		rc = send_read(r, s);
+		return rc ? rc : start_slot(r, s);
+	}
+	if (s->op_rc != 0 && s->op_rc != -ENOENT) {
+		rt__tio_read_release(&s->rd);
+		if (rt__err_from_errno(s->op_rc) == RT_ETRANSIENT)
+			return transient(r, s);
+		if (rt__err_from_errno(s->op_rc) == RT_EPERM)
+			r->stats->denied++;
+		snprintf(msg, sizeof(msg), "reading%s: %s",
+		         paging ? " a later page" : "", strerror(-s->op_rc));
+		rc = fail_head(r, s, msg);
+		return rc ? rc : next_group(r, s);
+	}
+	if (paging)
+		rc = rt__tio_census_page(&s->snap, &s->rd, msg, sizeof(msg));
+	else
+		rc = rt__tio_read_decode(&s->snap, &s->rd, &s->ureq, s->op_rc,
+		                         s->op_version, msg, sizeof(msg));
+	rt__tio_read_release(&s->rd);
+	if (rc == RT_ENOMEM)
+		return rc;
+	if (rc != 0) {
+		rc = fail_head(r, s, msg);
+		return rc ? rc : next_group(r, s);
+	}
+	if (s->snap.exists && !s->snap.complete)
+		return send_page(r, s);
+	return plan_read(r, s);
+}
+
+/* Plans the group on a whole, checked read of its tracker, and queues the
+ * write (or settles the entries that need none). */
+static int plan_read(struct replay *r, struct slot *s)
 {
 	char msg[RT__ERRMSG_MAX];
 	rt_entry_change ch;
@@ -933,27 +1319,14 @@ static int handle_read(struct replay *r, struct slot *s)
 	size_t n;
 	int rc, exists;
 
-	if (s->op_rc != 0 && s->op_rc != -ENOENT) {
-		rt__tio_read_release(&s->rd);
-		if (rt__err_from_errno(s->op_rc) == RT_ETRANSIENT)
-			return transient(r, s);
-		snprintf(msg, sizeof(msg), "reading: %s", strerror(-s->op_rc));
-		rc = fail_head(r, s, msg);
-		return rc ? rc : next_group(r, s);
-	}
-	rc = rt__tio_read_decode(&s->snap, &s->rd, &s->ureq, s->op_rc,
-	                         s->op_version, msg, sizeof(msg));
-	rt__tio_read_release(&s->rd);
-	if (rc == RT_ENOMEM)
-		return rc;
-	if (rc != 0) {
-		rc = fail_head(r, s, msg);
-		return rc ? rc : next_group(r, s);
-	}
+	if (r->dry_run)
+		sim_overlay(s);
 	if (s->head->recovering) {
 		if (recover_head(r, s, &rc))
 			return rc ? rc : next_group(r, s);
 	}
+	if (settle_landed(r, s, &rc))
+		return rc ? rc : next_group(r, s);
 	rc = plan_group(r, s, &exists, &refcount);
 	if (rc != 0)
 		return rc == 1 ? next_group(r, s) : rc;
@@ -961,8 +1334,23 @@ static int handle_read(struct replay *r, struct slot *s)
 	                   s->after);
 	if (rc != 0)
 		return rc;
-	if (s->wplan.kind == RT__PLAN_NOTHING) {
-		/* The tracker already says what the group wants. */
+	rc = rt__plan_check_write(&s->wplan, &s->ureq, &s->snap, msg,
+	                          sizeof(msg));
+	if (rc != 0) {
+		/* The head's own error: the entries behind it wait (blocked)
+		 * rather than run on a tracker that is not what it says. */
+		rc = fail_head(r, s, msg);
+		return rc ? rc : next_group(r, s);
+	}
+	if (r->dry_run && s->wplan.kind != RT__PLAN_NOTHING) {
+		/* The write is not sent; later groups see its effect. */
+		rc = sim_record(s, exists, refcount);
+		if (rc != 0)
+			return rc;
+	}
+	if (s->wplan.kind == RT__PLAN_NOTHING || r->dry_run) {
+		/* The tracker already says what the group wants (or, in a dry
+		 * run, would say it after the write). */
 		while (s->ngroup > 0) {
 			s->head->attempts++;
 			rc = settle_head(r, s, RT_ENTRY_DONE, &s->head->planned,
@@ -1031,6 +1419,11 @@ static int handle_write(struct replay *r, struct slot *s)
 
 	rados_release_write_op(s->wop);
 	s->wop = NULL;
+	if (s->op_rc == -ECANCELED && r->cancelled) {
+		/* We gave up waiting for it: its fate is unknown, so its
+		 * entries stay in flight for the next run (invariant 4). */
+		return defer_slot(r, s);
+	}
 	switch (rt__tio_write_status(&s->wplan, s->op_rc)) {
 	case RT__TIO_OK:
 		failpoint(r, "after-write");
@@ -1048,7 +1441,7 @@ static int handle_write(struct replay *r, struct slot *s)
 			return rc;
 		s->conflicts++;
 		r->stats->retries++;
-		if (s->conflicts > MAX_CONFLICTS)
+		if (s->conflicts > MAX_CONFLICTS || r->draining)
 			return defer_slot(r, s);
 		policy = rt__retry_effective(&policy);
 		ms = rt__retry_conflict_ms(&policy, s->conflicts,
@@ -1068,6 +1461,8 @@ static int handle_write(struct replay *r, struct slot *s)
 			job->recovering = 1;
 		return transient(r, s);
 	}
+	if (rt__err_from_errno(s->op_rc) == RT_EPERM)
+		r->stats->denied++;
 	snprintf(msg, sizeof(msg), "writing: %s", strerror(-s->op_rc));
 	rc = fail_head(r, s, msg);
 	return rc ? rc : next_group(r, s);
@@ -1101,6 +1496,7 @@ static int send_writes(struct replay *r)
 			return RT_ENOMEM;
 		s->phase = PHASE_WRITE;
 		s->op_rc = 0;
+		s->op_no = ++r->ops_sent;
 		r->outstanding++;
 		rc = rados_aio_write_op_operate(s->wop, s->io, s->comp,
 		                                s->head->e->tracker, NULL, 0);
@@ -1156,7 +1552,7 @@ static int start_kicked(struct replay *r)
 	struct slot *s;
 	int rc = 0;
 
-	while (rc == 0 && r->active < r->opts.inflight && (s = r->kick)) {
+	while (rc == 0 && r->active < window_size(r) && (s = r->kick)) {
 		r->kick = s->knext;
 		if (!r->kick)
 			r->kick_tail = NULL;
@@ -1166,23 +1562,56 @@ static int start_kicked(struct replay *r)
 	return rc;
 }
 
+/* A dry run reads blocked entries as pending, as a replay would after
+ * unblock_all(): two iterators merged in seq order, each with the seq it
+ * has read ahead (0: none yet, UINT64_MAX: at its end). */
+struct merged_iter {
+	rt_journal_iter *it[2];
+	uint64_t ahead[2];
+};
+
+static int merged_next(struct merged_iter *m, uint64_t *seq)
+{
+	int i, rc, pick;
+
+	for (i = 0; i < 2; i++) {
+		if (!m->it[i] || m->ahead[i] != 0)
+			continue;
+		rc = rt_journal_iter_next(m->it[i], &m->ahead[i]);
+		if (rc == RT_ENOTFOUND)
+			m->ahead[i] = UINT64_MAX;
+		else if (rc != 0)
+			return rc;
+	}
+	pick = m->it[1] && m->ahead[1] < m->ahead[0] ? 1 : 0;
+	if (m->ahead[pick] == UINT64_MAX || m->ahead[pick] == 0)
+		return RT_ENOTFOUND;
+	*seq = m->ahead[pick];
+	m->ahead[pick] = 0;
+	return 0;
+}
+
 /* Loads entries of `state` from r->next_seq on; while there is room
  * unless `all`. */
 static int load(struct replay *r, rt_entry_state state, int recovering,
                 int all, int *exhausted)
 {
 	rt_journal_txn *txn = NULL;
-	rt_journal_iter *it = NULL;
+	struct merged_iter m;
 	rt_journal_entry *e;
 	uint64_t seq;
 	int rc;
 
 	*exhausted = 0;
+	memset(&m, 0, sizeof(m));
 	rc = rt_journal_txn_begin(&txn, r->j, RT_TXN_RDONLY);
 	if (rc == 0)
-		rc = rt_journal_iter_state(&it, txn, state, r->next_seq);
+		rc = rt_journal_iter_state(&m.it[0], txn, state, r->next_seq);
+	if (rc == 0 && r->dry_run && state == RT_ENTRY_PENDING)
+		rc = rt_journal_iter_state(&m.it[1], txn, RT_ENTRY_BLOCKED,
+		                           r->next_seq);
 	while (rc == 0 && (all || r->loaded < r->loaded_cap)) {
-		rc = rt_journal_iter_next(it, &seq);
+		rc = merged_next(&m, &seq);
 		if (rc == RT_ENOTFOUND) {
 			*exhausted = 1;
 			rc = 0;
@@ -1195,7 +1624,8 @@ static int load(struct replay *r, rt_entry_state state, int recovering,
 			rc = enqueue(r, e, recovering);
 		}
 	}
-	rt_journal_iter_free(it);
+	rt_journal_iter_free(m.it[0]);
+	rt_journal_iter_free(m.it[1]);
 	rt_journal_txn_abort(txn);
 	if (rc == 0)
 		rc = start_kicked(r);
@@ -1273,7 +1703,12 @@ static struct slot *take_ready(struct replay *r, double wake_at)
 	pthread_mutex_lock(&r->lock);
 	if (!r->ready && r->outstanding > 0) {
 		struct timespec ts;
-		double t = wake_at > 0 ? wake_at : mono_now() + 1.0;
+		double now = mono_now();
+		double t = wake_at > 0 ? wake_at : now + 1.0;
+
+		/* A stop request is seen within STOP_POLL_SEC. */
+		if (r->opts.stop && t > now + STOP_POLL_SEC)
+			t = now + STOP_POLL_SEC;
 
 		ts.tv_sec = (time_t)t;
 		ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
@@ -1298,6 +1733,14 @@ static int handle_completions(struct replay *r, struct slot *list)
 		rados_aio_release(s->comp);
 		s->comp = NULL;
 		r->outstanding--;
+		if (s->op_rc == -ECANCELED && r->cancelled) {
+			/* No answer: neither progress nor a loss. */
+		} else if (rt__err_from_errno(s->op_rc) == RT_ETRANSIENT) {
+			window_cut(r, s);
+		} else {
+			r->last_progress = mono_now();
+			window_grow(r);
+		}
 		if (rc == 0)
 			rc = s->phase == PHASE_READ ? handle_read(r, s)
 			                            : handle_write(r, s);
@@ -1316,8 +1759,19 @@ static int handle_timers(struct replay *r, double *next_wake)
 		if (r->stop_starting) {
 			*pp = s->lnext;
 			rc = defer_slot(r, s);
+		} else if (s->wake_at <= now && s->parked &&
+		           r->active >= window_size(r)) {
+			/* Waits for room in the window. */
+			s->wake_at = now + WINDOW_WAIT_SEC;
+			if (*next_wake == 0 || s->wake_at < *next_wake)
+				*next_wake = s->wake_at;
+			pp = &s->lnext;
 		} else if (s->wake_at <= now) {
 			*pp = s->lnext;
+			if (s->parked) {
+				s->parked = 0;
+				r->active++;
+			}
 			rc = send_read(r, s);
 			if (rc == 0)
 				rc = start_slot(r, s);
@@ -1330,13 +1784,68 @@ static int handle_timers(struct replay *r, double *next_wake)
 	return rc;
 }
 
+/* Stops starting anything; what is out settles until r->settle_by. */
+static void begin_drain(struct replay *r, int *why)
+{
+	*why = 1;
+	if (r->draining)
+		return;
+	r->draining = 1;
+	r->stop_starting = 1;
+	r->settle_by = mono_now() + r->op_timeout + SETTLE_SLACK_SEC;
+}
+
+/* Cancels every op still out: their completions come back with
+ * -ECANCELED (librados' op_cancel), and their entries stay as the
+ * journal has them. */
+static void cancel_outstanding(struct replay *r)
+{
+	struct slot *s;
+	size_t b;
+
+	r->cancelled = 1;
+	for (b = 0; b < r->nbuckets; b++)
+		for (s = r->slots[b]; s; s = s->hnext)
+			if (s->comp && s->io)
+				rados_aio_cancel(s->io, s->comp);
+}
+
+/* The stop flag, the stall bound and the settling bound. */
+static void watch(struct replay *r)
+{
+	double now = mono_now(), quiet = now - r->last_progress;
+	double bound = STALL_TIMEOUTS * r->op_timeout;
+
+	if (r->opts.stop && *r->opts.stop)
+		begin_drain(r, &r->stats->interrupted);
+	if (r->draining) {
+		if (!r->cancelled && r->outstanding > 0 && now >= r->settle_by)
+			cancel_outstanding(r);
+		return;
+	}
+	if (quiet >= bound) {
+		begin_drain(r, &r->stats->stalled);
+	} else if (quiet >= r->op_timeout &&
+	           now - r->map_asked >= r->op_timeout) {
+		/* An OSD that restarted listens on a new address, which the
+		 * client learns from a newer OSD map; until it asks for one,
+		 * ops that time out are resent to the old address for ever
+		 * (seen: no progress for 9 minutes with a 3 s op timeout).
+		 * Asked at most once per op timeout of silence. */
+		r->map_asked = now;
+		rt__cluster_refresh_osdmap(r->cluster);
+	}
+}
+
 static int run(struct replay *r)
 {
 	uint64_t counts[RT_ENTRY_STATE_SLOTS];
 	double next_wake;
 	int rc, exhausted, idle;
 
-	rc = rt_journal_write(r->j, unblock_all, NULL);
+	/* A dry run changes nothing: load() reads blocked entries as
+	 * pending instead. */
+	rc = r->dry_run ? 0 : rt_journal_write(r->j, unblock_all, NULL);
 	if (rc == 0)
 		rc = note_blockers(r, RT_ENTRY_FAILED);
 	if (rc == 0)
@@ -1346,6 +1855,8 @@ static int run(struct replay *r)
 	if (rc != 0)
 		return rc;
 	r->stats->total = counts[RT_ENTRY_PENDING] + counts[RT_ENTRY_IN_FLIGHT];
+	if (r->dry_run)
+		r->stats->total += counts[RT_ENTRY_BLOCKED];
 
 	/* In-flight entries first, all of them (a run leaves at most one
 	 * group per tracker in flight): each is its tracker's oldest
@@ -1354,7 +1865,9 @@ static int run(struct replay *r)
 	rc = load(r, RT_ENTRY_IN_FLIGHT, 1, 1, &exhausted);
 	r->next_seq = 0;
 
+	r->last_progress = mono_now();
 	while (rc == 0) {
+		watch(r);
 		if (r->opts.max_time_ms && mono_now() >= r->deadline)
 			r->stop_starting = 1;
 		if (!r->exhausted && !r->stop_starting) {
@@ -1391,17 +1904,21 @@ static int run(struct replay *r)
 		if (r->outstanding == 0) {
 			double wait = next_wake - mono_now();
 
+			if (r->opts.stop && wait > STOP_POLL_SEC)
+				wait = STOP_POLL_SEC;
 			if (wait > 0)
 				rt__sleep_ms((unsigned)(wait * 1000) + 1);
 			continue;
 		}
 		rc = handle_completions(r, take_ready(r, next_wake));
 	}
-	if (rc == 0)
+	if (rc == 0 && !r->dry_run)
 		rc = count_states(r, counts);
 	if (rc == 0) {
-		r->stats->pending = counts[RT_ENTRY_PENDING] +
-		                    counts[RT_ENTRY_IN_FLIGHT];
+		/* A dry run counted what it would leave as it went. */
+		if (!r->dry_run)
+			r->stats->pending = counts[RT_ENTRY_PENDING] +
+			                    counts[RT_ENTRY_IN_FLIGHT];
 		r->stats->finished = r->stats->pending == 0;
 	}
 	return rc;
@@ -1460,8 +1977,9 @@ static void free_all(struct replay *r)
 	pthread_mutex_destroy(&r->lock);
 }
 
-int rt_replay_run(rt_replay_stats *stats, rt_journal *j, rt_cluster *cluster,
-                  const rt_replay_opts *opts)
+static int replay_main(rt_replay_stats *stats, rt_journal *j,
+                       rt_cluster *cluster, const rt_replay_opts *opts,
+                       rt_replay_predict_fn predict, void *predict_arg)
 {
 	rt_replay_stats local;
 	struct replay r;
@@ -1484,10 +2002,21 @@ int rt_replay_run(rt_replay_stats *stats, rt_journal *j, rt_cluster *cluster,
 	/* Entries queued behind busy trackers are loaded too, up to a bound
 	 * that keeps memory flat whatever the journal's size. */
 	r.loaded_cap = 16 * (size_t)r.opts.inflight + 4096;
+	r.window = r.opts.inflight;
 	r.deadline = mono_now() + r.opts.max_time_ms / 1000.0;
 	r.failpoint = getenv("REFTRACK_FAILPOINT");
+	if (predict) {
+		r.dry_run = 1;
+		r.predict = predict;
+		r.predict_arg = predict_arg;
+		/* Every entry is planned; no crash test stops a dry run. */
+		r.opts.max_time_ms = 0;
+		r.failpoint = NULL;
+	}
 	if (!cluster || !cluster->connected)
 		return rt__jerr(j, RT_EINVAL, "replay needs a connected cluster");
+	r.op_timeout = cluster->op_timeout_sec ? cluster->op_timeout_sec
+	                                       : NO_TIMEOUT_SEC;
 	snprintf(r.marker_name, sizeof(r.marker_name), MARKER_PREFIX "%s",
 	         rt_journal_id(j));
 	r.nbuckets = 4096;
@@ -1508,4 +2037,19 @@ int rt_replay_run(rt_replay_stats *stats, rt_journal *j, rt_cluster *cluster,
 	if (opts && opts->progress)
 		opts->progress(opts->progress_arg, stats);
 	return rc;
+}
+
+int rt_replay_run(rt_replay_stats *stats, rt_journal *j, rt_cluster *cluster,
+                  const rt_replay_opts *opts)
+{
+	return replay_main(stats, j, cluster, opts, NULL, NULL);
+}
+
+int rt_replay_predict(rt_replay_stats *stats, rt_journal *j,
+                      rt_cluster *cluster, const rt_replay_opts *opts,
+                      rt_replay_predict_fn fn, void *arg)
+{
+	if (!fn)
+		return rt__jerr(j, RT_EINVAL, "a dry run needs a callback");
+	return replay_main(stats, j, cluster, opts, fn, arg);
 }

@@ -54,11 +54,9 @@ static int check_key(struct rt__req_key *k, const char *key, rt_ref_type type,
 		rt__errmsg_set(msg, msgsz, "key %zu of %zu is NULL", i + 1, n);
 		return RT_EINVAL;
 	}
+	/* The empty key is a key: ceph-csi's reftracker stores and counts
+	 * it, so a tracker holding it must be releasable here too. */
 	len = strnlen(key, RT_KEY_MAX + 1);
-	if (len == 0) {
-		rt__errmsg_set(msg, msgsz, "key %zu of %zu is empty", i + 1, n);
-		return RT_EINVAL;
-	}
 	if (len > RT_KEY_MAX) {
 		rt__errmsg_set(msg, msgsz, "key %s is longer than RT_KEY_MAX "
 		               "(%d bytes)", rt__quote(q, key, len),

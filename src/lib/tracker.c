@@ -126,6 +126,39 @@ static void fill_outcome(rt_outcome *out, const struct rt__plan *plan,
 	out->attempts = attempts;
 }
 
+/* Pages through the rest of a tracker whose first read listed only part
+ * of it, each page guarded on the first read's version, counting every
+ * entry into snap's census (which checks the count at the end).  Returns
+ * 0 with *rc set (0, or an RT_E* code with the reason in msg), or the
+ * negative errno of a failed page (-ERANGE, -EOVERFLOW, -ENOENT: the
+ * tracker changed, start over). */
+static int read_rest(struct rt__snapshot *snap, struct rt__tio_read *rd,
+                     rt_pool *pool, const char *tracker, char *msg,
+                     size_t msgsz, int *rc)
+{
+	uint64_t ver;
+	int r;
+
+	*rc = 0;
+	while (!snap->complete) {
+		if (rt__tio_read_page(rd, snap->last, snap->version, NULL)) {
+			rt__errmsg_set(msg, msgsz, "out of memory");
+			*rc = RT_ENOMEM;
+			return 0;
+		}
+		r = rt__tio_read_run(rd, pool->io, tracker, &ver);
+		if (r < 0) {
+			rt__tio_read_release(rd);
+			return r;
+		}
+		*rc = rt__tio_census_page(snap, rd, msg, msgsz);
+		rt__tio_read_release(rd);
+		if (*rc)
+			return 0;
+	}
+	return 0;
+}
+
 static int change(rt_outcome *out, rt_pool *pool, const struct rt__request *req)
 {
 	struct round_state st;
@@ -168,8 +201,35 @@ static int change(rt_outcome *out, rt_pool *pool, const struct rt__request *req)
 		rc = rt__tio_read_decode(&snap, &rd, req, r, ver, msg,
 		                         sizeof(msg));
 		rt__tio_read_release(&rd);
+		if (!rc && snap.exists && !snap.complete) {
+			/* A big tracker: the rest of it, before planning. */
+			r = read_rest(&snap, &rd, pool, req->tracker, msg,
+			              sizeof(msg), &rc);
+			if (r == -ERANGE || r == -EOVERFLOW || r == -ENOENT) {
+				if (next_round(&st, pool, req->tracker, attempt,
+				               1, &rc))
+					continue;
+				goto done;
+			}
+			if (r < 0) {
+				if (retryable(r)) {
+					st.last_errno = r;
+					st.last_what = "reading a later page";
+					if (next_round(&st, pool, req->tracker,
+					               attempt, 0, &rc))
+						continue;
+					goto done;
+				}
+				rc = op_err(pool, req->tracker,
+				            "reading a later page", r);
+				goto done;
+			}
+		}
 		if (!rc)
 			rc = rt__plan_make(&plan, req, &snap, msg, sizeof(msg));
+		if (!rc)
+			rc = rt__plan_check_write(&plan, req, &snap, msg,
+			                          sizeof(msg));
 		if (rc) {
 			rt__pool_err(pool, rc, req->tracker, "%s", msg);
 			goto done;
@@ -394,6 +454,14 @@ static int read_pass(struct collect *c, struct rt__snapshot *snap,
 			                              sizeof(msg))))
 				goto fail;
 			guard = ver;
+			/* The key "", which no page lists. */
+			rc = rt__tio_read_empty(&rd, collect_entry, c, msg,
+			                        sizeof(msg));
+			if (rc == RT_ENOMEM && !msg[0])
+				rt__errmsg_set(msg, sizeof(msg),
+				               "out of memory");
+			if (rc)
+				goto fail;
 		}
 		rc = rt__tio_read_each(&rd, collect_entry, c, msg, sizeof(msg));
 		if (rc == RT_ENOMEM && !msg[0])

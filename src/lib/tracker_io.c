@@ -22,12 +22,21 @@ static void read_reset(struct rt__tio_read *rd, const char *extra_xattr)
 	rd->extra_xattr = extra_xattr;
 }
 
-/* The version xattr and the data: the part of a read every plan needs. */
+/* The version xattr, the data and the key "": the part of a read every
+ * plan needs.  "" is a key ceph-csi stores like any other, but omap
+ * listings start strictly after start_after (at least "") and so never
+ * return it: only a lookup by name sees it. */
 static void add_header(struct rt__tio_read *rd)
 {
+	static const char *const empty_name[1] = { "" };
+	static const size_t empty_len[1] = { 0 };
+
 	rados_read_op_getxattrs(rd->op, &rd->xattrs, &rd->xattrs_rc);
 	rados_read_op_read(rd->op, 0, sizeof(rd->data), rd->data,
 	                   &rd->data_len, &rd->data_rc);
+	rados_read_op_omap_get_vals_by_keys2(rd->op, (char const *const *)
+	                                     empty_name, 1, empty_len,
+	                                     &rd->empty, &rd->empty_rc);
 	rd->header = 1;
 }
 
@@ -42,6 +51,8 @@ int rt__tio_read_keys(struct rt__tio_read *rd, const struct rt__request *req,
 	rados_read_op_omap_get_vals_by_keys2(rd->op, req->names, req->nkeys,
 	                                     req->lens, &rd->omap,
 	                                     &rd->omap_rc);
+	rados_read_op_omap_get_vals2(rd->op, "", "", RT__TIO_SMALL, &rd->list,
+	                             &rd->list_more, &rd->list_rc);
 	return 0;
 }
 
@@ -72,6 +83,10 @@ void rt__tio_read_release(struct rt__tio_read *rd)
 		rados_getxattrs_end(rd->xattrs);
 	if (rd->omap)
 		rados_omap_get_end(rd->omap);
+	if (rd->list)
+		rados_omap_get_end(rd->list);
+	if (rd->empty)
+		rados_omap_get_end(rd->empty);
 	if (rd->op)
 		rados_release_read_op(rd->op);
 	memset(rd, 0, sizeof(*rd));
@@ -126,7 +141,8 @@ int rt__tio_read_header(struct rt__snapshot *snap, struct rt__tio_read *rd,
 	                            msgsz);
 }
 
-int rt__tio_read_each(struct rt__tio_read *rd, rt__tio_entry_fn fn,
+/* Walks one omap iterator of a read; see rt__tio_read_each(). */
+static int each_entry(rados_omap_iter_t it, int it_rc, rt__tio_entry_fn fn,
                       void *arg, char *msg, size_t msgsz)
 {
 	char *key, *val;
@@ -134,10 +150,12 @@ int rt__tio_read_each(struct rt__tio_read *rd, rt__tio_entry_fn fn,
 	rt_ref_type type;
 	int r, rc;
 
-	if (rd->omap_rc < 0)
-		return subop_err(rd->omap_rc, "omap", msg, msgsz);
+	if (it_rc < 0)
+		return subop_err(it_rc, "omap", msg, msgsz);
+	if (!it)
+		return 0;
 	for (;;) {
-		r = rados_omap_get_next2(rd->omap, &key, &val, &keylen, &vallen);
+		r = rados_omap_get_next2(it, &key, &val, &keylen, &vallen);
 		if (r < 0)
 			return subop_err(r, "omap", msg, msgsz);
 		if (!key)
@@ -149,6 +167,96 @@ int rt__tio_read_each(struct rt__tio_read *rd, rt__tio_entry_fn fn,
 		if ((rc = fn(arg, key, keylen, type)))
 			return rc;
 	}
+}
+
+int rt__tio_read_each(struct rt__tio_read *rd, rt__tio_entry_fn fn,
+                      void *arg, char *msg, size_t msgsz)
+{
+	return each_entry(rd->omap, rd->omap_rc, fn, arg, msg, msgsz);
+}
+
+int rt__tio_read_empty(struct rt__tio_read *rd, rt__tio_entry_fn fn,
+                       void *arg, char *msg, size_t msgsz)
+{
+	return each_entry(rd->empty, rd->empty_rc, fn, arg, msg, msgsz);
+}
+
+/* ---- the census: every entry of the omap, counted ---------------------- */
+
+struct census_ctx {
+	struct rt__snapshot *snap;
+	size_t seen;
+	char *msg;
+	size_t msgsz;
+	int nomem;
+};
+
+static int census_entry(void *arg, const char *key, size_t keylen,
+                        rt_ref_type type)
+{
+	struct census_ctx *c = arg;
+	struct rt__snapshot *snap = c->snap;
+	char q[RT__QUOTE_BUF];
+
+	if (keylen == 0) {
+		/* The lookup of "" (listings never return it). */
+		snap->empty_type = (unsigned char)type;
+		return 0;
+	}
+	if (memchr(key, '\0', keylen)) {
+		/* The next page would start after the key cut at its NUL. */
+		rt__errmsg_set(c->msg, c->msgsz, "key %s holds a NUL byte, "
+		               "which v1 keys never do",
+		               rt__quote(q, key, keylen));
+		return RT_ECORRUPT;
+	}
+	if (type == RT_REF_NORMAL)
+		snap->nnormal++;
+	else
+		snap->nmask++;
+	if (keylen + 1 > snap->last_cap) {
+		char *last = realloc(snap->last, keylen + 1);
+
+		if (!last) {
+			c->nomem = 1;
+			return RT_ENOMEM;
+		}
+		snap->last = last;
+		snap->last_cap = keylen + 1;
+	}
+	memcpy(snap->last, key, keylen);
+	snap->last[keylen] = '\0';
+	snap->last_len = keylen;
+	c->seen++;
+	return 0;
+}
+
+/* Counts one listing into snap's census; checks the count when it is the
+ * last. */
+static int census_add(struct rt__snapshot *snap, rados_omap_iter_t it,
+                      int it_rc, int more, char *msg, size_t msgsz)
+{
+	struct census_ctx c = { snap, 0, msg, msgsz, 0 };
+	int rc;
+
+	rc = each_entry(it, it_rc, census_entry, &c, msg, msgsz);
+	if (rc == RT_ENOMEM && c.nomem)
+		rt__errmsg_set(msg, msgsz, "out of memory");
+	if (rc)
+		return rc;
+	if (more && c.seen == 0) {
+		rt__errmsg_set(msg, msgsz, "reading the omap: the OSD said more "
+		               "entries follow but listed none");
+		return RT_EIO;
+	}
+	snap->complete = !more;
+	return snap->complete ? rt__snapshot_check(snap, msg, msgsz) : 0;
+}
+
+int rt__tio_census_page(struct rt__snapshot *snap, struct rt__tio_read *rd,
+                        char *msg, size_t msgsz)
+{
+	return census_add(snap, rd->omap, rd->omap_rc, rd->more, msg, msgsz);
 }
 
 struct found_ctx {
@@ -188,7 +296,17 @@ int rt__tio_read_decode(struct rt__snapshot *snap, struct rt__tio_read *rd,
 	}
 	if ((rc = rt__tio_read_header(snap, rd, version, msg, msgsz)))
 		return rc;
-	return rt__tio_read_each(rd, note_found, &c, msg, msgsz);
+	if ((rc = rt__tio_read_each(rd, note_found, &c, msg, msgsz)))
+		return rc;
+	{
+		struct census_ctx e = { snap, 0, msg, msgsz, 0 };
+
+		if ((rc = each_entry(rd->empty, rd->empty_rc, census_entry, &e,
+		                     msg, msgsz)))
+			return rc;
+	}
+	return census_add(snap, rd->list, rd->list_rc, rd->list_more, msg,
+	                  msgsz);
 }
 
 int rt__tio_write_build(rados_write_op_t *out, const struct rt__plan *plan,

@@ -52,6 +52,11 @@
 #define RT__TIO_DATA_BUF 16
 /* Omap entries per page of a whole-tracker read. */
 #define RT__TIO_PAGE 1024
+/* Omap entries the read of a change lists besides the request's keys:
+ * every tracker up to this size (ceph-csi's hold a handful) is checked
+ * whole by that one read; a bigger one is paged through before planning
+ * (rt__tio_read_page() from snap->last, guarded on snap->version). */
+#define RT__TIO_SMALL RT__TIO_PAGE
 
 /* Everything a read op writes into.  Keep it at one address from build to
  * release.  Zeroed or released, it holds nothing. */
@@ -59,17 +64,21 @@ struct rt__tio_read {
 	rados_read_op_t op;
 	rados_xattrs_iter_t xattrs;   /* NULL on later pages */
 	rados_omap_iter_t omap;
-	int xattrs_rc, data_rc, omap_rc;
+	rados_omap_iter_t list;       /* read_keys: the first entries */
+	rados_omap_iter_t empty;      /* the key "", looked up by name */
+	int xattrs_rc, data_rc, omap_rc, list_rc, empty_rc;
 	size_t data_len;
 	char data[RT__TIO_DATA_BUF];
 	unsigned char more;           /* pages: entries follow this page */
+	unsigned char list_more;      /* read_keys: entries follow the list */
 	const char *extra_xattr;      /* borrowed name, or NULL */
 	int header;                   /* xattrs and data are part of it */
 };
 
 /* The read a plan starts from: every xattr (the C API has no single-xattr
- * read op; a tracker has one or two), the data, and the omap values of
- * req's keys.  extra_xattr (may be NULL) names an xattr whose value
+ * read op; a tracker has one or two), the data, the omap values of req's
+ * keys, the first RT__TIO_SMALL omap entries (the census) and the value of
+ * the key "" (which listings never return).  extra_xattr (may be NULL) names an xattr whose value
  * rt__tio_read_decode() copies into the snapshot.  Errors: RT_ENOMEM. */
 int rt__tio_read_keys(struct rt__tio_read *rd, const struct rt__request *req,
                       const char *extra_xattr);
@@ -89,12 +98,23 @@ void rt__tio_read_release(struct rt__tio_read *rd);
 
 /* Turns a completed read op for req (op_rc 0 or -ENOENT; version from the
  * completion) into *snap: existence, version, refcount, found[] for req's
- * keys, the extra xattr.  Validates the version xattr, data and values.
+ * keys, the extra xattr, and the census of the entries listed.  Validates
+ * the version xattr, the data and every value seen; when the listing
+ * covered the whole omap (snap->complete), also the count against the
+ * normal keys (rt__snapshot_check()).  Otherwise the caller pages on with
+ * rt__tio_read_page(rd, snap->last, snap->version, NULL) and
+ * rt__tio_census_page() until snap->complete, before planning.
  * Errors (msg says what, naming the key): RT_EFOREIGN, RT_ECORRUPT,
  * RT_EVERSION, RT_EIO (a sub-op failed), RT_ENOMEM. */
 int rt__tio_read_decode(struct rt__snapshot *snap, struct rt__tio_read *rd,
                         const struct rt__request *req, int op_rc,
                         uint64_t version, char *msg, size_t msgsz);
+
+/* Adds one later page (a succeeded rt__tio_read_page() op, guarded on
+ * snap->version) to snap's census, and checks the count once the census
+ * is complete.  Errors as for rt__tio_read_decode(). */
+int rt__tio_census_page(struct rt__snapshot *snap, struct rt__tio_read *rd,
+                        char *msg, size_t msgsz);
 
 /* For a whole-tracker read: the first page's header (version xattr, data,
  * extra xattr) into *snap, found[] left empty.  The page must have
@@ -109,6 +129,11 @@ typedef int (*rt__tio_entry_fn)(void *arg, const char *key, size_t keylen,
                                 rt_ref_type type);
 int rt__tio_read_each(struct rt__tio_read *rd, rt__tio_entry_fn fn,
                       void *arg, char *msg, size_t msgsz);
+
+/* The first page's lookup of the key "": calls fn for it if present.
+ * Errors as for rt__tio_read_each(). */
+int rt__tio_read_empty(struct rt__tio_read *rd, rt__tio_entry_fn fn,
+                       void *arg, char *msg, size_t msgsz);
 
 /* An xattr to set in the same write, atomically with the change. */
 struct rt__tio_xattr {

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <lmdb.h>
+#include <zlib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -351,6 +352,85 @@ static void test_journal__newer_format_refused_untouched(void)
 	CHECK(before && after && la == lb && memcmp(before, after, la) == 0);
 	free(before);
 	free(after);
+}
+
+/* Turns every entry and batch record of the journal in `dir` back into
+ * codec 1 (no checksum) and its format into 1: what reftrack wrote before
+ * records had checksums. */
+static void make_format1(const char *dir)
+{
+	static const char *const tables[] = { "entries", "batches" };
+	MDB_env *env = NULL;
+	MDB_txn *txn = NULL;
+	MDB_cursor *cur;
+	MDB_dbi dbi;
+	MDB_val k, d, nd;
+	uint8_t kb[8], vb[4096];
+	size_t i;
+	int rc;
+
+	CHECK_INT(mdb_env_create(&env), 0);
+	mdb_env_set_maxdbs(env, 8);
+	CHECK_INT(mdb_env_open(env, dir, 0, 0600), 0);
+	CHECK_INT(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	for (i = 0; i < 2; i++) {
+		CHECK_INT(mdb_dbi_open(txn, tables[i], 0, &dbi), 0);
+		CHECK_INT(mdb_cursor_open(txn, dbi, &cur), 0);
+		for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0;
+		     rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+			CHECK(d.mv_size > 5 && d.mv_size - 4 <= sizeof(vb));
+			memcpy(kb, k.mv_data, 8);
+			memcpy(vb, d.mv_data, d.mv_size - 4);
+			vb[0] = 1;
+			k.mv_data = kb;
+			nd.mv_data = vb;
+			nd.mv_size = d.mv_size - 4;
+			CHECK_INT(mdb_cursor_put(cur, &k, &nd, MDB_CURRENT), 0);
+		}
+		mdb_cursor_close(cur);
+	}
+	CHECK_INT(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	set_format(dir, 1);
+}
+
+/* A format-1 journal is migrated at open, every record readable after. */
+static void test_journal__format1_migrated(void)
+{
+	const char *dir = newdir("format1");
+	rt_journal *j = NULL;
+	rt_journal_txn *t = NULL;
+	rt_journal_entry *e = NULL;
+	rt_journal_stat st;
+	rt_submit_result res;
+	uint64_t seq;
+
+	CHECK_INT(rt_journal_open(&j, dir, 0), 0);
+	CHECK_INT(rt_journal_submit(&res, j, batch_file(dir, "b", 5, 2, 0, "m"),
+	                            NULL, 0),
+	          0);
+	rt_journal_close(j);
+	make_format1(dir);
+
+	/* The open migrates it: every entry reads (with its checksum)... */
+	j = NULL;
+	CHECK_INT(rt_journal_open(&j, dir, 0), 0);
+	CHECK_INT(rt_journal_txn_begin(&t, j, RT_TXN_RDONLY), 0);
+	CHECK_INT(rt_journal_stat_get(&st, t), 0);
+	CHECK_INT(st.format, 2);
+	for (seq = 1; seq <= 5; seq++) {
+		CHECK_INT(rt_journal_entry_get(&e, t, seq), 0);
+		CHECK(e && e->seq == seq && e->nrefs > 0);
+		rt_journal_entry_free(e);
+		e = NULL;
+	}
+	rt_journal_txn_abort(t);
+	/* ...and submitting the same bytes again is still a duplicate. */
+	CHECK_INT(rt_journal_submit(&res, j, batch_file(dir, "b", 5, 2, 0, "m"),
+	                            NULL, 0),
+	          0);
+	CHECK_INT(res.already_present, 1);
+	rt_journal_close(j);
 }
 
 static void test_journal__garbage_data_file_refused(void)
@@ -972,34 +1052,41 @@ static void test_journal__codec_round_trip_and_damage(void)
 	CHECK(d.updated_ns == 1700000000000000000ULL && d.done_ns == 1);
 	CHECK_INT(d.unknown_fields, 0);
 
-	/* Every truncation is refused or decodes within bounds (valgrind
-	 * watches the reads: each copy is exactly as long as the cut). */
+	/* Every truncation is refused (valgrind watches the reads: each copy
+	 * is exactly as long as the cut). */
 	for (cut = 0; cut < b.len; cut++) {
 		copy = malloc(cut ? cut : 1);
 		memcpy(copy, b.p, cut);
-		if (cut < 12)
-			CHECK_INT(rt__entry_decode(&d, copy, cut), -1);
-		else
-			(void)rt__entry_decode(&d, copy, cut);
+		CHECK(rt__entry_decode(&d, copy, cut) < 0);
 		free(copy);
 	}
-	/* Every single-byte change decodes or is refused, never worse. */
+	/* Every single-byte change is caught by the record's checksum. */
 	copy = malloc(b.len);
 	for (i = 0; i < b.len; i++) {
 		int v;
 
-		for (v = 0; v < 256; v += 17) {
+		for (v = 17; v < 256; v += 17) {
 			memcpy(copy, b.p, b.len);
 			copy[i] ^= (uint8_t)v;
-			(void)rt__entry_decode(&d, copy, b.len);
+			CHECK_INT(rt__entry_decode(&d, copy, b.len),
+			          RT__DECODE_CHECKSUM);
 		}
 	}
 	free(copy);
 
-	/* An unknown tag is skipped and reported. */
+	/* An unknown tag is skipped and reported (the record is sealed
+	 * again, as a newer reftrack would have written it). */
+	b.len -= 4;
 	rt__buf_varint(&b, 99);
 	rt__buf_varint(&b, 2);
 	rt__buf_put(&b, "zz", 2);
+	{
+		uint32_t crc = (uint32_t)crc32(0L, b.p, (uInt)b.len);
+		uint8_t t[4] = { (uint8_t)(crc >> 24), (uint8_t)(crc >> 16),
+		                 (uint8_t)(crc >> 8), (uint8_t)crc };
+
+		rt__buf_put(&b, t, 4);
+	}
 	CHECK_INT(rt__entry_decode(&d, b.p, b.len), 0);
 	CHECK_INT(d.unknown_fields, 1);
 	CHECK_INT(d.attempts, 7);
@@ -1154,6 +1241,7 @@ int main(void)
 	RUN(test_journal__nocreate_creates_nothing);
 	RUN(test_journal__resolve_dir);
 	RUN(test_journal__newer_format_refused_untouched);
+	RUN(test_journal__format1_migrated);
 	RUN(test_journal__garbage_data_file_refused);
 	RUN(test_journal__foreign_lmdb_refused);
 	RUN(test_journal__file_instead_of_dir);

@@ -24,8 +24,13 @@ if [ ! -x "$rt" ]; then
 	echo "run-spool: 0 passed, 1 failed"
 	exit 1
 fi
-# Nothing answers on port 1; 2 s bounds the attempt.
-printf '[global]\nmon_host = 127.0.0.1:1\n' >"$tmp/ceph.conf"
+# Nothing answers on port 1; 2 s bounds the attempt.  A well-formed
+# configuration with a key, so that "unreachable" (75) is what is tested,
+# not a configuration without a keyring (78).
+printf '[client.admin]\n\tkey = AQBvaBFfAAAAABAAmfoo5Ugv8uQE7GsH2Q5VQw==\n' \
+	>"$tmp/keyring"
+printf '[global]\nmon_host = 127.0.0.1:1\nkeyring = %s\n' "$tmp/keyring" \
+	>"$tmp/ceph.conf"
 export CEPH_CONF=$tmp/ceph.conf
 unset CEPH_ARGS REFTRACK_FAILPOINT REFTRACK_JOURNAL
 conn=(--op-timeout 2)

@@ -41,10 +41,14 @@ if [ ! -x "$rt" ]; then
 fi
 
 j=$tmp/journal
-# A rejected batch still creates the journal, empty.
+# A rejected batch creates no journal; a run with an empty spool makes an
+# empty one (nothing pending: no cluster needed).
 printf 'version: 1\nrequests: []\nbogus: 1\n' >"$tmp/bad.yaml"
 "$rt" submit --journal "$j" "$tmp/bad.yaml" 2>/dev/null
 [ $? -eq 65 ] && pass || fail "invalid batch: exit status is not 65"
+[ ! -e "$j" ] && pass || fail "a rejected batch created the journal"
+mkdir "$tmp/spool"
+"$rt" run --journal "$j" --spool "$tmp/spool" >/dev/null 2>&1
 
 "$rt" status --journal "$j" --json >"$tmp/empty.json"
 [ $? -eq 0 ] && pass || fail "status --json of an empty journal failed"
