@@ -44,6 +44,7 @@ both() {
 			rm -rf "$jj"
 			if [ -d "$j" ]; then cp -a "$j" "$jj"; fi
 		fi
+		${before_each:+eval "$before_each"}
 		"$rt" --journal "$jj" "$@" --format "$f" >"$tmp/$name.$f" \
 			2>"$tmp/$name.err-$f"
 		rcs+=($?)
@@ -110,14 +111,24 @@ both export entry 0 --many -- export
 [ "$(wc -l <"$tmp/export.json")" -eq 3 ] && pass || fail "export: not 3 lines"
 both export-state entry 0 --many -- export --state pending
 
+# ---- check, backup, replay --dry-run -------------------------------------------
+both check check 0 -- check
+before_each='rm -rf "$tmp/bk"'
+both backup backup 0 --copy -- backup "$tmp/bk"
+before_each=
+"$py" -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["destination"] == sys.argv[2], d' \
+	"$tmp/backup.json" "$tmp/bk" && pass || fail "backup: destination"
+rm -rf "$tmp/bk"
+
 # ---- skip, retry, prune, replay, run: each on two copies -----------------------
 both skip skip 0 --copy -- skip 3 --reason "not wanted"
 both retry retry 0 --copy -- retry --failed
 "$rt" skip --journal "$j" 1 --reason x >/dev/null && "$rt" skip --journal "$j" 2 --reason x >/dev/null &&
 	"$rt" skip --journal "$j" 3 --reason x >/dev/null && pass || fail "skipping every entry"
 both prune prune 0 --copy -- prune --done-older-than 0
-# Nothing left to apply: replay and run do not connect.
+# Nothing left to apply: replay, its dry run and run do not connect.
 both replay replay 0 --copy -- replay
+both replay-dry replay-dry-run 0 -- replay --dry-run
 mkdir -p "$tmp/spool"
 both run run-event 0 --copy --many -- run --spool "$tmp/spool"
 "$py" -c '
@@ -136,6 +147,11 @@ error e-prune 66 prune --done-older-than 7d --journal "$none"
 error e-retry 66 retry --entry 99
 error e-skip 66 skip 99 --reason x
 error e-submit 66 submit "$tmp/no-such.yaml"
+error e-check 66 check --journal "$none"
+error e-backup 64 backup
+error e-backup-none 66 backup "$tmp/bk2" --journal "$none"
+error e-replay-dry 66 replay --dry-run --journal "$none"
+error e-replay-batch 64 replay --batch 0000
 printf 'version: 1\nrequests: [\n' >"$tmp/bad.yaml"
 error e-submit-bad 65 submit "$tmp/bad.yaml"
 error e-run 64 run
