@@ -19,6 +19,13 @@ INCLUDEDIR ?= $(PREFIX)/include
 MANDIR ?= $(PREFIX)/share/man
 DATADIR ?= $(PREFIX)/share
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+# bash-completion's own directory, moved under this PREFIX (so that a
+# PREFIX=/usr install lands where bash-completion looks, and any other
+# stays inside its PREFIX).
+BC_PREFIX := $(shell pkg-config --variable=prefix bash-completion 2>/dev/null)
+BC_DIR := $(shell pkg-config --variable=completionsdir bash-completion 2>/dev/null)
+BASHCOMPDIR ?= $(if $(BC_DIR),$(patsubst $(BC_PREFIX)/%,$(PREFIX)/%,$(BC_DIR)),$(DATADIR)/bash-completion/completions)
 
 CC ?= cc
 WARNINGS = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
@@ -66,7 +73,7 @@ TOOLS = $(B)/reftrack $(B)/reference-tracker
 
 .PHONY: all test test-unit test-headers test-symbols test-valgrind \
         test-integration test-sanitize check-faults demo bench deps install \
-        clean fuzz check-fuzz fuzz-build fuzz-seeds
+        uninstall clean fuzz check-fuzz fuzz-build fuzz-seeds
 
 all: $(LIB_A) $(TOOLS)
 
@@ -179,6 +186,13 @@ install: all
 	install -m 644 $(SCHEMAS) $(DESTDIR)$(DATADIR)/reftrack/schemas/
 	install -m 644 $(MAN1_PAGES) $(DESTDIR)$(MANDIR)/man1/
 	install -m 644 $(MAN5_PAGES) $(DESTDIR)$(MANDIR)/man5/
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(BASHCOMPDIR)
+	install -m 644 src/completion/reftrack.bash $(DESTDIR)$(BASHCOMPDIR)/reftrack
+	# The units run the reftrack this install puts in BINDIR.
+	sed -e 's|/usr/local/bin/reftrack|$(BINDIR)/reftrack|' \
+	    examples/reftrack-run.service >$(DESTDIR)$(SYSTEMDUNITDIR)/reftrack-run.service
+	install -m 644 examples/reftrack-run.timer $(DESTDIR)$(SYSTEMDUNITDIR)/
+	chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/reftrack-run.service
 	sed -e 's|@PREFIX@|$(PREFIX)|' \
 	    -e 's|@LIBDIR@|$(call PC_PATH,$(LIBDIR))|' \
 	    -e 's|@INCLUDEDIR@|$(call PC_PATH,$(INCLUDEDIR))|' \
@@ -224,6 +238,20 @@ fuzz check-fuzz: deps fuzz-build
 fuzz-seeds: $(B)/tests/fuzz/journal_seeds
 	rm -rf tests/fuzz/journal
 	$(B)/tests/fuzz/journal_seeds tests/fuzz/journal tests/data/batch/valid/*.yaml
+
+# Removes exactly what install wrote (directories only when left empty).
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/reftrack $(DESTDIR)$(BINDIR)/reference-tracker \
+		$(DESTDIR)$(LIBDIR)/libreftrack.a $(DESTDIR)$(PKGCONFIGDIR)/reftrack.pc \
+		$(addprefix $(DESTDIR)$(INCLUDEDIR)/reftrack/,$(notdir $(PUBLIC_HEADERS))) \
+		$(addprefix $(DESTDIR)$(DATADIR)/reftrack/schemas/,$(notdir $(SCHEMAS))) \
+		$(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MAN1_PAGES))) \
+		$(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(MAN5_PAGES))) \
+		$(DESTDIR)$(SYSTEMDUNITDIR)/reftrack-run.service \
+		$(DESTDIR)$(SYSTEMDUNITDIR)/reftrack-run.timer \
+		$(DESTDIR)$(BASHCOMPDIR)/reftrack
+	-rmdir $(DESTDIR)$(INCLUDEDIR)/reftrack $(DESTDIR)$(DATADIR)/reftrack/schemas \
+		$(DESTDIR)$(DATADIR)/reftrack 2>/dev/null
 
 clean:
 	rm -rf build build-san $(FUZZ_B)

@@ -101,7 +101,7 @@ def main():
     for state, count in status["counts"].items():
         if state == "total":
             continue
-        got = get(samples, "reftrack_entries", state=state)
+        got = get(samples, "reftrack_entries", state=state.replace("_", "-"))
         if got != count:
             errors.append("reftrack_entries{state=%r} is %r, journal has %d" % (state, got, count))
     nb = sum(get(samples, "reftrack_batches", state=s) or 0

@@ -106,6 +106,16 @@ typedef struct rt_connect_opts {
 	                          * fields above, higher than the conf file) */
 	unsigned op_timeout_sec; /* 0: librados defaults; else bounds mon/osd ops
 	                          * and the connection attempt */
+	const char *cluster;     /* cluster name; NULL: "ceph".  Picks the
+	                          * default configuration file
+	                          * (/etc/ceph/CLUSTER.conf) and keyring */
+	/* Ceph configuration overrides as a Ceph tool's command line has them
+	 * ("--debug-rados", "20", "--log-file=F", "--ms-crc-data"), handed to
+	 * librados' own parser after the configuration file, $CEPH_ARGS and
+	 * the fields above, so they win over all of those.  An argument
+	 * librados does not take is RT_EINVAL.  Borrowed for the call. */
+	const char *const *ceph_argv;
+	size_t ceph_argc;
 } rt_connect_opts;
 
 /* Connects to a cluster.  On failure *out is still set (unless ENOMEM) so
@@ -125,6 +135,27 @@ typedef struct rt_connect_opts {
 int rt_cluster_connect(rt_cluster **out, const rt_connect_opts *opts);
 void rt_cluster_close(rt_cluster *cluster);
 const char *rt_cluster_errmsg(const rt_cluster *cluster);
+
+/* What librados makes of the configuration option `name` (without the
+ * leading "--"; dashes and underscores are the same to it): RT_CEPH_OPT_VALUE
+ * if it takes a value ("--NAME VALUE" or "--NAME=VALUE"), RT_CEPH_OPT_FLAG
+ * if it is a boolean ("--NAME" alone sets it; also "no-NAME", which clears
+ * it), 0 if librados knows no such option, or RT_ENOMEM.  Connects to
+ * nothing and reads no file. */
+#define RT_CEPH_OPT_VALUE 1
+#define RT_CEPH_OPT_FLAG 2
+int rt_ceph_option_kind(const char *name);
+
+/* The versions reftrack runs with: its own and those of the libraries it
+ * is linked with at run time (which may differ from the headers it was
+ * built against).  Strings are static. */
+typedef struct rt_versions {
+	const char *reftrack;   /* RT_VERSION_STRING */
+	int rados_major, rados_minor, rados_extra; /* librados' API version */
+	const char *lmdb;       /* e.g. "LMDB 0.9.24: (July 24, 2019)" */
+	const char *yaml;       /* e.g. "0.2.2" */
+} rt_versions;
+void rt_versions_get(rt_versions *out);
 
 /* ---- pools ----------------------------------------------------------- */
 

@@ -76,9 +76,9 @@ void cli_fault_guard(void);
  * 'ARG'" and returns EX_USAGE. */
 int cli_no_operands(const char *cmd, int argc, char **argv, int first);
 
-/* Ceph connection flags shared by every subcommand that talks to a cluster:
- * -c/--conf, --id, -n/--name, --keyring, -p/--pool, -N/--namespace,
- * --op-timeout.  CEPH_CONF and CEPH_ARGS are honoured by the library. */
+/* Ceph connection options, shared by every subcommand that talks to a
+ * cluster (the common options, below, fill them in).  CEPH_CONF and
+ * CEPH_ARGS are honoured by the library. */
 struct cli_conn {
 	rt_connect_opts opts;
 	const char *pool;
@@ -89,7 +89,7 @@ struct cli_conn {
  * cluster fails a command instead of hanging it for librados' 300 s. */
 #define CLI_DEFAULT_OP_TIMEOUT 30
 
-/* getopt_long codes of the long-only connection flags. */
+/* getopt_long codes of long-only options. */
 enum {
 	CLI_OPT_ID = 0x100,
 	CLI_OPT_KEYRING,
@@ -100,31 +100,100 @@ enum {
 	CLI_OPT_FIRST_FREE /* subcommands number their own options from here */
 };
 
-/* Entries for a getopt_long table, and the matching short options. */
-#define CLI_CONN_LONGOPTS                                                       \
-	{ "conf", required_argument, NULL, 'c' },                              \
-	{ "id", required_argument, NULL, CLI_OPT_ID },                         \
-	{ "name", required_argument, NULL, 'n' },                              \
-	{ "keyring", required_argument, NULL, CLI_OPT_KEYRING },               \
-	{ "pool", required_argument, NULL, 'p' },                              \
-	{ "namespace", required_argument, NULL, 'N' },                         \
-	{ "op-timeout", required_argument, NULL, CLI_OPT_OP_TIMEOUT }
-#define CLI_CONN_SHORTOPTS "c:n:p:N:"
 #define CLI_CONN_USAGE                                                          \
 	"  -c, --conf FILE        Ceph configuration (default: $CEPH_CONF, then\n" \
-	"                         Ceph's usual places)\n"                         \
-	"      --id ID            client id, e.g. admin (also via $CEPH_ARGS)\n"  \
+	"                         /etc/ceph/CLUSTER.conf and Ceph's usual places)\n" \
+	"      --cluster NAME     cluster name (default ceph)\n"                  \
+	"  -i, --id, --user ID    client id, e.g. admin (also via $CEPH_ARGS)\n"  \
 	"  -n, --name NAME        entity name, e.g. client.admin\n"               \
-	"      --keyring FILE     keyring to authenticate with\n"                 \
+	"  -k, --keyring FILE     keyring to authenticate with\n"                 \
+	"  -m MONADDR             monitor address (as --mon-host)\n"              \
 	"  -p, --pool POOL        pool holding the trackers\n"                    \
 	"  -N, --namespace NS     RADOS namespace (default: none)\n"              \
-	"      --op-timeout SEC   bound on connecting and on each operation\n"    \
-	"                         (default 30; 0 = librados' own defaults)\n"
+	"      --op-timeout DURATION  bound on connecting and on each\n"          \
+	"                         operation (default 30s; 0 = librados' own)\n"   \
+	"      --CEPH-OPTION VALUE  any Ceph configuration option, handed to\n"  \
+	"                         librados (--debug-rados 20, --mon-host ADDR,\n" \
+	"                         --log-file FILE)\n"
 
+#define CLI_COMMON_USAGE                                                        \
+	"      --journal DIR      the journal (default: $REFTRACK_JOURNAL, else\n" \
+	"                         /var/lib/reftrack/journal for root,\n"           \
+	"                         $XDG_STATE_HOME/reftrack/journal or\n"           \
+	"                         ~/.local/state/reftrack/journal for others)\n"  \
+	"  -f, --format FORMAT    plain (default), json or json-pretty\n"         \
+	"      --json             as --format json\n"
+
+/* Output formats (-f/--format). */
+enum cli_format {
+	CLI_FORMAT_PLAIN,
+	CLI_FORMAT_JSON,
+	CLI_FORMAT_JSON_PRETTY,
+};
+
+/* The options every subcommand takes, before or after its name, taken out
+ * of the command line by cli_common_parse(); a subcommand that does not
+ * use one ignores it, so that one shell alias serves every subcommand. */
+struct cli_common {
+	struct cli_conn conn;   /* conn.opts.ceph_argv: librados overrides */
+	const char *journal;    /* --journal; NULL: the default */
+	enum cli_format format; /* -f/--format, --json */
+};
+extern struct cli_common cli_common;
+
+/* Resets cli_common to the defaults (connection: $CEPH_ARGS honoured,
+ * CLI_DEFAULT_OP_TIMEOUT). */
+void cli_common_init(void);
+
+/* How many words of argv (from argv[i], i < argc) a common option or a
+ * librados configuration option uses: 1 or 2; 0 if argv[i] is neither. */
+int cli_common_width(int argc, char **argv, int i);
+
+/* The one pre-pass: takes the common options out of argv[1..*argc-1]
+ * (argv[0] is the subcommand) wherever they stand, and checks every other
+ * option against the subcommand's own getopt_long table `longopts` and
+ * `shortopts`: an option neither knows is handed to librados if it is one
+ * of its configuration options ("--debug-rados 20", "--log-file=F"), and
+ * is otherwise a usage error with a "did you mean".  With longopts NULL the
+ * subcommand's options are not checked but left to it.  "--" ends the
+ * options.  argv keeps the subcommand's own words in order, *argc shrinks.
+ * Returns 0, or EX_USAGE after saying why. */
+int cli_common_parse(int *argc, char **argv, const struct option *longopts,
+                     const char *shortopts);
+
+/* The closest of `names` (NULL-terminated) to `word` if it is close enough
+ * to be a likely typo, else NULL. */
+const char *cli_did_you_mean(const char *word, const char *const *names);
+
+/* A usage error of the current subcommand: "PROG: SUB: message", then
+ * "try 'PROG SUB --help'".  Returns EX_USAGE. */
+int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The exit status `status`, after writing the error object in JSON mode
+ * if the command failed without writing its output: one object on stdout,
+ * {"schema_version": 1, "error": first message, "code": name of the
+ * status, "exit": status} (schemas/error.schema.json), besides the text on
+ * stderr.  Every exit of a tool goes through here. */
+int cli_finish(int status);
+/* Records an error message printed elsewhere (the text log) for the JSON
+ * error object; the first one recorded is kept. */
+void cli_msg_note_error(const char *msg);
+const char *cli_msg_first_error(void);
+/* The subcommand that messages name (NULL: none yet). */
+void cli_set_subcommand(const char *name);
+const char *cli_subcommand(void);
+/* What cli_die() calls with the status before exit (cli_finish). */
+void cli_set_exit_hook(int (*hook)(int status));
+
+/* The versions, as --version prints them, on stdout. */
+void cli_print_version(const char *tool);
+
+/* "1 entry" / "2 entries": the count with the singular or plural noun. */
+const char *cli_plural(char buf[64], unsigned long long n, const char *one,
+                       const char *many);
+
+/* Defaults: $CEPH_ARGS honoured, CLI_DEFAULT_OP_TIMEOUT. */
 void cli_conn_init(struct cli_conn *conn);
-/* Applies one getopt_long result if it is a connection flag: returns 1 if
- * it was, 0 if not; exits 64 on a malformed value. */
-int cli_conn_option(struct cli_conn *conn, int opt, const char *arg);
 /* Connects and opens conn->pool (required).  On failure prints why and
  * returns cli_connect_exit_code(code, 0) (69 unreachable, 77 permission,
  * 78 bad configuration, 66 no such pool); on success returns 0 and the
@@ -135,15 +204,37 @@ int cli_conn_open(const struct cli_conn *conn, rt_cluster **cluster,
  * `what` otherwise. */
 unsigned long cli_parse_ulong(const char *what, const char *arg,
                               unsigned long max);
-/* Parses a duration: a whole number followed by s, m, h, d or w (30s, 15m,
- * 12h, 7d, 2w), or "0"; with `allow_never`, also "never", which gives -1.
- * A bare number other than 0 is refused: "7" could be days or seconds.
- * Returns seconds; exits 64 naming `what` otherwise. */
-long long cli_parse_duration(const char *what, const char *arg,
-                             int allow_never);
+/* Durations, one syntax for every option: a whole number with a unit s,
+ * m, h, d or w (30s, 15m, 12h, 7d, 2w), or 0.  A bare number is seconds
+ * where the option is a timeout or a time budget (CLI_DUR_BARE_SECONDS:
+ * --max-time, --op-timeout, --wait, as in Ceph's own timeouts), and is
+ * refused where it bounds what is deleted (--retention, --done-older-than,
+ * --batch-retention): "7" there could mean days as well as seconds.
+ * CLI_DUR_NEVER also takes "never", which gives -1.  Returns seconds; exits
+ * 64 naming `what` otherwise. */
+#define CLI_DUR_NEVER 1
+#define CLI_DUR_BARE_SECONDS 2
+long long cli_parse_duration(const char *what, const char *arg, int flags);
+
+/* The usage error for what getopt_long just refused (opterr is 0: this is
+ * the one message): "option '--x' needs a value" or "unknown option".
+ * Returns EX_USAGE. */
+int cli_bad_option(int argc, char **argv, const struct option *longopts);
 
 /* reftrack subcommands: argv[0] is the subcommand's name; each parses its
- * own options and returns the process exit status. */
+ * own options (the common ones are gone by then: cli_common) and returns
+ * the process exit status.  Their getopt_long tables, for the pre-pass: */
+extern const struct option reftrack_tracker_opts[];
+extern const struct option reftrack_submit_opts[];
+extern const struct option reftrack_status_opts[];
+extern const struct option reftrack_show_entry_opts[];
+extern const struct option reftrack_replay_opts[];
+extern const struct option reftrack_operator_opts[];
+extern const struct option reftrack_run_opts[];
+extern const struct option reftrack_prune_opts[];
+extern const struct option reftrack_export_opts[];
+extern const struct option reftrack_check_opts[];
+extern const struct option reftrack_backup_opts[];
 int reftrack_cmd_add(int argc, char **argv);
 int reftrack_cmd_rm(int argc, char **argv);
 int reftrack_cmd_show(int argc, char **argv);

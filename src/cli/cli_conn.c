@@ -30,36 +30,6 @@ unsigned long cli_parse_ulong(const char *what, const char *arg,
 	return value;
 }
 
-int cli_conn_option(struct cli_conn *conn, int opt, const char *arg)
-{
-	switch (opt) {
-	case 'c':
-		conn->opts.conf_path = arg;
-		return 1;
-	case CLI_OPT_ID:
-		conn->opts.id = arg;
-		return 1;
-	case 'n':
-		conn->opts.name = arg;
-		return 1;
-	case CLI_OPT_KEYRING:
-		conn->opts.keyring = arg;
-		return 1;
-	case 'p':
-		conn->pool = arg;
-		return 1;
-	case 'N':
-		conn->ns = arg;
-		return 1;
-	case CLI_OPT_OP_TIMEOUT:
-		conn->opts.op_timeout_sec =
-			(unsigned)cli_parse_ulong("--op-timeout", arg, 86400);
-		return 1;
-	default:
-		return 0;
-	}
-}
-
 int cli_conn_open(const struct cli_conn *conn, rt_cluster **cluster,
                   rt_pool **pool)
 {

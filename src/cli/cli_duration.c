@@ -1,6 +1,6 @@
 /*
- * cli_duration.c - durations on the command line ("7d", "12h", "never"),
- * for retention flags.
+ * cli_duration.c - durations on the command line ("30s", "7d", "never"),
+ * one syntax for every option that takes one (see cli.h).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -11,9 +11,9 @@
 /* A hundred years: beyond any retention, far from overflowing ns. */
 #define MAX_SECONDS (100LL * 366 * 86400)
 
-long long cli_parse_duration(const char *what, const char *arg,
-                             int allow_never)
+long long cli_parse_duration(const char *what, const char *arg, int flags)
 {
+	int allow_never = flags & CLI_DUR_NEVER;
 	unsigned long long n;
 	long long unit;
 	char *end;
@@ -27,7 +27,15 @@ long long cli_parse_duration(const char *what, const char *arg,
 	if (*end == '\0') {
 		if (n == 0)
 			return 0;
-		goto bad;
+		if (!(flags & CLI_DUR_BARE_SECONDS)) {
+			cli_die(EX_USAGE,
+			        "%s: '%s' needs a unit: %ss (seconds), %sm, %sh, "
+			        "%sd or %sw",
+			        what, arg, arg, arg, arg, arg, arg);
+		}
+		if (n > (unsigned long long)MAX_SECONDS)
+			goto bad;
+		return (long long)n;
 	}
 	switch (*end) {
 	case 's':
@@ -54,6 +62,7 @@ long long cli_parse_duration(const char *what, const char *arg,
 bad:
 	cli_die(EX_USAGE,
 	        "%s: '%s' is not a duration (a number with s, m, h, d or w, "
-	        "e.g. 30s, 15m, 12h, 7d%s)",
-	        what, arg, allow_never ? ", or never" : "");
+	        "e.g. 30s, 15m, 12h, 7d%s%s)",
+	        what, arg, flags & CLI_DUR_BARE_SECONDS ? "; bare: seconds" : "",
+	        allow_never ? ", or never" : "");
 }

@@ -62,6 +62,7 @@ void cli_json_outcome(struct cli_json *w, const rt_entry_outcome *o)
 void cli_json_entry(struct cli_json *w, const rt_journal_entry *e)
 {
 	cli_json_object_begin(w);
+	cli_json_kv_uint(w, "schema_version", CLI_SCHEMA_VERSION);
 	cli_json_kv_uint(w, "seq", e->seq);
 	cli_json_kv_string(w, "batch_id", e->batch_id);
 	cli_json_kv_uint(w, "request_index", e->request_index);

@@ -24,7 +24,7 @@ void cli_json_refs(struct cli_json *w, const rt_ref *refs, size_t n);
  * RT_RESULT_NONE. */
 void cli_json_outcome(struct cli_json *w, const rt_entry_outcome *o);
 
-/* Writes `e` as one JSON object with every field: seq, batch_id,
+/* Writes `e` as one JSON object with every field: schema_version, seq, batch_id,
  * request_index, request_id, pool, namespace, tracker, op, refs [{key,
  * type}], state, attempts, error, outcome {result, added, removed, masked}
  * or null, guard_version or null, submitted_at, updated_at, done_at (ISO

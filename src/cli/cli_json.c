@@ -7,6 +7,8 @@
 
 #include "cli_json.h"
 
+unsigned cli_json_stdout_documents;
+
 void cli_json_init(struct cli_json *w, FILE *out, int pretty)
 {
 	memset(w, 0, sizeof(*w));
@@ -275,6 +277,8 @@ int cli_json_finish(struct cli_json *w)
 	if (w->depth != 0 || w->key_pending || !w->has_items[0])
 		w->error = 1;
 	fputc('\n', w->out);
+	if (w->out == stdout)
+		cli_json_stdout_documents++;
 	if (fflush(w->out) != 0 || ferror(w->out))
 		return -1;
 	return w->error ? -1 : 0;

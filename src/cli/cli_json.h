@@ -41,6 +41,20 @@ struct cli_json {
 /* pretty: newlines and two-space indents; else one line. */
 void cli_json_init(struct cli_json *w, FILE *out, int pretty);
 
+/* The version of the tools' JSON outputs: every top-level object carries
+ * it as "schema_version", and the schemas in schemas/ name it in their $id
+ * (https://reftrack.invalid/schemas/1/NAME.schema.json).  It goes up when
+ * a key is renamed or removed or changes type; new keys do not raise it. */
+#define CLI_SCHEMA_VERSION 1
+
+/* The start of a command's JSON output on stdout, in the format the
+ * command line asked for (json: one line; json-pretty: indented): inits
+ * `w`, opens the top-level object and writes "schema_version". */
+void cli_json_begin_output(struct cli_json *w);
+
+/* Documents cli_json_finish() has ended on stdout so far. */
+extern unsigned cli_json_stdout_documents;
+
 void cli_json_object_begin(struct cli_json *w);
 void cli_json_object_end(struct cli_json *w);
 void cli_json_array_begin(struct cli_json *w);

@@ -64,8 +64,10 @@ void cli_log_begin(struct cli_log_event *ev, enum cli_log_level level,
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(stamp, sizeof(stamp), "%s.%03dZ", when,
 	         (int)(ts.tv_nsec / 1000000) % 1000);
-	cli_json_init(&ev->w, stdout, 0);
+	cli_json_init(&ev->w, stdout,
+	              cli_common.format == CLI_FORMAT_JSON_PRETTY);
 	cli_json_object_begin(&ev->w);
+	cli_json_kv_uint(&ev->w, "schema_version", CLI_SCHEMA_VERSION);
 	cli_json_kv_string(&ev->w, "time", stamp);
 	cli_json_kv_string(&ev->w, "level", level_name(level));
 	cli_json_kv_int(&ev->w, "pid", (int64_t)getpid());

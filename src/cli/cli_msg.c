@@ -1,5 +1,12 @@
 /*
- * cli_msg.c - the tools' only path to stderr, and exit-code mapping.
+ * cli_msg.c - the tools' only path to stderr, the JSON error object, and
+ * exit-code mapping.
+ *
+ * Messages read "reftrack: SUB: message" once a subcommand is known
+ * (subname).  The first message of a run is kept: in JSON mode a
+ * command that fails without having written its output writes it as the
+ * error object (cli_finish()), so a script reading stdout always gets one
+ * JSON document.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -10,6 +17,9 @@
 #include "cli.h"
 
 static const char *progname = "reftrack";
+static const char *subname;
+static char first_error[1024];
+static int (*exit_hook)(int status);
 
 void cli_set_progname(const char *name)
 {
@@ -23,17 +33,70 @@ const char *cli_progname(void)
 	return progname;
 }
 
+void cli_msg_note_error(const char *msg)
+{
+	if (!first_error[0])
+		snprintf(first_error, sizeof(first_error), "%s", msg);
+}
+
+const char *cli_msg_first_error(void)
+{
+	return first_error;
+}
+
+void cli_set_subcommand(const char *name)
+{
+	subname = name;
+}
+
+const char *cli_subcommand(void)
+{
+	return subname;
+}
+
+void cli_set_exit_hook(int (*hook)(int status))
+{
+	exit_hook = hook;
+}
+
 static void vwarn(const char *fmt, va_list ap)
 {
 	int saved_errno = errno;
-	size_t len = strlen(fmt);
+	size_t len = strlen(fmt), n;
+	char msg[2048];
 
-	fprintf(stderr, "%s: ", progname);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
 	if (len > 0 && fmt[len - 1] == ':')
-		fprintf(stderr, " %s", strerror(saved_errno));
-	fputc('\n', stderr);
+		snprintf(msg + n, sizeof(msg) - n, " %s", strerror(saved_errno));
+	if (subname)
+		fprintf(stderr, "%s: %s: %s\n", progname, subname, msg);
+	else
+		fprintf(stderr, "%s: %s\n", progname, msg);
+	cli_msg_note_error(msg);
 }
+
+int cli_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vwarn(fmt, ap);
+	va_end(ap);
+	if (subname)
+		fprintf(stderr, "try '%s %s --help'\n", progname, subname);
+	else
+		fprintf(stderr, "try '%s --help'\n", progname);
+	return EX_USAGE;
+}
+
+const char *cli_plural(char buf[64], unsigned long long n, const char *one,
+                       const char *many)
+{
+	snprintf(buf, 64, "%llu %s", n, n == 1 ? one : many);
+	return buf;
+}
+
 
 void cli_warn(const char *fmt, ...)
 {
@@ -51,7 +114,9 @@ void cli_die(int status, const char *fmt, ...)
 	va_start(ap, fmt);
 	vwarn(fmt, ap);
 	va_end(ap);
-	exit(status);
+	if (status == EX_USAGE && subname)
+		fprintf(stderr, "try '%s %s --help'\n", progname, subname);
+	exit(exit_hook ? exit_hook(status) : status);
 }
 
 int cli_exit_code(int rt_code)

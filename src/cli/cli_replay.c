@@ -22,6 +22,8 @@ void cli_replay_args_init(struct cli_replay_args *a)
 
 int cli_replay_option(struct cli_replay_args *a, int opt, const char *arg)
 {
+	long long secs;
+
 	switch (opt) {
 	case CLI_OPT_INFLIGHT:
 		a->opts.inflight =
@@ -32,13 +34,20 @@ int cli_replay_option(struct cli_replay_args *a, int opt, const char *arg)
 			"--max-attempts", arg, 1000000);
 		return 1;
 	case CLI_OPT_MAX_TIME:
-		a->opts.max_time_ms = 1000 * (unsigned)cli_parse_ulong(
-			"--max-time", arg, 30 * 86400);
+		secs = cli_parse_duration("--max-time", arg,
+		                          CLI_DUR_BARE_SECONDS);
+		if (secs > 30 * 86400)
+			cli_die(EX_USAGE, "--max-time: '%s' is more than 30 days",
+			        arg);
+		a->opts.max_time_ms = 1000 * (unsigned)secs;
 		return 1;
 	case CLI_OPT_WAIT:
-		a->wait_ms = arg ? 1000 * (int)cli_parse_ulong("--wait", arg,
-		                                               86400)
-		                 : -1;
+		secs = arg ? cli_parse_duration("--wait", arg,
+		                                CLI_DUR_BARE_SECONDS)
+		           : -1;
+		if (secs > 86400)
+			cli_die(EX_USAGE, "--wait: '%s' is more than a day", arg);
+		a->wait_ms = secs < 0 ? -1 : 1000 * (int)secs;
 		return 1;
 	default:
 		return 0;

@@ -40,7 +40,8 @@ static void usage(FILE *out)
 	        "  -t TYPE       with rem: normal (default) removes the keys, mask\n"
 	        "                masks them\n"
 	        "  -v            narrate the steps on stderr\n"
-	        "  -h            this help\n"
+	        "  -h, --help    this help\n"
+	        "  -V, --version reftrack's version and the library versions\n"
 	        "\n"
 	        "Prints created=0|1 (add) or deleted=0|1 (rem) as its last line.\n"
 	        "Exit status: 0 done, 64 usage, 65 bad input or corrupt tracker,\n"
@@ -102,10 +103,18 @@ int main(int argc, char **argv)
 	size_t nkeys = 0, i;
 	int opt, rc, status = EX_OK, is_add;
 
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+
 	cli_set_progname("reference-tracker");
 	cli_ignore_sigpipe();
 	cli_conn_init(&conn);
-	while ((opt = getopt(argc, argv, "i:p:c:r:k:o:n:t:vh")) != -1) {
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "i:p:c:r:k:o:n:t:vhV", longopts,
+	                          NULL)) != -1) {
 		switch (opt) {
 		case 'i':
 			conn.opts.id = optarg;
@@ -137,19 +146,28 @@ int main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return EX_OK;
+		case 'V':
+			cli_print_version("reference-tracker");
+			return EX_OK;
 		default:
-			usage(stderr);
+			if (optopt && strchr("ipcrkont", optopt))
+				cli_warn("option '-%c' needs a value", optopt);
+			else if (optopt)
+				cli_warn("unknown option '-%c'", optopt);
+			else
+				cli_warn("unknown option '%s'", argv[optind - 1]);
+			fprintf(stderr, "try 'reference-tracker -h'\n");
 			return EX_USAGE;
 		}
 	}
 	if (optind != argc) {
 		cli_warn("unexpected argument '%s'", argv[optind]);
-		usage(stderr);
+		fprintf(stderr, "try 'reference-tracker -h'\n");
 		return EX_USAGE;
 	}
 	if (!keylist || !op || !conn.pool) {
 		cli_warn("-k KEYS, -o OP and -p POOL are required");
-		usage(stderr);
+		fprintf(stderr, "try 'reference-tracker -h'\n");
 		return EX_USAGE;
 	}
 	if (strcmp(op, "add") != 0 && strcmp(op, "rem") != 0) {

@@ -2,57 +2,59 @@
  * reftrack.c - the `reftrack` tool's entry point: finds the subcommand and
  * hands it the command line.
  *
- * Options may stand before the subcommand, as with Ceph's own tools
- * (`reftrack -p rbd add T K`); they are moved behind the subcommand's name
- * so that each subcommand parses one argument vector with getopt_long.
+ * Options may stand before or after the subcommand, as with Ceph's own
+ * tools (`reftrack -p rbd add T K`): the common ones (cli_opts.c) are taken
+ * out of the command line wherever they stand, and the subcommand parses
+ * what is left, its own options and operands, with getopt_long.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
+#include "cli_progress.h"
 
 struct subcommand {
 	const char *name;
 	int (*run)(int argc, char **argv);
 	const char *summary;
+	/* The subcommand's own options, for the common pre-pass to tell them
+	 * from librados' (NULL: left unchecked to the subcommand). */
+	const struct option *longopts;
+	const char *shortopts;
 };
 
 static const struct subcommand subcommands[] = {
-	{ "add", reftrack_cmd_add, "add references to a tracker" },
-	{ "rm", reftrack_cmd_rm, "remove or mask references" },
-	{ "show", reftrack_cmd_show, "print a tracker's references" },
-	{ "submit", reftrack_cmd_submit, "validate a batch file into the journal" },
-	{ "status", reftrack_cmd_status, "summarise the journal" },
-	{ "show-entry", reftrack_cmd_show_entry, "print one journal entry" },
-	{ "replay", reftrack_cmd_replay, "apply the journal's pending entries" },
-	{ "retry", reftrack_cmd_retry, "put failed entries back to pending" },
-	{ "skip", reftrack_cmd_skip, "mark an entry skipped, unblocking its tracker" },
-	{ "run", reftrack_cmd_run, "one scheduled run: spool, replay, prune, metrics" },
-	{ "prune", reftrack_cmd_prune, "delete old done and skipped entries" },
-	{ "export", reftrack_cmd_export, "print journal entries as JSON lines" },
-	{ "check", reftrack_cmd_check, "verify the journal's records, indexes and counts" },
-	{ "backup", reftrack_cmd_backup, "write a consistent copy of the journal" },
+	{ "add", reftrack_cmd_add, "add references to a tracker",
+	  reftrack_tracker_opts, "h" },
+	{ "rm", reftrack_cmd_rm, "remove or mask references",
+	  reftrack_tracker_opts, "h" },
+	{ "show", reftrack_cmd_show, "print a tracker's references",
+	  reftrack_tracker_opts, "h" },
+	{ "submit", reftrack_cmd_submit, "validate a batch file into the journal",
+	  reftrack_submit_opts, CLI_PROGRESS_SHORTOPTS "h" },
+	{ "status", reftrack_cmd_status, "summarise the journal",
+	  reftrack_status_opts, "h" },
+	{ "show-entry", reftrack_cmd_show_entry, "print one journal entry",
+	  reftrack_show_entry_opts, "h" },
+	{ "replay", reftrack_cmd_replay, "apply the journal's pending entries",
+	  reftrack_replay_opts, CLI_PROGRESS_SHORTOPTS "h" },
+	{ "retry", reftrack_cmd_retry, "put failed entries back to pending",
+	  reftrack_operator_opts, "h" },
+	{ "skip", reftrack_cmd_skip, "mark an entry skipped, unblocking its tracker",
+	  reftrack_operator_opts, "h" },
+	{ "run", reftrack_cmd_run, "one scheduled run: spool, replay, prune, metrics",
+	  reftrack_run_opts, "h" },
+	{ "prune", reftrack_cmd_prune, "delete old done and skipped entries",
+	  reftrack_prune_opts, "h" },
+	{ "export", reftrack_cmd_export, "print journal entries as JSON lines",
+	  reftrack_export_opts, "h" },
+	{ "check", reftrack_cmd_check, "verify the journal's records, indexes and counts",
+	  reftrack_check_opts, "h" },
+	{ "backup", reftrack_cmd_backup, "write a consistent copy of the journal",
+	  reftrack_backup_opts, "h" },
 };
 
 #define NSUBCOMMANDS (sizeof(subcommands) / sizeof(subcommands[0]))
-
-/* Options that take a value, so that their value is not mistaken for the
- * subcommand's name. */
-static int takes_value(const char *arg)
-{
-	static const char *const long_opts[] = {
-		"--conf", "--id", "--name", "--keyring", "--pool",
-		"--namespace", "--op-timeout", "--journal",
-	};
-	size_t i;
-
-	if (arg[0] == '-' && arg[1] != '-')
-		return strchr("cnpN", arg[1]) && arg[2] == '\0';
-	for (i = 0; i < sizeof(long_opts) / sizeof(long_opts[0]); i++)
-		if (strcmp(arg, long_opts[i]) == 0)
-			return 1;
-	return 0;
-}
 
 static void usage(FILE *out)
 {
@@ -64,53 +66,66 @@ static void usage(FILE *out)
 	for (i = 0; i < NSUBCOMMANDS; i++)
 		fprintf(out, "  %-12s %s\n", subcommands[i].name,
 		        subcommands[i].summary);
-	fprintf(out, "\nConnection options (any subcommand that talks to the "
-	             "cluster):\n" CLI_CONN_USAGE
+	fprintf(out, "\nCommon options, before or after the subcommand (one that "
+	             "does not use one\nignores it):\n" CLI_COMMON_USAGE
+	             CLI_CONN_USAGE
 	             "\n`reftrack SUBCOMMAND --help` describes each one.\n"
 	             "Environment: CEPH_CONF, CEPH_ARGS, REFTRACK_JOURNAL.\n");
 }
 
+static int unknown_subcommand(const char *word)
+{
+	const char *names[NSUBCOMMANDS + 1], *guess;
+	size_t k;
+
+	for (k = 0; k < NSUBCOMMANDS; k++)
+		names[k] = subcommands[k].name;
+	names[k] = NULL;
+	guess = cli_did_you_mean(word, names);
+	if (guess)
+		return cli_usage_error("unknown subcommand '%s'; did you mean "
+		                       "'%s'?", word, guess);
+	return cli_usage_error("unknown subcommand '%s'", word);
+}
+
 int main(int argc, char **argv)
 {
-	int sub, i;
+	int sub, i, w;
 	size_t k;
 
 	cli_set_progname("reftrack");
 	cli_fault_guard();
+	cli_common_init();
 	cli_ignore_sigpipe();
-	for (sub = 1; sub < argc; sub++) {
+	for (sub = 1; sub < argc; sub += w) {
 		const char *arg = argv[sub];
 
+		w = 1;
 		if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
 			usage(stdout);
 			return EX_OK;
 		}
 		if (strcmp(arg, "--version") == 0) {
-			printf("reftrack %s\n", RT_VERSION_STRING);
+			cli_print_version("reftrack");
 			return EX_OK;
 		}
 		if (arg[0] != '-' || strcmp(arg, "-") == 0)
 			break;
 		if (strcmp(arg, "--") == 0) {
-			sub = argc;
+			sub++;
 			break;
 		}
-		if (takes_value(arg))
-			sub++;
+		/* Skip a common option with its value; an unknown one is
+		 * judged once the subcommand's own options are known. */
+		w = cli_common_width(argc, argv, sub);
+		if (w == 0)
+			w = 1;
 	}
-	if (sub >= argc) {
-		cli_warn("no subcommand given");
-		usage(stderr);
-		return EX_USAGE;
-	}
+	if (sub >= argc)
+		return cli_finish(cli_usage_error("no subcommand given"));
 	for (k = 0; k < NSUBCOMMANDS; k++)
 		if (strcmp(argv[sub], subcommands[k].name) == 0)
 			break;
-	if (k == NSUBCOMMANDS) {
-		cli_warn("unknown subcommand '%s'", argv[sub]);
-		usage(stderr);
-		return EX_USAGE;
-	}
 	/* Rotate argv[1..sub] so the subcommand's name comes first. */
 	{
 		char *name = argv[sub];
@@ -119,5 +134,19 @@ int main(int argc, char **argv)
 			argv[i] = argv[i - 1];
 		argv[1] = name;
 	}
-	return subcommands[k].run(argc - 1, argv + 1);
+	argc--;
+	argv++;
+	if (k == NSUBCOMMANDS) {
+		/* For --format, so that the error comes in the format asked
+		 * for. */
+		cli_common_parse(&argc, argv, NULL, NULL);
+		return cli_finish(unknown_subcommand(argv[0]));
+	}
+	cli_set_subcommand(subcommands[k].name);
+	if (cli_common_parse(&argc, argv, subcommands[k].longopts,
+	                     subcommands[k].shortopts))
+		return cli_finish(EX_USAGE);
+	/* The subcommands' getopt loops report their own errors. */
+	opterr = 0;
+	return cli_finish(subcommands[k].run(argc, argv));
 }

@@ -23,64 +23,64 @@
 #include <reftrack/journal.h>
 
 #include "cli.h"
+#include "cli_json.h"
 #include "reftrack_backup.h"
 
 static void backup_usage(FILE *out)
 {
 	fprintf(out,
-	        "usage: reftrack backup [--journal DIR] DEST\n"
+	        "usage: reftrack backup [--journal DIR] [-f FORMAT] DEST\n"
 	        "Writes a consistent, compacted copy of the journal into the "
 	        "directory DEST\n(created if absent; it must not hold a "
 	        "data.mdb), with LMDB's own copy\nfunction.  Safe while a "
 	        "replay runs: the copy is one committed state.\nThe copy is a "
 	        "journal: `reftrack check --journal DEST` verifies it.\n"
-	        "      --journal DIR      journal directory (default: "
-	        "$REFTRACK_JOURNAL, then\n"
-	        "                         /var/lib/reftrack/journal for root, "
-	        "else\n"
-	        "                         $XDG_STATE_HOME/reftrack/journal)\n"
+	        CLI_COMMON_USAGE
+	        "  -h, --help             this text\n"
 	        "Exit status: 0, 64 usage or DEST already holds a journal, 65 "
 	        "unusable journal,\n66 no journal there, 74 I/O error (e.g. "
 	        "disk full), 77 permission denied.\n");
 }
 
+const struct option reftrack_backup_opts[] = {
+	{ "help", no_argument, NULL, CLI_OPT_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
 int reftrack_cmd_backup(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "journal", required_argument, NULL, CLI_OPT_JOURNAL },
-		{ "help", no_argument, NULL, CLI_OPT_HELP },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *dir = NULL;
+	const char *dir = cli_common.journal;
 	int opt, rc, status;
 	rt_journal *j = NULL;
+	struct cli_json w;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "h", reftrack_backup_opts,
+	                          NULL)) != -1) {
 		switch (opt) {
-		case CLI_OPT_JOURNAL:
-			dir = optarg;
-			break;
 		case 'h':
 		case CLI_OPT_HELP:
 			backup_usage(stdout);
 			return EX_OK;
 		default:
-			backup_usage(stderr);
-			return EX_USAGE;
+			return cli_bad_option(argc, argv, reftrack_backup_opts);
 		}
 	}
-	if (argc - optind != 1) {
-		cli_warn("backup: exactly one DEST directory expected");
-		backup_usage(stderr);
-		return EX_USAGE;
-	}
+	if (argc - optind != 1)
+		return cli_usage_error("exactly one DEST directory expected");
 	if ((status = cli_journal_open(&j, dir, RT_JOURNAL_NOCREATE)))
 		return status;
 	rc = rt_journal_backup(j, argv[optind]);
 	if (rc) {
 		cli_warn("%s", rt_journal_errmsg(j));
 		status = rc == RT_EINVAL ? EX_USAGE : cli_exit_code(rc);
+	} else if (cli_common.format != CLI_FORMAT_PLAIN) {
+		cli_json_begin_output(&w);
+		cli_json_kv_string(&w, "journal", rt_journal_dir(j));
+		cli_json_kv_string(&w, "destination", argv[optind]);
+		cli_json_object_end(&w);
+		if (cli_json_finish(&w) < 0)
+			status = EX_IOERR;
 	} else {
 		printf("journal %s backed up to %s\n", rt_journal_dir(j),
 		       argv[optind]);

@@ -28,17 +28,13 @@
 static void check_usage(FILE *out)
 {
 	fprintf(out,
-	        "usage: reftrack check [--journal DIR] [--json]\n"
+	        "usage: reftrack check [--journal DIR] [-f FORMAT]\n"
 	        "Verifies the journal: every entry and batch record's "
 	        "checksum and contents,\nthe state, per-tracker and batch-id "
 	        "indexes against the records, and the\ncounts against the "
 	        "entries.  Reads only; safe while a replay runs.\n"
-	        "      --journal DIR      journal directory (default: "
-	        "$REFTRACK_JOURNAL, then\n"
-	        "                         /var/lib/reftrack/journal for root, "
-	        "else\n"
-	        "                         $XDG_STATE_HOME/reftrack/journal)\n"
-	        "      --json             print the report as one JSON object\n"
+	        CLI_COMMON_USAGE
+	        "  -h, --help             this text\n"
 	        "Exit status: 0 clean, 64 usage, 65 damaged (each problem "
 	        "named on stdout),\n66 no journal there, 77 journal owned by "
 	        "another user or writable by others.\n");
@@ -83,8 +79,10 @@ static int check_child(const char *dir, int json, FILE *out)
 	if ((status = cli_journal_open(&j, dir, RT_JOURNAL_NOCREATE)))
 		return status;
 	if (json) {
-		cli_json_init(&r.w, out, 1);
+		cli_json_init(&r.w, out,
+		              cli_common.format == CLI_FORMAT_JSON_PRETTY);
 		cli_json_object_begin(&r.w);
+		cli_json_kv_uint(&r.w, "schema_version", CLI_SCHEMA_VERSION);
 		cli_json_kv_string(&r.w, "journal", rt_journal_dir(j));
 		cli_json_kv_string(&r.w, "journal_id", rt_journal_id(j));
 		cli_json_key(&r.w, "problems");
@@ -105,6 +103,8 @@ static int check_child(const char *dir, int json, FILE *out)
 		cli_json_kv_uint(&r.w, "problem_count", res.problems);
 		cli_json_object_end(&r.w);
 		cli_json_finish(&r.w);
+		/* The report is this command's output: no error object. */
+		cli_json_stdout_documents++;
 	} else if (res.problems == 0) {
 		fprintf(out,
 		        "journal %s: clean (%llu entries, %llu batches, %llu "
@@ -149,49 +149,43 @@ static char *slurp(int fd, size_t *len)
 	return NULL;
 }
 
+const struct option reftrack_check_opts[] = {
+	{ "help", no_argument, NULL, CLI_OPT_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
 int reftrack_cmd_check(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "journal", required_argument, NULL, CLI_OPT_JOURNAL },
-		{ "json", no_argument, NULL, CLI_OPT_JSON },
-		{ "help", no_argument, NULL, CLI_OPT_HELP },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *dir = NULL;
-	int opt, json = 0, status, fds[2], ws = 0;
+	const char *dir = cli_common.journal;
+	int opt, json = cli_common.format != CLI_FORMAT_PLAIN, status, fds[2],
+	         ws = 0;
 	char *buf;
 	size_t len;
 	pid_t pid;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "h", reftrack_check_opts,
+	                          NULL)) != -1) {
 		switch (opt) {
-		case CLI_OPT_JOURNAL:
-			dir = optarg;
-			break;
-		case CLI_OPT_JSON:
-			json = 1;
-			break;
 		case 'h':
 		case CLI_OPT_HELP:
 			check_usage(stdout);
 			return EX_OK;
 		default:
-			check_usage(stderr);
-			return EX_USAGE;
+			return cli_bad_option(argc, argv, reftrack_check_opts);
 		}
 	}
-	if ((status = cli_no_operands("check", argc, argv, optind)))
-		return status;
+	if (optind != argc)
+		return cli_usage_error("unexpected argument '%s'", argv[optind]);
 
 	fflush(stdout);
 	if (pipe(fds) < 0) {
-		cli_warn("check: pipe:");
+		cli_warn("pipe:");
 		return EX_OSERR;
 	}
 	pid = fork();
 	if (pid < 0) {
-		cli_warn("check: fork:");
+		cli_warn("fork:");
 		return EX_OSERR;
 	}
 	if (pid == 0) {
@@ -202,7 +196,13 @@ int reftrack_cmd_check(int argc, char **argv)
 		if (!out)
 			_exit(EX_OSERR);
 		status = check_child(dir, json, out);
-		_exit(fclose(out) == 0 ? status : EX_IOERR);
+		if (fclose(out) != 0)
+			status = EX_IOERR;
+		/* A failure before the report: the error object, from here,
+		 * where the message is known. */
+		status = cli_finish(status);
+		fflush(stdout);
+		_exit(status);
 	}
 	close(fds[1]);
 	buf = slurp(fds[0], &len);
@@ -210,6 +210,8 @@ int reftrack_cmd_check(int argc, char **argv)
 	while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
 		;
 	if (WIFEXITED(ws)) {
+		/* The child wrote the output or the error object. */
+		cli_json_stdout_documents++;
 		if (buf && len && fwrite(buf, 1, len, stdout) != len)
 			status = EX_IOERR;
 		else
@@ -233,8 +235,7 @@ int reftrack_cmd_check(int argc, char **argv)
 		if (json) {
 			struct cli_json w;
 
-			cli_json_init(&w, stdout, 1);
-			cli_json_object_begin(&w);
+			cli_json_begin_output(&w);
 			cli_json_kv_string(&w, "journal", path);
 			cli_json_key(&w, "problems");
 			cli_json_array_begin(&w);

@@ -23,16 +23,18 @@ static void export_usage(FILE *out)
 {
 	fprintf(out,
 	        "usage: reftrack export [--journal DIR] [--state STATE] "
-	        "[--batch ID]\n"
+	        "[--batch ID] [-f FORMAT]\n"
 	        "Prints journal entries, one JSON object per line, in seq "
 	        "order: all of them,\nor those in STATE (pending, in-flight, "
 	        "done, failed, skipped, blocked,\nneeds-review), of batch ID "
-	        "(64 hex digits), or both.\n"
-	        "      --journal DIR      journal directory (default: "
-	        "$REFTRACK_JOURNAL, then\n"
-	        "                         /var/lib/reftrack/journal for root, "
-	        "else\n"
-	        "                         $XDG_STATE_HOME/reftrack/journal)\n"
+	        "(64 hex digits), or both.  Each line is\nschemas/entry.schema."
+	        "json.  The output is JSON lines in every format but\n"
+	        "json-pretty, which prints the same objects indented, one "
+	        "after another.\n"
+	        CLI_COMMON_USAGE
+	        "      --state STATE      only entries in STATE\n"
+	        "      --batch ID         only the entries of batch ID\n"
+	        "  -h, --help             this text\n"
 	        "Exit status: 0, 64 usage, 65 unusable journal, 66 no journal "
 	        "or no such\nbatch, 74 output error.\n");
 }
@@ -48,7 +50,8 @@ static int put_entry(rt_journal_txn *t, uint64_t seq, int state, int *werr)
 	if (rc)
 		return rc;
 	if (!state || (int)e->state == state) {
-		cli_json_init(&w, stdout, 0);
+		cli_json_init(&w, stdout,
+		              cli_common.format == CLI_FORMAT_JSON_PRETTY);
 		cli_json_entry(&w, e);
 		if (cli_json_finish(&w) < 0)
 			*werr = 1;
@@ -57,16 +60,16 @@ static int put_entry(rt_journal_txn *t, uint64_t seq, int state, int *werr)
 	return 0;
 }
 
+const struct option reftrack_export_opts[] = {
+	{ "state", required_argument, NULL, OPT_STATE },
+	{ "batch", required_argument, NULL, OPT_BATCH },
+	{ "help", no_argument, NULL, CLI_OPT_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
 int reftrack_cmd_export(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "journal", required_argument, NULL, CLI_OPT_JOURNAL },
-		{ "state", required_argument, NULL, OPT_STATE },
-		{ "batch", required_argument, NULL, OPT_BATCH },
-		{ "help", no_argument, NULL, CLI_OPT_HELP },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *dir = NULL, *batch_id = NULL;
+	const char *dir = cli_common.journal, *batch_id = NULL;
 	int opt, rc, state = 0, werr = 0, status = EX_OK;
 	rt_journal *j = NULL;
 	rt_journal_txn *t = NULL;
@@ -75,19 +78,25 @@ int reftrack_cmd_export(int argc, char **argv)
 	uint64_t seq;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "h", reftrack_export_opts,
+	                          NULL)) != -1) {
 		switch (opt) {
-		case CLI_OPT_JOURNAL:
-			dir = optarg;
-			break;
 		case OPT_STATE:
 			state = rt_entry_state_parse(optarg);
 			if (state < 0) {
-				cli_warn("export: '%s' is not a state (pending, "
-				         "in-flight, done, failed, skipped, "
-				         "blocked, needs-review)",
-				         optarg);
-				return EX_USAGE;
+				const char *states[] = { "pending", "in-flight",
+				                         "done", "failed",
+				                         "skipped", "blocked",
+				                         "needs-review", NULL };
+				const char *guess =
+					cli_did_you_mean(optarg, states);
+
+				return cli_usage_error(
+					"'%s' is not a state (pending, "
+					"in-flight, done, failed, skipped, "
+					"blocked, needs-review)%s%s%s",
+					optarg, guess ? "; did you mean '" : "",
+					guess ? guess : "", guess ? "'?" : "");
 			}
 			break;
 		case OPT_BATCH:
@@ -98,12 +107,11 @@ int reftrack_cmd_export(int argc, char **argv)
 			export_usage(stdout);
 			return EX_OK;
 		default:
-			export_usage(stderr);
-			return EX_USAGE;
+			return cli_bad_option(argc, argv, reftrack_export_opts);
 		}
 	}
-	if ((status = cli_no_operands("export", argc, argv, optind)))
-		return status;
+	if (optind != argc)
+		return cli_usage_error("unexpected argument '%s'", argv[optind]);
 
 	rc = rt_journal_open(&j, dir, RT_JOURNAL_NOCREATE);
 	if (rc == 0)
@@ -113,8 +121,7 @@ int reftrack_cmd_export(int argc, char **argv)
 	if (batch_id) {
 		rc = rt_journal_batch_get(&b, t, batch_id);
 		if (rc == RT_EINVAL) {
-			cli_warn("export: %s", rt_journal_errmsg(j));
-			status = EX_USAGE;
+			status = cli_usage_error("%s", rt_journal_errmsg(j));
 			goto done;
 		}
 		if (rc != 0)

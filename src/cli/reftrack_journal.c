@@ -23,18 +23,19 @@
 #include "cli_json.h"
 #include "cli_progress.h"
 
-#define JOURNAL_USAGE                                                           \
-	"      --journal DIR      the journal (default: $REFTRACK_JOURNAL, else\n" \
-	"                         /var/lib/reftrack/journal for root,\n"           \
-	"                         $XDG_STATE_HOME/reftrack/journal or\n"           \
-	"                         ~/.local/state/reftrack/journal for others)\n"
+#define JOURNAL_USAGE CLI_COMMON_USAGE
 
 enum { OPT_DRY_RUN = CLI_OPT_FIRST_FREE, OPT_LIMIT };
 
-static int usage_error(const char *cmd, const char *what)
+/* A JSON object's key for a state's name: snake_case, as every key. */
+static const char *state_key(char buf[32], const char *name)
 {
-	cli_warn("%s: %s (see '%s %s --help')", cmd, what, cli_progname(), cmd);
-	return EX_USAGE;
+	size_t i;
+
+	for (i = 0; name[i] && i < 31; i++)
+		buf[i] = name[i] == '-' ? '_' : name[i];
+	buf[i] = '\0';
+	return buf;
 }
 
 /* "2024-05-01T12:00:00Z"; "" for 0 (never). */
@@ -82,10 +83,11 @@ static void json_counts(struct cli_json *w, const char *key,
 	cli_json_object_begin(w);
 	for (s = 0; s < RT_ENTRY_STATE_SLOTS; s++) {
 		const char *name = rt_entry_state_name(s);
+		char kbuf[32];
 
 		total += counts[s];
 		if (name)
-			cli_json_kv_uint(w, name, counts[s]);
+			cli_json_kv_uint(w, state_key(kbuf, name), counts[s]);
 	}
 	cli_json_kv_uint(w, "total", total);
 	cli_json_object_end(w);
@@ -94,7 +96,7 @@ static void json_counts(struct cli_json *w, const char *key,
 /* ---- submit ----------------------------------------------------------------- */
 
 static const char submit_usage[] =
-	"Usage: %s submit [--journal DIR] [--dry-run] [--json] FILE|-\n"
+	"Usage: %s submit [--journal DIR] [--dry-run] [-f FORMAT] FILE|-\n"
 	"\n"
 	"Validates the batch file FILE (\"-\": standard input) and writes all of\n"
 	"its requests into the journal as pending entries, in one transaction:\n"
@@ -103,8 +105,6 @@ static const char submit_usage[] =
 	"\n"
 	JOURNAL_USAGE
 	"      --dry-run          validate only; write nothing\n"
-	"      --json             print the result as a JSON object (with\n"
-	"                         --dry-run: and every request as parsed)\n"
 	CLI_PROGRESS_USAGE
 	"  -h, --help             this text\n"
 	"\n"
@@ -192,50 +192,45 @@ static int put_request(void *arg, size_t index, const rt_request *req)
 	return 0;
 }
 
+const struct option reftrack_submit_opts[] = {
+	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+	CLI_PROGRESS_LONGOPTS,
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 }
+};
+
 int reftrack_cmd_submit(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "journal", required_argument, NULL, CLI_OPT_JOURNAL },
-		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
-		{ "json", no_argument, NULL, CLI_OPT_JSON },
-		CLI_PROGRESS_LONGOPTS,
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct submit_bar sb;
 	struct stat fst;
-	const char *dir = NULL, *file;
+	const char *dir = cli_common.journal, *file;
 	char *name = NULL, copy_path[64] = "";
-	int opt, json = 0, dry = 0, precheck = 0, rc = 0, status = EX_OK;
+	int opt, json = cli_common.format != CLI_FORMAT_PLAIN, dry = 0,
+	         precheck = 0, rc = 0, status = EX_OK;
 	rt_journal *j = NULL;
 	rt_submit_result res;
 	struct cli_json w;
+	char nbuf[64];
 
 	optind = 0;
 	memset(&sb, 0, sizeof(sb));
 	while ((opt = getopt_long(argc, argv, CLI_PROGRESS_SHORTOPTS "h",
-	                          longopts, NULL)) != -1) {
+	                          reftrack_submit_opts, NULL)) != -1) {
 		if (cli_progress_option(opt))
 			continue;
 		switch (opt) {
-		case CLI_OPT_JOURNAL:
-			dir = optarg;
-			break;
 		case OPT_DRY_RUN:
 			dry = 1;
-			break;
-		case CLI_OPT_JSON:
-			json = 1;
 			break;
 		case 'h':
 			printf(submit_usage, cli_progname());
 			return EX_OK;
 		default:
-			return usage_error(argv[0], "unknown option");
+			return cli_bad_option(argc, argv, reftrack_submit_opts);
 		}
 	}
 	if (argc - optind != 1)
-		return usage_error(argv[0], "exactly one FILE (or -) expected");
+		return cli_usage_error("exactly one FILE (or -) expected");
 	file = argv[optind];
 
 	if (dry && json && strcmp(file, "-") == 0) {
@@ -318,8 +313,7 @@ int reftrack_cmd_submit(int argc, char **argv)
 	}
 
 	if (json) {
-		cli_json_init(&w, stdout, 1);
-		cli_json_object_begin(&w);
+		cli_json_begin_output(&w);
 		cli_json_kv_string(&w, "batch_id", res.batch_id);
 		cli_json_kv_uint(&w, "entries", res.nentries);
 		cli_json_key(&w, "first_seq");
@@ -355,17 +349,19 @@ int reftrack_cmd_submit(int argc, char **argv)
 	} else if (cli_quiet()) {
 		/* -q: the exit status says it. */
 	} else if (res.already_present) {
-		printf("batch %s: already submitted (%llu entries, seq %llu-%llu); "
+		printf("batch %s: already submitted (%s, seq %llu-%llu); "
 		       "nothing added\n",
-		       res.batch_id, (unsigned long long)res.nentries,
+		       res.batch_id,
+		       cli_plural(nbuf, res.nentries, "entry", "entries"),
 		       (unsigned long long)res.first_seq,
 		       (unsigned long long)(res.first_seq + res.nentries - 1));
 	} else if (dry) {
-		printf("batch %s: %llu entries, valid (dry run, nothing written)\n",
-		       res.batch_id, (unsigned long long)res.nentries);
+		printf("batch %s: %s, valid (dry run, nothing written)\n",
+		       res.batch_id,
+		       cli_plural(nbuf, res.nentries, "entry", "entries"));
 	} else if (res.nentries) {
-		printf("batch %s: %llu entries submitted (seq %llu-%llu)\n",
-		       res.batch_id, (unsigned long long)res.nentries,
+		printf("batch %s: %s submitted (seq %llu-%llu)\n", res.batch_id,
+		       cli_plural(nbuf, res.nentries, "entry", "entries"),
 		       (unsigned long long)res.first_seq,
 		       (unsigned long long)(res.first_seq + res.nentries - 1));
 	} else {
@@ -380,13 +376,13 @@ done:
 /* ---- status ------------------------------------------------------------------- */
 
 static const char status_usage[] =
-	"Usage: %s status [--journal DIR] [--json] [--limit N]\n"
+	"Usage: %s status [--journal DIR] [-f FORMAT] [--limit N]\n"
 	"\n"
 	"Shows the journal: entries by state, every batch with its counts, and\n"
 	"the failed and needs-review entries with their errors.\n"
 	"\n"
 	JOURNAL_USAGE
-	"      --json             print a JSON object (schemas/status.schema.json)\n"
+	"                         (JSON: schemas/status.schema.json)\n"
 	"      --limit N          list at most N failed entries (default 50;\n"
 	"                         0: all)\n"
 	"  -h, --help             this text\n"
@@ -400,7 +396,7 @@ struct status_ctx {
 static int status_batch(void *arg, const rt_journal_batch *b)
 {
 	struct status_ctx *c = arg;
-	char when[32];
+	char when[32], nbuf[64];
 	int s, first = 1;
 
 	iso_time(when, b->submitted_ns);
@@ -415,8 +411,8 @@ static int status_batch(void *arg, const rt_journal_batch *b)
 		cli_json_object_end(c->w);
 		return 0;
 	}
-	printf("  %s\n    file %s\n    submitted %s, %llu entries", b->id,
-	       b->file_name, when, (unsigned long long)b->nentries);
+	printf("  %s\n    file %s\n    submitted %s, %s", b->id, b->file_name,
+	       when, cli_plural(nbuf, b->nentries, "entry", "entries"));
 	if (b->nentries)
 		printf(" (seq %llu-%llu)", (unsigned long long)b->first_seq,
 		       (unsigned long long)(b->first_seq + b->nentries - 1));
@@ -515,18 +511,18 @@ static int status_problems(struct status_ctx *c, rt_journal_txn *t,
 	return 0;
 }
 
+const struct option reftrack_status_opts[] = {
+	{ "limit", required_argument, NULL, OPT_LIMIT },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 }
+};
+
 int reftrack_cmd_status(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "journal", required_argument, NULL, CLI_OPT_JOURNAL },
-		{ "json", no_argument, NULL, CLI_OPT_JSON },
-		{ "limit", required_argument, NULL, OPT_LIMIT },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
-	const char *dir = NULL;
+	const char *dir = cli_common.journal;
 	unsigned long limit = 50;
-	int opt, json = 0, rc, s, status = EX_OK;
+	int opt, json = cli_common.format != CLI_FORMAT_PLAIN, rc, s,
+	         status = EX_OK;
 	rt_journal *j = NULL;
 	rt_journal_txn *t = NULL;
 	rt_journal_stat st;
@@ -536,14 +532,9 @@ int reftrack_cmd_status(int argc, char **argv)
 	char when[32];
 
 	optind = 0;
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "h", reftrack_status_opts,
+	                          NULL)) != -1) {
 		switch (opt) {
-		case CLI_OPT_JOURNAL:
-			dir = optarg;
-			break;
-		case CLI_OPT_JSON:
-			json = 1;
-			break;
 		case OPT_LIMIT:
 			limit = cli_parse_ulong("--limit", optarg, ULONG_MAX);
 			break;
@@ -551,11 +542,11 @@ int reftrack_cmd_status(int argc, char **argv)
 			printf(status_usage, cli_progname());
 			return EX_OK;
 		default:
-			return usage_error(argv[0], "unknown option");
+			return cli_bad_option(argc, argv, reftrack_status_opts);
 		}
 	}
 	if (optind != argc)
-		return usage_error(argv[0], "no operands expected");
+		return cli_usage_error("unexpected argument '%s'", argv[optind]);
 	if ((status = open_journal(&j, dir, RT_JOURNAL_NOCREATE)))
 		return status;
 
@@ -571,9 +562,8 @@ int reftrack_cmd_status(int argc, char **argv)
 		total += counts[s];
 
 	if (json) {
-		cli_json_init(&w, stdout, 1);
+		cli_json_begin_output(&w);
 		c.w = &w;
-		cli_json_object_begin(&w);
 		cli_json_key(&w, "journal");
 		cli_json_object_begin(&w);
 		cli_json_kv_string(&w, "dir", rt_journal_dir(j));
@@ -630,13 +620,12 @@ done:
 /* ---- show-entry ------------------------------------------------------------------ */
 
 static const char show_entry_usage[] =
-	"Usage: %s show-entry [--journal DIR] [--json] SEQ\n"
+	"Usage: %s show-entry [--journal DIR] [-f FORMAT] SEQ\n"
 	"\n"
 	"Shows journal entry SEQ: its request, state, attempts, last error,\n"
 	"outcome and times.\n"
 	"\n"
 	JOURNAL_USAGE
-	"      --json             print a JSON object\n"
 	"  -h, --help             this text\n"
 	"\n"
 	"Exit status: 0, 64 usage, 65 unusable journal, 66 no such entry or\n"
@@ -646,7 +635,7 @@ static int show_entry_json(const rt_journal_entry *e)
 {
 	struct cli_json w;
 
-	cli_json_init(&w, stdout, 1);
+	cli_json_init(&w, stdout, cli_common.format == CLI_FORMAT_JSON_PRETTY);
 	cli_json_entry(&w, e);
 	return cli_json_finish(&w);
 }
@@ -686,39 +675,35 @@ static void show_entry_text(const rt_journal_entry *e)
 		printf("done        %s\n", iso_time(when, e->done_ns));
 }
 
+const struct option reftrack_show_entry_opts[] = {
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 }
+};
+
 int reftrack_cmd_show_entry(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "journal", required_argument, NULL, CLI_OPT_JOURNAL },
-		{ "json", no_argument, NULL, CLI_OPT_JSON },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
-	const char *dir = NULL;
+	const char *dir = cli_common.journal;
 	unsigned long seq;
-	int opt, json = 0, rc, status = EX_OK;
+	int opt, json = cli_common.format != CLI_FORMAT_PLAIN, rc = 0,
+	         status = EX_OK;
 	rt_journal *j = NULL;
 	rt_journal_txn *t = NULL;
 	rt_journal_entry *e = NULL;
 
 	optind = 0;
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "h", reftrack_show_entry_opts,
+	                          NULL)) != -1) {
 		switch (opt) {
-		case CLI_OPT_JOURNAL:
-			dir = optarg;
-			break;
-		case CLI_OPT_JSON:
-			json = 1;
-			break;
 		case 'h':
 			printf(show_entry_usage, cli_progname());
 			return EX_OK;
 		default:
-			return usage_error(argv[0], "unknown option");
+			return cli_bad_option(argc, argv,
+			                      reftrack_show_entry_opts);
 		}
 	}
 	if (argc - optind != 1)
-		return usage_error(argv[0], "exactly one SEQ expected");
+		return cli_usage_error("exactly one SEQ expected");
 	seq = cli_parse_ulong("SEQ", argv[optind], ULONG_MAX);
 	if ((status = open_journal(&j, dir, RT_JOURNAL_NOCREATE)))
 		return status;

@@ -32,27 +32,24 @@ static void prune_usage(FILE *out)
 	fprintf(out,
 	        "usage: reftrack prune [--journal DIR] --done-older-than "
 	        "DURATION\n"
-	        "                      [--batch-retention DURATION] [--json]\n"
+	        "                      [--batch-retention DURATION] [-f FORMAT]\n"
 	        "Deletes done and skipped entries that finished more than "
 	        "DURATION ago.\nFailed, needs-review, blocked, pending and "
 	        "in-flight entries are never\npruned.  A batch whose entries "
 	        "are all gone keeps a small record, so that\nthe same file "
 	        "submitted again is still a duplicate; those records are\n"
 	        "forgotten after --batch-retention.\n"
-	        "      --journal DIR      journal directory (default: "
-	        "$REFTRACK_JOURNAL, then\n"
-	        "                         /var/lib/reftrack/journal for root, "
-	        "else\n"
-	        "                         $XDG_STATE_HOME/reftrack/journal)\n"
+	        CLI_COMMON_USAGE
 	        "      --done-older-than DURATION  30s, 15m, 12h, 7d, 2w "
-	        "(required; 0 prunes\n"
-	        "                         every done and skipped entry)\n"
+	        "(required; a unit is\n"
+	        "                         required, 0 prunes every done and "
+	        "skipped entry)\n"
 	        "      --batch-retention DURATION  forget the records of "
 	        "emptied batches\n"
 	        "                         submitted longer ago (default 90d; "
 	        "never keeps them)\n"
 	        "      --dry-run          count what would go; delete nothing\n"
-	        "      --json             print the result as JSON\n"
+	        "  -h, --help             this text\n"
 	        "Exit status: 0, 64 usage, 65 unusable journal, 66 no journal "
 	        "there.\n");
 }
@@ -76,45 +73,39 @@ static int64_t cutoff(int64_t now, long long seconds)
 	return c > 0 ? c : 0;
 }
 
+const struct option reftrack_prune_opts[] = {
+	{ "done-older-than", required_argument, NULL, OPT_DONE_OLDER },
+	{ "batch-retention", required_argument, NULL, OPT_BATCH_RETENTION },
+	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+	{ "help", no_argument, NULL, CLI_OPT_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
 int reftrack_cmd_prune(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "journal", required_argument, NULL, CLI_OPT_JOURNAL },
-		{ "done-older-than", required_argument, NULL, OPT_DONE_OLDER },
-		{ "batch-retention", required_argument, NULL,
-		  OPT_BATCH_RETENTION },
-		{ "json", no_argument, NULL, CLI_OPT_JSON },
-		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
-		{ "help", no_argument, NULL, CLI_OPT_HELP },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *dir = NULL;
+	const char *dir = cli_common.journal;
 	int dry = 0;
 	long long older = -2, batches = DEFAULT_BATCH_RETENTION;
-	int opt, rc, json = 0, status = EX_OK;
+	int opt, rc, json = cli_common.format != CLI_FORMAT_PLAIN,
+	             status = EX_OK;
 	rt_journal *j = NULL;
 	rt_prune_opts o;
 	rt_prune_result res;
 	struct cli_json w;
-	char path[4200];
+	char path[4200], nbuf[64], bbuf[64];
 	struct stat st;
 	int64_t now;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "h", reftrack_prune_opts,
+	                          NULL)) != -1) {
 		switch (opt) {
-		case CLI_OPT_JOURNAL:
-			dir = optarg;
-			break;
 		case OPT_DONE_OLDER:
 			older = cli_parse_duration("--done-older-than", optarg, 0);
 			break;
 		case OPT_BATCH_RETENTION:
 			batches = cli_parse_duration("--batch-retention", optarg,
-			                             1);
-			break;
-		case CLI_OPT_JSON:
-			json = 1;
+			                             CLI_DUR_NEVER);
 			break;
 		case OPT_DRY_RUN:
 			dry = 1;
@@ -124,18 +115,14 @@ int reftrack_cmd_prune(int argc, char **argv)
 			prune_usage(stdout);
 			return EX_OK;
 		default:
-			prune_usage(stderr);
-			return EX_USAGE;
+			return cli_bad_option(argc, argv, reftrack_prune_opts);
 		}
 	}
-	if ((status = cli_no_operands("prune", argc, argv, optind)))
-		return status;
-	if (older < 0) {
-		/* No default here: deleting history is asked for explicitly. */
-		cli_warn("prune: --done-older-than DURATION is required");
-		prune_usage(stderr);
-		return EX_USAGE;
-	}
+	if (optind != argc)
+		return cli_usage_error("unexpected argument '%s'", argv[optind]);
+	/* No default here: deleting history is asked for explicitly. */
+	if (older < 0)
+		return cli_usage_error("--done-older-than DURATION is required");
 
 	if ((status = cli_journal_open(&j, dir, RT_JOURNAL_NOCREATE)))
 		return status;
@@ -155,9 +142,9 @@ int reftrack_cmd_prune(int argc, char **argv)
 	}
 	if (rc != 0) {
 		/* What was committed before the failure stays pruned. */
-		cli_warn("%s (%llu entries pruned before that)",
-		         rt_journal_errmsg(j),
-		         (unsigned long long)res.entries_total);
+		cli_warn("%s (%s pruned before that)", rt_journal_errmsg(j),
+		         cli_plural(nbuf, res.entries_total, "entry",
+		                    "entries"));
 		status = cli_exit_code(rc);
 		goto done;
 	}
@@ -165,8 +152,7 @@ int reftrack_cmd_prune(int argc, char **argv)
 	if (stat(path, &st) != 0)
 		st.st_size = 0;
 	if (json) {
-		cli_json_init(&w, stdout, 1);
-		cli_json_object_begin(&w);
+		cli_json_begin_output(&w);
 		cli_json_kv_string(&w, "journal", rt_journal_dir(j));
 		cli_json_kv_uint(&w, "entries", res.entries_total);
 		cli_json_kv_uint(&w, "done", res.entries[RT_ENTRY_DONE]);
@@ -181,20 +167,21 @@ int reftrack_cmd_prune(int argc, char **argv)
 			status = EX_IOERR;
 		}
 	} else if (dry) {
-		printf("prune (dry run): %llu entries would go (%llu done, %llu "
-		       "skipped), %llu batch records would be forgotten; "
-		       "nothing was deleted\n",
-		       (unsigned long long)res.entries_total,
+		printf("prune (dry run): %s would go (%llu done, %llu "
+		       "skipped), %s would be forgotten; nothing was deleted\n",
+		       cli_plural(nbuf, res.entries_total, "entry", "entries"),
 		       (unsigned long long)res.entries[RT_ENTRY_DONE],
 		       (unsigned long long)res.entries[RT_ENTRY_SKIPPED],
-		       (unsigned long long)res.batches_forgotten);
+		       cli_plural(bbuf, res.batches_forgotten, "batch record",
+		                  "batch records"));
 	} else {
-		printf("prune: %llu entries (%llu done, %llu skipped), %llu "
-		       "batch records forgotten; data.mdb is %lld bytes\n",
-		       (unsigned long long)res.entries_total,
+		printf("prune: %s (%llu done, %llu skipped), %s forgotten; "
+		       "data.mdb is %lld bytes\n",
+		       cli_plural(nbuf, res.entries_total, "entry", "entries"),
 		       (unsigned long long)res.entries[RT_ENTRY_DONE],
 		       (unsigned long long)res.entries[RT_ENTRY_SKIPPED],
-		       (unsigned long long)res.batches_forgotten,
+		       cli_plural(bbuf, res.batches_forgotten, "batch record",
+		                  "batch records"),
 		       (long long)st.st_size);
 	}
 done:

@@ -36,36 +36,33 @@ static void replay_usage(FILE *out)
 {
 	fprintf(out,
 	        "usage: reftrack replay [--journal DIR] [OPTIONS]\n"
-	        "       reftrack replay --dry-run [--batch ID] [--json] "
+	        "       reftrack replay --dry-run [--batch ID] [-f FORMAT] "
 	        "[OPTIONS]\n"
 	        "Applies the journal's pending entries to the cluster; with "
 	        "--dry-run, reads\nthe trackers and says what each entry "
 	        "would do, writing nothing.\n"
-	        "      --journal DIR      journal directory (default: "
-	        "$REFTRACK_JOURNAL, then\n"
-	        "                         /var/lib/reftrack/journal for root, "
-	        "else\n"
-	        "                         $XDG_STATE_HOME/reftrack/journal or\n"
-	        "                         ~/.local/state/reftrack/journal)\n"
+	        CLI_COMMON_USAGE
 	        "      --inflight N       trackers in flight at once (default "
 	        "128)\n"
 	        "      --max-attempts N   tries of an entry on transient errors "
 	        "(default 8)\n"
-	        "      --max-time SEC     stop starting entries after SEC "
-	        "seconds\n"
-	        "      --wait[=SEC]       wait for a replay already running "
-	        "(for ever, or SEC)\n"
+	        "      --max-time DURATION  stop starting entries after this "
+	        "long (5m; bare:\n"
+	        "                         seconds)\n"
+	        "      --wait[=DURATION]  wait for a replay already running "
+	        "(for ever, or\n"
+	        "                         this long)\n"
 	        "      --dry-run          plan every entry as a replay would and "
 	        "print what it\n"
 	        "                         would do; nothing is written\n"
 	        "      --batch ID         with --dry-run: show only the "
 	        "entries of batch ID\n"
-	        "      --json             print the summary (and a dry run's "
-	        "entries) as JSON\n"
 	        CLI_PROGRESS_USAGE
-	        "  -c, --conf FILE, --id ID, -n, --name NAME, --keyring FILE,\n"
-	        "      --op-timeout SEC   as for every subcommand "
-	        "(`reftrack --help`)\n"
+	        "  -c, --conf FILE, -i, --id, --user ID, -n, --name NAME, -k, "
+	        "--keyring FILE,\n"
+	        "      --cluster NAME, --op-timeout DURATION, --CEPH-OPTION VALUE "
+	        "as for every\n"
+	        "                         subcommand (`reftrack --help`)\n"
 	        "  -h, --help             this text\n"
 	        "Exit status: 0 all done, 1 failed, blocked or needs-review "
 	        "entries need an\noperator, 64 usage, 65 unusable journal, "
@@ -88,8 +85,7 @@ static void print_summary(const rt_replay_stats *s, double secs, int json,
 	if (json) {
 		struct cli_json w;
 
-		cli_json_init(&w, stdout, 0);
-		cli_json_object_begin(&w);
+		cli_json_begin_output(&w);
 		cli_json_kv_string(&w, "journal", dir);
 		cli_json_kv_uint(&w, "total", s->total);
 		cli_json_kv_uint(&w, "applied", s->applied);
@@ -293,8 +289,13 @@ static int dry_run(const char *dir, const char *batch, int json,
 		rt_journal_txn_abort(t);
 		rt_journal_batch_free(b);
 		if (rc != 0) {
-			cli_warn("replay: %s", rt_journal_errmsg(j));
-			status = rc == RT_EINVAL ? EX_USAGE : cli_exit_code(rc);
+			if (rc == RT_EINVAL)
+				status = cli_usage_error("%s",
+				                         rt_journal_errmsg(j));
+			else
+				cli_warn("%s", rt_journal_errmsg(j));
+			if (rc != RT_EINVAL)
+				status = cli_exit_code(rc);
 			goto done;
 		}
 	}
@@ -309,8 +310,7 @@ static int dry_run(const char *dir, const char *batch, int json,
 		 * no bar then. */
 		if (isatty(STDOUT_FILENO))
 			cli_progress_option(CLI_OPT_NO_PROGRESS);
-		cli_json_init(&w, stdout, 0);
-		cli_json_object_begin(&w);
+		cli_json_begin_output(&w);
 		cli_json_kv_string(&w, "journal", rt_journal_dir(j));
 		cli_json_kv_bool(&w, "dry_run", 1);
 		cli_json_kv_string(&w, "batch_id", batch);
@@ -349,73 +349,60 @@ done:
 	return status;
 }
 
+const struct option reftrack_replay_opts[] = {
+	CLI_REPLAY_LONGOPTS,
+	CLI_PROGRESS_LONGOPTS,
+	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+	{ "batch", required_argument, NULL, OPT_BATCH },
+	{ "help", no_argument, NULL, CLI_OPT_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
 int reftrack_cmd_replay(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		CLI_CONN_LONGOPTS,
-		{ "journal", required_argument, NULL, CLI_OPT_JOURNAL },
-		{ "json", no_argument, NULL, CLI_OPT_JSON },
-		CLI_REPLAY_LONGOPTS,
-		CLI_PROGRESS_LONGOPTS,
-		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
-		{ "batch", required_argument, NULL, OPT_BATCH },
-		{ "help", no_argument, NULL, CLI_OPT_HELP },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *batch = NULL;
 	int dry = 0;
-	struct cli_conn conn;
+	struct cli_conn conn = cli_common.conn;
 	struct cli_replay_args ra;
 	rt_replay_stats stats;
 	rt_journal *j = NULL;
 	rt_journal_lock *lock = NULL;
-	const char *dir = NULL;
+	const char *dir = cli_common.journal;
 	uint64_t pending = 0, need = 0;
 	int64_t attention = -1;
 	const char *why = NULL;
-	int opt, rc, json = 0, status = EX_OK;
+	int opt, rc, json = cli_common.format != CLI_FORMAT_PLAIN,
+	             status = EX_OK;
 	double start;
 
 	memset(&stats, 0, sizeof(stats));
 	cli_replay_args_init(&ra);
-	cli_conn_init(&conn);
 	optind = 1;
-	while ((opt = getopt_long(argc, argv,
-	                          CLI_CONN_SHORTOPTS CLI_PROGRESS_SHORTOPTS "h",
-	                          longopts, NULL)) != -1) {
-		if (cli_conn_option(&conn, opt, optarg) ||
-		    cli_replay_option(&ra, opt, optarg) ||
+	while ((opt = getopt_long(argc, argv, CLI_PROGRESS_SHORTOPTS "h",
+	                          reftrack_replay_opts, NULL)) != -1) {
+		if (cli_replay_option(&ra, opt, optarg) ||
 		    cli_progress_option(opt))
 			continue;
 		switch (opt) {
-		case CLI_OPT_JOURNAL:
-			dir = optarg;
-			break;
 		case OPT_DRY_RUN:
 			dry = 1;
 			break;
 		case OPT_BATCH:
 			batch = optarg;
 			break;
-		case CLI_OPT_JSON:
-			json = 1;
-			break;
 		case 'h':
 		case CLI_OPT_HELP:
 			replay_usage(stdout);
 			return EX_OK;
 		default:
-			replay_usage(stderr);
-			return EX_USAGE;
+			return cli_bad_option(argc, argv, reftrack_replay_opts);
 		}
 	}
-	if ((status = cli_no_operands("replay", argc, argv, optind)))
-		return status;
-	if (batch && !dry) {
-		cli_warn("replay: --batch goes with --dry-run (a replay applies "
-		         "every batch, in seq order)");
-		return EX_USAGE;
-	}
+	if (optind != argc)
+		return cli_usage_error("unexpected argument '%s'", argv[optind]);
+	if (batch && !dry)
+		return cli_usage_error("--batch goes with --dry-run (a replay "
+		                       "applies every batch, in seq order)");
 	if (dry)
 		return dry_run(dir, batch, json, &conn, &ra.opts);
 
@@ -484,7 +471,7 @@ done:
 static void operator_usage(const char *sub, FILE *out)
 {
 	if (strcmp(sub, "retry") == 0)
-		fprintf(out, "usage: reftrack retry [--journal DIR] "
+		fprintf(out, "usage: reftrack retry [--journal DIR] [-f FORMAT] "
 		             "(--failed | --entry SEQ | --batch ID)\n"
 		             "Puts failed, blocked and needs-review entries back "
 		             "to pending: all of\nthem, one entry, or those of one "
@@ -495,43 +482,68 @@ static void operator_usage(const char *sub, FILE *out)
 		             "      --entry SEQ        entry SEQ only\n"
 		             "      --batch ID         the entries of batch ID\n");
 	else
-		fprintf(out, "usage: reftrack skip [--journal DIR] SEQ --reason "
-		             "TEXT\n"
+		fprintf(out, "usage: reftrack skip [--journal DIR] [-f FORMAT] SEQ "
+		             "--reason TEXT\n"
 		             "Marks an entry skipped, so that it is never applied "
 		             "and later entries of\nits tracker go on.\n"
 		             "      --reason TEXT      why (required); kept as the "
 		             "entry's error text\n");
-	fprintf(out, "      --journal DIR      journal directory (default as "
-	             "for replay)\n"
+	fprintf(out, CLI_COMMON_USAGE
 	             "  -h, --help             this text\n"
 	             "Exit status: 0 done, 64 usage, 65 the entry's state does "
 	             "not allow it or\nunusable journal, 66 no such journal, "
 	             "entry or batch, 75 journal busy\n(a replay is running).\n");
 }
 
+/* retry's and skip's options: one table, each refuses the other's. */
+const struct option reftrack_operator_opts[] = {
+	{ "failed", no_argument, NULL, OPT_FAILED },
+	{ "entry", required_argument, NULL, OPT_ENTRY },
+	{ "batch", required_argument, NULL, OPT_BATCH },
+	{ "reason", required_argument, NULL, OPT_REASON },
+	{ "help", no_argument, NULL, CLI_OPT_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int print_operator(int is_retry, uint64_t seq, uint64_t count)
+{
+	struct cli_json w;
+	char nbuf[64];
+
+	if (cli_common.format == CLI_FORMAT_PLAIN) {
+		if (is_retry)
+			printf("retry: %s back to pending\n",
+			       cli_plural(nbuf, count, "entry", "entries"));
+		else
+			printf("skip: entry %llu skipped\n",
+			       (unsigned long long)seq);
+		return fflush(stdout) == 0 ? 0 : -1;
+	}
+	cli_json_begin_output(&w);
+	cli_json_kv_string(&w, "command", is_retry ? "retry" : "skip");
+	if (is_retry) {
+		cli_json_kv_uint(&w, "entries", count);
+	} else {
+		cli_json_kv_uint(&w, "seq", seq);
+		cli_json_kv_uint(&w, "entries", 1);
+	}
+	cli_json_object_end(&w);
+	return cli_json_finish(&w);
+}
+
 static int run_operator(int argc, char **argv, int is_retry)
 {
-	static const struct option longopts[] = {
-		{ "journal", required_argument, NULL, CLI_OPT_JOURNAL },
-		{ "failed", no_argument, NULL, OPT_FAILED },
-		{ "entry", required_argument, NULL, OPT_ENTRY },
-		{ "batch", required_argument, NULL, OPT_BATCH },
-		{ "reason", required_argument, NULL, OPT_REASON },
-		{ "help", no_argument, NULL, CLI_OPT_HELP },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *sub = argv[0], *dir = NULL, *batch = NULL, *reason = NULL;
+	const char *sub = argv[0], *dir = cli_common.journal, *batch = NULL,
+		   *reason = NULL;
 	uint64_t seq = 0, count = 0;
 	int opt, rc, failed = 0, status = EX_OK, nsel;
 	rt_journal_lock *lock = NULL;
 	rt_journal *j = NULL;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "h", reftrack_operator_opts,
+	                          NULL)) != -1) {
 		switch (opt) {
-		case CLI_OPT_JOURNAL:
-			dir = optarg;
-			break;
 		case OPT_FAILED:
 			failed = 1;
 			break;
@@ -549,44 +561,42 @@ static int run_operator(int argc, char **argv, int is_retry)
 			operator_usage(sub, stdout);
 			return EX_OK;
 		default:
-			operator_usage(sub, stderr);
-			return EX_USAGE;
+			return cli_bad_option(argc, argv,
+			                      reftrack_operator_opts);
 		}
 	}
 	if (is_retry) {
 		nsel = failed + (seq != 0) + (batch != NULL);
-		if (nsel != 1 || optind != argc || reason) {
-			cli_warn("retry: give exactly one of --failed, --entry "
-			         "SEQ, --batch ID");
-			operator_usage(sub, stderr);
-			return EX_USAGE;
-		}
+		if (nsel != 1 || optind != argc || reason)
+			return cli_usage_error("give exactly one of --failed, "
+			                       "--entry SEQ, --batch ID");
 	} else {
 		if (optind + 1 != argc || !reason || !reason[0] || failed ||
-		    batch) {
-			cli_warn("skip: give one SEQ and --reason TEXT");
-			operator_usage(sub, stderr);
-			return EX_USAGE;
-		}
+		    batch)
+			return cli_usage_error("give one SEQ and --reason TEXT");
 		seq = cli_parse_ulong("SEQ", argv[optind], (unsigned long)-1);
 	}
 
 	rc = rt_journal_open(&j, dir, RT_JOURNAL_NOCREATE);
 	if (rc == 0)
 		rc = rt_journal_lock_take(&lock, j, 0);
+	if (rc == RT_EBUSY) {
+		cli_warn("%s", rt_journal_errmsg(j));
+		status = EX_TEMPFAIL;
+		goto done;
+	}
 	if (rc == 0)
 		rc = is_retry ? rt_replay_retry(&count, j, seq, batch)
 		              : rt_replay_skip(j, seq, reason);
 	if (rc != 0) {
 		cli_warn("%s", j ? rt_journal_errmsg(j) : rt_strerror(rc));
-		status = cli_exit_code(rc);
+		status = rc == RT_EINVAL ? EX_DATAERR : cli_exit_code(rc);
 		goto done;
 	}
-	if (is_retry)
-		printf("retry: %llu entries back to pending\n",
-		       (unsigned long long)count);
-	else
-		printf("skip: entry %llu skipped\n", (unsigned long long)seq);
+	if (print_operator(is_retry, seq, count) != 0) {
+		cli_warn("writing the output:");
+		status = EX_IOERR;
+	}
 done:
 	rt_journal_lock_release(lock);
 	rt_journal_close(j);

@@ -76,22 +76,20 @@ static void run_usage(FILE *out)
 	        "FILE.error; apply pending entries; prune\nold done and skipped "
 	        "entries; write the metrics file.  Prints one summary\nline.\n"
 	        "      --spool DIR        the spool directory (required)\n"
-	        "      --journal DIR      journal directory (default: "
-	        "$REFTRACK_JOURNAL, then\n"
-	        "                         /var/lib/reftrack/journal for root, "
-	        "else\n"
-	        "                         $XDG_STATE_HOME/reftrack/journal)\n"
-	        "      --max-time SEC     time budget of the whole run; what is "
-	        "left waits for\n"
-	        "                         the next run (default: none)\n"
-	        "      --wait[=SEC]       wait for a run or replay holding the "
+	        CLI_COMMON_USAGE
+	        "                         (json: the log, one JSON object per "
+	        "line on stdout)\n"
+	        "      --max-time DURATION  time budget of the whole run (5m; "
+	        "bare: seconds);\n"
+	        "                         what is left waits for the next run "
+	        "(default: none)\n"
+	        "      --wait[=DURATION]  wait for a run or replay holding the "
 	        "journal (for\n"
-	        "                         ever, or SEC); default: exit 75 at "
-	        "once\n"
+	        "                         ever, or this long); default: exit 75 "
+	        "at once\n"
 	        "      --metrics-file PATH  write Prometheus metrics there "
 	        "(textfile collector)\n"
-	        "      --log-format text|json  json: one JSON object per line "
-	        "on stdout\n"
+	        "      --log-format text|json  as --format plain|json\n"
 	        "      --retention DURATION  prune done and skipped entries "
 	        "older than this\n"
 	        "                         (30s, 15m, 12h, 7d, 2w or never; "
@@ -112,9 +110,12 @@ static void run_usage(FILE *out)
 	        "128)\n"
 	        "      --max-attempts N   tries of an entry on transient errors "
 	        "(default 8)\n"
-	        "  -c, --conf FILE, --id ID, -n, --name NAME, --keyring FILE,\n"
-	        "      --op-timeout SEC   as for every subcommand "
-	        "(`reftrack --help`)\n"
+	        "  -c, --conf FILE, -i, --id, --user ID, -n, --name NAME, -k, "
+	        "--keyring FILE,\n"
+	        "      --cluster NAME, --op-timeout DURATION, --CEPH-OPTION VALUE "
+	        "as for every\n"
+	        "                         subcommand (`reftrack --help`)\n"
+	        "  -h, --help             this text\n"
 	        "Exit status: 0 all done, 1 entries or spool files need an "
 	        "operator, 75 work\nleft for a later run (journal busy, cluster "
 	        "unreachable, time budget spent,\ninterrupted), 66 no spool "
@@ -349,35 +350,34 @@ static void summary(const struct run *r, const char *journal_dir)
 	            attention, why, r->rep.exit_status);
 }
 
+const struct option reftrack_run_opts[] = {
+	CLI_REPLAY_LONGOPTS,
+	{ "spool", required_argument, NULL, OPT_SPOOL },
+	{ "metrics-file", required_argument, NULL, OPT_METRICS_FILE },
+	{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
+	{ "retention", required_argument, NULL, OPT_RETENTION },
+	{ "batch-retention", required_argument, NULL, OPT_BATCH_RETENTION },
+	{ "backup", required_argument, NULL, OPT_BACKUP },
+	{ "backup-keep", required_argument, NULL, OPT_BACKUP_KEEP },
+	{ "help", no_argument, NULL, CLI_OPT_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
 static void parse_args(struct run *r, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		CLI_CONN_LONGOPTS,
-		CLI_REPLAY_LONGOPTS,
-		{ "journal", required_argument, NULL, CLI_OPT_JOURNAL },
-		{ "spool", required_argument, NULL, OPT_SPOOL },
-		{ "metrics-file", required_argument, NULL, OPT_METRICS_FILE },
-		{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
-		{ "retention", required_argument, NULL, OPT_RETENTION },
-		{ "batch-retention", required_argument, NULL,
-		  OPT_BATCH_RETENTION },
-		{ "backup", required_argument, NULL, OPT_BACKUP },
-		{ "backup-keep", required_argument, NULL, OPT_BACKUP_KEEP },
-		{ "help", no_argument, NULL, CLI_OPT_HELP },
-		{ NULL, 0, NULL, 0 },
-	};
 	int opt;
 
+	r->conn = cli_common.conn;
+	r->journal_arg = cli_common.journal;
+	/* run's output is its log: --format json is the JSON log. */
+	if (cli_common.format != CLI_FORMAT_PLAIN)
+		cli_log_set_format(CLI_LOG_JSON);
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, CLI_CONN_SHORTOPTS "h", longopts,
-	                          NULL)) != -1) {
-		if (cli_conn_option(&r->conn, opt, optarg) ||
-		    cli_replay_option(&r->ra, opt, optarg))
+	while ((opt = getopt_long(argc, argv, "h", reftrack_run_opts, NULL)) !=
+	       -1) {
+		if (cli_replay_option(&r->ra, opt, optarg))
 			continue;
 		switch (opt) {
-		case CLI_OPT_JOURNAL:
-			r->journal_arg = optarg;
-			break;
 		case OPT_SPOOL:
 			r->spool = optarg;
 			break;
@@ -389,13 +389,17 @@ static void parse_args(struct run *r, int argc, char **argv)
 				cli_die(EX_USAGE, "--log-format: '%s' is neither "
 				                  "text nor json",
 				        optarg);
+			cli_common.format = cli_log_get_format() == CLI_LOG_JSON
+			                        ? CLI_FORMAT_JSON
+			                        : CLI_FORMAT_PLAIN;
 			break;
 		case OPT_RETENTION:
-			r->retention = cli_parse_duration("--retention", optarg, 1);
+			r->retention = cli_parse_duration("--retention", optarg,
+			                                  CLI_DUR_NEVER);
 			break;
 		case OPT_BATCH_RETENTION:
 			r->batch_retention = cli_parse_duration(
-				"--batch-retention", optarg, 1);
+				"--batch-retention", optarg, CLI_DUR_NEVER);
 			break;
 		case OPT_BACKUP:
 			r->backup = optarg;
@@ -411,14 +415,14 @@ static void parse_args(struct run *r, int argc, char **argv)
 			run_usage(stdout);
 			exit(EX_OK);
 		default:
-			run_usage(stderr);
-			exit(EX_USAGE);
+			exit(cli_finish(cli_bad_option(argc, argv,
+			                               reftrack_run_opts)));
 		}
 	}
 	if (optind != argc)
-		cli_die(EX_USAGE, "run: unexpected argument '%s'", argv[optind]);
+		cli_die(EX_USAGE, "unexpected argument '%s'", argv[optind]);
 	if (!r->spool || !r->spool[0])
-		cli_die(EX_USAGE, "run: --spool DIR is required");
+		cli_die(EX_USAGE, "--spool DIR is required");
 }
 
 int reftrack_cmd_run(int argc, char **argv)
@@ -435,7 +439,6 @@ int reftrack_cmd_run(int argc, char **argv)
 	r.retention = DEFAULT_RETENTION;
 	r.backup_keep = REFTRACK_BACKUP_KEEP;
 	r.batch_retention = DEFAULT_BATCH_RETENTION;
-	cli_conn_init(&r.conn);
 	cli_replay_args_init(&r.ra);
 	parse_args(&r, argc, argv);
 

@@ -35,13 +35,22 @@ static void usage(const char *sub, FILE *out)
 		fprintf(out, "usage: reftrack show [OPTIONS] TRACKER\n"
 		             "Prints the tracker's object version, refcount and "
 		             "every key with its type.\n");
-	fprintf(out, "      --json             print a JSON object instead\n"
+	fprintf(out, "  -f, --format FORMAT    plain, json or json-pretty\n"
+	             "  -h, --help             this text\n"
+	             "Connection options (`reftrack --help`), before or after "
+	             "the subcommand:\n"
 	             CLI_CONN_USAGE
 	             "Exit status: 0 done, 64 usage, 65 bad input or corrupt "
 	             "tracker, 66 no such\npool or tracker, 69 cluster "
 	             "unreachable, 75 conflict or timeout after\nretries, "
 	             "77 permission denied, 78 Ceph configuration unusable.\n");
 }
+
+const struct option reftrack_tracker_opts[] = {
+	{ "mask", no_argument, NULL, OPT_MASK },
+	{ "help", no_argument, NULL, CLI_OPT_HELP },
+	{ NULL, 0, NULL, 0 },
+};
 
 struct tracker_args {
 	struct cli_conn conn;
@@ -56,32 +65,19 @@ struct tracker_args {
 static int parse_args(struct tracker_args *a, int argc, char **argv,
                       size_t min_keys, int allow_mask)
 {
-	static const struct option longopts[] = {
-		CLI_CONN_LONGOPTS,
-		{ "json", no_argument, NULL, CLI_OPT_JSON },
-		{ "mask", no_argument, NULL, OPT_MASK },
-		{ "help", no_argument, NULL, CLI_OPT_HELP },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *sub = argv[0];
 	int opt;
 
 	memset(a, 0, sizeof(*a));
-	cli_conn_init(&a->conn);
+	a->conn = cli_common.conn;
+	a->json = cli_common.format != CLI_FORMAT_PLAIN;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, CLI_CONN_SHORTOPTS "h", longopts,
+	while ((opt = getopt_long(argc, argv, "h", reftrack_tracker_opts,
 	                          NULL)) != -1) {
-		if (cli_conn_option(&a->conn, opt, optarg))
-			continue;
 		switch (opt) {
-		case CLI_OPT_JSON:
-			a->json = 1;
-			break;
 		case OPT_MASK:
-			if (!allow_mask) {
-				cli_warn("%s: --mask goes with rm only", sub);
-				return EX_USAGE;
-			}
+			if (!allow_mask)
+				return cli_usage_error("--mask goes with rm only");
 			a->mask = 1;
 			break;
 		case 'h':
@@ -89,27 +85,18 @@ static int parse_args(struct tracker_args *a, int argc, char **argv,
 			usage(sub, stdout);
 			return -1;
 		default:
-			usage(sub, stderr);
-			return EX_USAGE;
+			return cli_bad_option(argc, argv, reftrack_tracker_opts);
 		}
 	}
-	if (optind >= argc) {
-		cli_warn("%s: no tracker given", sub);
-		usage(sub, stderr);
-		return EX_USAGE;
-	}
+	if (optind >= argc)
+		return cli_usage_error("no tracker given");
 	a->tracker = argv[optind++];
 	a->keys = argv + optind;
 	a->nkeys = (size_t)(argc - optind);
-	if (a->nkeys < min_keys) {
-		cli_warn("%s: no keys given", sub);
-		usage(sub, stderr);
-		return EX_USAGE;
-	}
-	if (min_keys == 0 && a->nkeys > 0) {
-		cli_warn("%s: unexpected argument '%s'", sub, a->keys[0]);
-		return EX_USAGE;
-	}
+	if (a->nkeys < min_keys)
+		return cli_usage_error("no keys given");
+	if (min_keys == 0 && a->nkeys > 0)
+		return cli_usage_error("unexpected argument '%s'", a->keys[0]);
 	return 0;
 }
 
@@ -128,9 +115,8 @@ static int print_outcome(const struct tracker_args *a, int is_add,
 	{
 		struct cli_json jw, *j = &jw;
 
-		cli_json_init(j, stdout, 0);
-
-		cli_json_object_begin(j);
+		cli_json_begin_output(j);
+		cli_json_kv_string(j, "command", is_add ? "add" : "rm");
 		cli_json_kv_string(j, "pool", a->conn.pool);
 		cli_json_kv_string(j, "namespace", a->conn.ns ? a->conn.ns : "");
 		cli_json_kv_string(j, "tracker", a->tracker);
@@ -231,9 +217,7 @@ static int print_info(const struct tracker_args *a, const rt_tracker_info *info)
 	{
 		struct cli_json jw, *j = &jw;
 
-		cli_json_init(j, stdout, 0);
-
-		cli_json_object_begin(j);
+		cli_json_begin_output(j);
 		cli_json_kv_string(j, "pool", a->conn.pool);
 		cli_json_kv_string(j, "namespace", a->conn.ns ? a->conn.ns : "");
 		cli_json_kv_string(j, "tracker", a->tracker);

@@ -185,6 +185,58 @@ static int set_opt(rt_cluster *c, const char *opt, const char *val)
 	return 0;
 }
 
+/* Hands opts->ceph_argv to librados' own parser; an argument it leaves
+ * over is an option it does not know. */
+static int apply_argv(rt_cluster *c, const rt_connect_opts *opts)
+{
+	const char **rest = calloc(opts->ceph_argc + 1, sizeof(*rest));
+	int r, rc = 0;
+
+	if (!rest)
+		return cluster_err(c, RT_ENOMEM, "out of memory");
+	r = rados_conf_parse_argv_remainder(c->rados, (int)opts->ceph_argc,
+	                                    (const char **)opts->ceph_argv,
+	                                    rest);
+	if (r < 0)
+		rc = cluster_err(c, RT_EINVAL, "cannot apply the Ceph options "
+		                 "given: %s", strerror(-r));
+	else if (rest[0])
+		rc = cluster_err(c, RT_EINVAL, "librados does not take the "
+		                 "option '%s'", rest[0]);
+	free(rest);
+	return rc;
+}
+
+int rt_ceph_option_kind(const char *name)
+{
+	char key[256], val[64];
+	rados_t r;
+	size_t i;
+	int kind = 0;
+
+	if (!name || !*name || strlen(name) >= sizeof(key))
+		return 0;
+	for (i = 0; name[i]; i++)
+		key[i] = name[i] == '-' ? '_' : name[i];
+	key[i] = '\0';
+	/* A handle that is never connected costs a few milliseconds and
+	 * knows every option with its current (default) value. */
+	if (rados_create2(&r, "ceph", DEFAULT_ENTITY, 0) < 0)
+		return RT_ENOMEM;
+	if (rados_conf_get(r, key, val, sizeof(val)) != -ENOENT) {
+		/* -ENAMETOOLONG: a value longer than val is no boolean. */
+		kind = strcmp(val, "true") == 0 || strcmp(val, "false") == 0
+		           ? RT_CEPH_OPT_FLAG
+		           : RT_CEPH_OPT_VALUE;
+	} else if (strncmp(key, "no_", 3) == 0 &&
+	           rados_conf_get(r, key + 3, val, sizeof(val)) == 0 &&
+	           (strcmp(val, "true") == 0 || strcmp(val, "false") == 0)) {
+		kind = RT_CEPH_OPT_FLAG;
+	}
+	rados_shutdown(r);
+	return kind;
+}
+
 /* Reads option `opt` into buf; "" if librados does not know it. */
 static const char *conf_get(rt_cluster *c, const char *opt, char *buf,
                             size_t size)
@@ -369,7 +421,10 @@ int rt_cluster_connect(rt_cluster **out, const rt_connect_opts *opts)
 		rc = cluster_err(c, RT_ENOMEM, "out of memory");
 		goto done;
 	}
-	r = rados_create2(&c->rados, "ceph", c->entity, 0);
+	r = rados_create2(&c->rados,
+	                  opts->cluster && *opts->cluster ? opts->cluster
+	                                                  : "ceph",
+	                  c->entity, 0);
 	if (r < 0) {
 		rc = r == -EINVAL
 		         ? cluster_err(c, RT_ECONFIG, "invalid entity name '%s' "
@@ -412,6 +467,10 @@ int rt_cluster_connect(rt_cluster **out, const rt_connect_opts *opts)
 			if ((rc = set_opt(c, timeouts[i], num)))
 				goto done;
 	}
+	/* Last, so that an explicit librados setting (say
+	 * --rados-osd-op-timeout) beats what the fields above implied. */
+	if (opts->ceph_argc && (rc = apply_argv(c, opts)))
+		goto done;
 
 	rc = check_setup(c, where);
 	if (rc)

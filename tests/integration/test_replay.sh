@@ -149,7 +149,7 @@ failpoint_case() {
 	REFTRACK_FAILPOINT=$fp:$n rtk replay --journal "$jdir" --inflight 8
 	expect_rc 137
 	# The crash left writes whose fate the next run must work out.
-	inflight=$(count_of in-flight)
+	inflight=$(count_of in_flight)
 	[ "$inflight" -gt 0 ] ||
 		fail "after the crash at $fp:$n no entry is in flight"
 	REFTRACK_FAILPOINT=$fp:1 rtk replay --journal "$jdir" --inflight 8
@@ -211,8 +211,8 @@ case_random_kills() {
 		runs=$((runs + 1))
 		# (awk rather than a Python start-up: this runs after every kill.
 		# The journal's counts come first, then each batch's.)
-		read -r done_now inflight_now < <("$reftrack" status --journal "$jdir" --json |
-			awk -F'[:,]' '/"in-flight"/ && !f { i = $2 + 0 }
+		read -r done_now inflight_now < <("$reftrack" status --journal "$jdir" --format json-pretty |
+			awk -F'[:,]' '/"in_flight"/ && !f { i = $2 + 0 }
 				/"done"/ && !f { d = $2 + 0; f = 1 }
 				END { print d, i }')
 		case $st in

@@ -55,7 +55,7 @@ expect_exit() {
 	if [ "$1" -eq "$2" ]; then pass; else fail "$3: exit $1, want $2: $(cat "$tmp/err")"; fi
 }
 
-counts='" ".join(str(d["counts"][s]) for s in ("total","pending","done","failed","blocked","skipped","needs-review"))'
+counts='" ".join(str(d["counts"][s]) for s in ("total","pending","done","failed","blocked","skipped","needs_review"))'
 
 # A tracker of an unknown format version, made with the rados tool: the
 # replayer must refuse to touch it.

@@ -160,9 +160,20 @@ for kind in events metrics; do
 done
 
 # ---- versions ------------------------------------------------------------------
-out=$("$rt" --version)
-[ $? -eq 0 ] && [ "$out" = "reftrack $version" ] && pass ||
-	fail "reftrack --version says '$out', not 'reftrack $version'"
+# The first line names the version; the others the libraries it runs with.
+for t in "$rt" "$rtr"; do
+	out=$("$t" --version)
+	rc=$?
+	name=${t##*/}
+	[ $rc -eq 0 ] && [ "$(echo "$out" | head -n 1)" = "$name $version" ] &&
+		pass || fail "$name --version says '$out', not '$name $version' first"
+	for lib in 'librados [0-9]+\.[0-9]+\.[0-9]+' 'LMDB [0-9]' 'libyaml [0-9]'; do
+		echo "$out" | grep -qE "^$lib" && pass ||
+			fail "$name --version does not name /$lib/: '$out'"
+	done
+done
+"$rtr" --help >/dev/null 2>&1 && pass ||
+	fail "reference-tracker --help does not exit 0"
 for page in src/man/*.[1-9]; do
 	grep -q "^\.TH .*\"reftrack $version\"" "$page" && pass ||
 		fail "$page: .TH does not say \"reftrack $version\""

@@ -65,6 +65,9 @@ fi
 	echo usr/local/share/man/man1/reftrack.1
 	echo usr/local/share/man/man1/reference-tracker.1
 	echo usr/local/share/man/man5/reftrack-batch.5
+	echo usr/local/lib/systemd/system/reftrack-run.service
+	echo usr/local/lib/systemd/system/reftrack-run.timer
+	echo usr/local/share/bash-completion/completions/reftrack
 } | sort >"$tmp/want"
 (cd "$dest" && find . ! -type d | sed 's|^\./||' | sort) >"$tmp/got"
 if cmp -s "$tmp/want" "$tmp/got"; then
@@ -83,6 +86,13 @@ for f in include/reftrack/*.h schemas/*.json; do
 	esac
 	cmp -s "$f" "$inst" || fail "$inst differs from $f"
 done
+
+# The service runs the installed reftrack, not a hard-coded path.
+grep -q "^ExecStart=/usr/local/bin/reftrack run" \
+	"$dest/usr/local/lib/systemd/system/reftrack-run.service" && pass ||
+	fail "the installed service does not run BINDIR's reftrack"
+bash -n "$dest/usr/local/share/bash-completion/completions/reftrack" && pass ||
+	fail "the completion file is not valid bash"
 
 # Nothing changed outside DESTDIR: not the tree (the build is up to date),
 # not PREFIX itself.  Objects and test programs are left out: under
@@ -285,6 +295,10 @@ try prefix PKG_CONFIG_LIBDIR="$prefix/lib/pkgconfig" PKG_CONFIG_SYSROOT_DIR=
 "$prefix/bin/reftrack" --version | grep -qx "reftrack $version" && pass ||
 	fail "the installed reftrack --version"
 
+grep -q "^ExecStart=$prefix/bin/reftrack run" \
+	"$prefix/lib/systemd/system/reftrack-run.service" && pass ||
+	fail "PREFIX=$prefix: the service does not run $prefix/bin/reftrack"
+
 # man finds the installed pages by name.
 for page in 1:reftrack 1:reference-tracker 5:reftrack-batch; do
 	sec=${page%%:*}
@@ -293,5 +307,18 @@ for page in 1:reftrack 1:reference-tracker 5:reftrack-batch; do
 	[ "$where" = "$prefix/share/man/man$sec/$name.$sec" ] && pass ||
 		fail "man -w $sec $name: '$where'"
 done
+
+# ---- uninstall removes exactly what install wrote -------------------------
+mkdir -p "$dest/usr/local/bin"
+echo keep >"$dest/usr/local/bin/other-tool"
+if mk uninstall DESTDIR="$dest" >"$tmp/uninstall.log" 2>&1; then
+	pass
+else
+	cat "$tmp/uninstall.log" >&2
+	fail "make uninstall DESTDIR=$dest"
+fi
+left=$(cd "$dest" && find . ! -type d | sed 's|^\./||' | sort)
+[ "$left" = "usr/local/bin/other-tool" ] && pass ||
+	fail "after uninstall, left: $left"
 
 finish install

@@ -305,7 +305,7 @@ requests: [{tracker: t, pool: p, add: [\"\"]}]" >"$tmp/bad.yaml"
 	# A valid first submit, from stdin, creates it.
 	run sh -c "\"$rt\" submit --journal \"$missing\" - <\"$batch\""
 	expect_rc 0
-	run "$rt" status --journal "$missing" --json
+	run "$rt" status --journal "$missing" --format json-pretty
 	expect_rc 0
 	case "$out" in *'"pending": 40'*) pass ;; *) fail "stdin submit: $out" ;; esac
 }

@@ -278,7 +278,7 @@ test_prune_export() {
 	[ "$(printf '%s\n' "$out" | wc -l)" -eq 2 ] || fail "export: $out"
 	printf '%s\n' "$out" | "$py" -c '
 import json, sys
-want = {"seq", "batch_id", "request_index", "request_id", "pool", "namespace",
+want = {"schema_version", "seq", "batch_id", "request_index", "request_id", "pool", "namespace",
         "tracker", "op", "refs", "state", "attempts", "error", "outcome",
         "guard_version", "submitted_at", "updated_at", "done_at"}
 for line in sys.stdin:

@@ -129,7 +129,7 @@ for f in "$corpus"/*.yaml; do
 		err=$(head -n 1 "$tmp/err")
 		# The file's message is a part of the tool's, which may say more.
 		case $rc/$err in
-		"65/reftrack: $f:$lc: "*"$msg"*) pass ;;
+		"65/reftrack: submit: $f:$lc: "*"$msg"*) pass ;;
 		*) fail "$f${dry:+ ($dry)}: exit $rc, stderr '$err', want 65 and '$f:$lc: ...$msg...'" ;;
 		esac
 		check "$f${dry:+ ($dry)}: printed '$(cat "$tmp/out")' on stdout" [ ! -s "$tmp/out" ]
@@ -212,7 +212,7 @@ for cmd in "status" "status --json" "show-entry 1" "submit $ex"; do
 	"$rt" $cmd --journal "$g" >"$tmp/out" 2>"$tmp/err"
 	rc=$?
 	case $rc/$(cat "$tmp/err") in
-	"65/reftrack: journal $g: $g/data.mdb is not a reftrack journal"*) pass ;;
+	"65/reftrack: ${cmd%% *}: journal $g: $g/data.mdb is not a reftrack journal"*) pass ;;
 	*) fail "garbage journal, $cmd: exit $rc: $(cat "$tmp/err")" ;;
 	esac
 	check "garbage journal, $cmd: data.mdb changed" cmp -s "$g/data.mdb" "$tmp/garbage.copy"
@@ -222,7 +222,7 @@ printf 'not a directory\n' >"$tmp/plain"
 "$rt" submit --journal "$tmp/plain" "$ex" >/dev/null 2>"$tmp/err"
 rc=$?
 case $rc/$(cat "$tmp/err") in
-"65/reftrack: journal $tmp/plain: not a directory"*) pass ;;
+"65/reftrack: submit: journal $tmp/plain: not a directory"*) pass ;;
 *) fail "file as journal dir: exit $rc: $(cat "$tmp/err")" ;;
 esac
 check "file as journal dir: the file changed" [ "$(cat "$tmp/plain")" = "not a directory" ]
