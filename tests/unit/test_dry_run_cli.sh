@@ -91,7 +91,7 @@ assert d["batches_forgotten"] == 1, d' "$dry"
 run "$rt" prune --dry-run --journal "$tmp/j" --done-older-than 0 \
 	--batch-retention 0
 expect_rc 0
-check "prune --dry-run text: $out" test "$out" = "prune (dry run): 3 entries would go (0 done, 3 skipped), 1 batch records would be forgotten; nothing was deleted"
+check "prune --dry-run text: $out" test "$out" = "prune (dry run): 3 entries would go (0 done, 3 skipped), 1 batch record would be forgotten; nothing was deleted"
 "$rt" export --journal "$tmp/j" >"$tmp/export.after"
 cksum <"$tmp/j/data.mdb" >"$tmp/mdb.after"
 check "prune --dry-run changed the entries" cmp -s "$tmp/export.before" "$tmp/export.after"

@@ -184,7 +184,7 @@ EOF
 		expect_rc 65
 		run "$rt" check --journal "$j" --json
 		expect_rc 65
-		case "$out" in *'"clean": false'*) pass ;; *) fail "check --json, seed $seed: $out" ;; esac
+		case "$out" in *'"clean":false'*) pass ;; *) fail "check --json, seed $seed: $out" ;; esac
 		for c in status export; do
 			run "$rt" "$c" --journal "$j"
 			no_signal
