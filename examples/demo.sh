@@ -290,7 +290,7 @@ expect_line "as the dry run said: 2 failed, 1 blocked" '^replay: 0 applied, 2 fa
 say "The operator creates rbd-new, retries entry 12, and skips entry 14 with a reason"
 make_pools rbd-new
 run_rk 0 retry --entry 12
-expect_line "entry 12 back to pending" '^retry: 1 entries back to pending'
+expect_line "entry 12 back to pending" '^retry: 1 entry back to pending'
 run_rk 0 skip 14 --reason "pool rbd-retired was retired"
 run_rk 0 replay
 expect_line "entries 12 and 13 applied" '^replay: 2 applied, 0 failed, 0 blocked, 0 needs-review, 0 pending'
