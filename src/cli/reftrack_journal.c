@@ -450,11 +450,21 @@ static void status_entry(struct status_ctx *c, const rt_journal_entry *e)
 		cli_json_object_end(c->w);
 		return;
 	}
-	printf("  seq %llu %s: pool %s, namespace \"%s\", tracker %s, %s, "
-	       "%u attempt%s\n    %s\n",
-	       (unsigned long long)e->seq, rt_entry_state_name(e->state),
-	       e->pool, e->ns, e->tracker, op_name(e->op), e->attempts,
-	       e->attempts == 1 ? "" : "s", e->error ? e->error : "(no error text)");
+	{
+		/* Names come from batch files: escaped, as `show` does. */
+		char *pool = cli_escape(e->pool), *ns = cli_escape(e->ns),
+		     *tracker = cli_escape(e->tracker);
+
+		printf("  seq %llu %s: pool %s, namespace \"%s\", tracker %s, "
+		       "%s, %u attempt%s\n    %s\n",
+		       (unsigned long long)e->seq,
+		       rt_entry_state_name(e->state), pool, ns, tracker,
+		       op_name(e->op), e->attempts, e->attempts == 1 ? "" : "s",
+		       e->error ? e->error : "(no error text)");
+		free(pool);
+		free(ns);
+		free(tracker);
+	}
 }
 
 /* Lists failed then needs-review entries, at most `limit` (0: all). */
@@ -640,6 +650,15 @@ static int show_entry_json(const rt_journal_entry *e)
 	return cli_json_finish(&w);
 }
 
+/* Prints before, s escaped (cli_escape()), then after. */
+static void print_escaped(const char *before, const char *s, const char *after)
+{
+	char *x = cli_escape(s);
+
+	printf("%s%s%s", before, x, after);
+	free(x);
+}
+
 static void show_entry_text(const rt_journal_entry *e)
 {
 	char when[32];
@@ -649,14 +668,17 @@ static void show_entry_text(const rt_journal_entry *e)
 	printf("seq         %llu\n", (unsigned long long)e->seq);
 	printf("batch       %s, request %llu", e->batch_id,
 	       (unsigned long long)e->request_index);
+	/* Names and keys come from batch files: escaped, as `show` does, so
+	 * that none can add lines or drive the terminal. */
 	if (e->request_id)
-		printf(" (id %s)", e->request_id);
-	printf("\npool        %s\nnamespace   \"%s\"\ntracker     %s\n", e->pool,
-	       e->ns, e->tracker);
+		print_escaped(" (id ", e->request_id, ")");
+	print_escaped("\npool        ", e->pool, "");
+	print_escaped("\nnamespace   \"", e->ns, "\"");
+	print_escaped("\ntracker     ", e->tracker, "\n");
 	printf("op          %s\nrefs       ", op_name(e->op));
 	for (i = 0; i < e->nrefs; i++)
-		printf(" %s%s", e->refs[i].key,
-		       e->refs[i].type == RT_REF_MASK ? " (mask)" : "");
+		print_escaped(" ", e->refs[i].key,
+		              e->refs[i].type == RT_REF_MASK ? " (mask)" : "");
 	printf("\nstate       %s\nattempts    %u\n", rt_entry_state_name(e->state),
 	       e->attempts);
 	if (e->error)
