@@ -232,5 +232,26 @@ rc=$?
 check "status of a missing journal: exit $rc, want 66" [ "$rc" -eq 66 ]
 check "status made a journal" [ ! -e "$tmp/none" ]
 
+# Names, keys and ids from a batch file are printed escaped in text output:
+# a newline or an escape sequence in a key can neither add a line nor reach
+# the terminal.
+cat >"$tmp/esc.yaml" <<'EOF'
+version: 1
+defaults: {pool: rbd}
+requests:
+  - tracker: "vol-\"2\"\t\u001b[1m"
+    id: "r\n1"
+    remove: ["a\nb"]
+EOF
+"$rt" submit --journal "$tmp/esc" "$tmp/esc.yaml" >/dev/null 2>&1
+"$rt" show-entry --journal "$tmp/esc" 1 >"$tmp/esc.out" 2>&1
+check "show-entry of escaped names: exit status" [ $? -eq 0 ]
+check "show-entry: tracker not escaped: $(cat "$tmp/esc.out")" \
+	grep -qxF 'tracker     vol-\"2\"\t\x1b[1m' "$tmp/esc.out"
+check "show-entry: key not escaped" grep -qxF 'refs        a\nb' "$tmp/esc.out"
+check "show-entry: request id not escaped" grep -qF '(id r\n1)' "$tmp/esc.out"
+check "show-entry: a raw control byte reached the output" \
+	sh -c '! LC_ALL=C grep -q "$(printf "[\001-\010\013-\037]")" "$1"' sh "$tmp/esc.out"
+
 echo "  $nex examples, $ninv invalid files"
 finish submit-cli
