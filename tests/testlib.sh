@@ -151,3 +151,16 @@ rados_ns() {
 hex() {
 	od -An -v -tx1 | tr -d ' \n'
 }
+
+# Setup shared by the tests that check replays against replay_model.py:
+# $pool, $reftrack, $py (the system interpreter: it has the rados
+# bindings) and $model_py, and an environment with nothing left over from
+# the caller that would change a replay.
+tl_replay_env() {
+	pool=$RT_TEST_POOL
+	reftrack=$RT_BUILD/reftrack
+	py=/usr/bin/python3
+	model_py=$RT_SRC/tests/integration/replay_model.py
+	export CEPH_CONF
+	unset CEPH_ARGS REFTRACK_FAILPOINT REFTRACK_JOURNAL
+}

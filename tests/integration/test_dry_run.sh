@@ -19,14 +19,9 @@ set -u
 . "$(dirname "$0")/../testlib.sh"
 tl_require dry_run CEPH_CONF RT_TEST_POOL RT_TEST_POOL2 RT_BUILD RT_SRC
 
-pool=$RT_TEST_POOL
+tl_replay_env
 pool2=$RT_TEST_POOL2
-reftrack=$RT_BUILD/reftrack
-py=/usr/bin/python3
-model_py=$RT_SRC/tests/integration/replay_model.py
 tool_py=$RT_SRC/tests/integration/dry_run_tool.py
-export CEPH_CONF
-unset CEPH_ARGS REFTRACK_FAILPOINT REFTRACK_JOURNAL
 
 seed=${RT_DRY_SEED:-$(( $(date +%s) % 100000 ))}
 echo "test_dry_run.sh: seed $seed (RT_DRY_SEED=$seed to run the same workload)"

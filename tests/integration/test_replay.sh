@@ -19,13 +19,7 @@ set -u
 . "$(dirname "$0")/../testlib.sh"
 tl_require replay CEPH_CONF RT_TEST_POOL RT_BUILD RT_SRC
 
-pool=$RT_TEST_POOL
-reftrack=$RT_BUILD/reftrack
-# The system interpreter: it has the rados bindings (python3-rados).
-py=/usr/bin/python3
-model_py=$RT_SRC/tests/integration/replay_model.py
-export CEPH_CONF
-unset CEPH_ARGS REFTRACK_FAILPOINT REFTRACK_JOURNAL
+tl_replay_env
 
 seed=${RT_REPLAY_SEED:-$(( $(date +%s) % 100000 ))}
 echo "test_replay.sh: seed $seed (RT_REPLAY_SEED=$seed to run the same workloads)"

@@ -12,12 +12,7 @@ set -u
 . "$(dirname "$0")/../testlib.sh"
 tl_require replay-signals CEPH_CONF RT_TEST_POOL RT_BUILD RT_SRC
 
-pool=$RT_TEST_POOL
-reftrack=$RT_BUILD/reftrack
-py=/usr/bin/python3
-model_py=$RT_SRC/tests/integration/replay_model.py
-export CEPH_CONF
-unset CEPH_ARGS REFTRACK_FAILPOINT REFTRACK_JOURNAL
+tl_replay_env
 
 bg=	# the replay or run in the background, while it may run
 on_exit() {

@@ -11,12 +11,7 @@ set -u
 . "$(dirname "$0")/../testlib.sh"
 tl_require stall CEPH_CONF RT_TEST_POOL RT_BUILD RT_SRC
 
-pool=$RT_TEST_POOL
-reftrack=$RT_BUILD/reftrack
-py=/usr/bin/python3
-model_py=$RT_SRC/tests/integration/replay_model.py
-export CEPH_CONF
-unset CEPH_ARGS REFTRACK_FAILPOINT REFTRACK_JOURNAL
+tl_replay_env
 tl_tmpdir rt-stall
 paused=0
 on_exit() {
