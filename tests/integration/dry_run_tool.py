@@ -35,7 +35,7 @@ def snapshot(args):
                 with rados.ReadOpCtx() as op:
                     it, _ = io.get_omap_vals(op, "", "", 1 << 30)
                     io.operate_read_op(op, name)
-                    omap = [(k, v.hex()) for k, v in it]
+                    omap = [(k, (v or b"").hex()) for k, v in it]
                 version = io.get_last_version()
                 data = io.read(name, 1 << 20).hex()
                 xattrs = sorted((k, v.hex()) for k, v in io.get_xattrs(name))

@@ -263,8 +263,15 @@ rf_rm() {
 
 # ---- reftrack's view, in the same canonical form --------------------------
 
+# The bytes of a key as `reftrack show` prints it, escaped (reftrack(1)):
+# \" for a quote, then printf's %b for \\ \n \r \t and \xHH.
+unescape_hex() {
+	local k=${1//\\\"/\"}
+	printf '%b' "$k" | hex
+}
+
 # rt_canon NS OBJ: `reftrack show`, keys as hex of their bytes.  Its
-# reference lines are "TYPE KEY", the key as it is, up to the newline.
+# reference lines are "TYPE KEY", the key escaped, up to the newline.
 rt_canon() {
 	local n=$1 obj=$2 rc line on=0 count=
 	local -a refs=()
@@ -281,8 +288,8 @@ rt_canon() {
 	while IFS= read -r line; do
 		if [ "$on" -eq 1 ]; then
 			case ${line%% *} in
-			normal) refs+=("$(tohex "${line#* }"):01") ;;
-			mask) refs+=("$(tohex "${line#* }"):02") ;;
+			normal) refs+=("$(unescape_hex "${line#* }"):01") ;;
+			mask) refs+=("$(unescape_hex "${line#* }"):02") ;;
 			*) refs+=("?$line") ;;
 			esac
 			continue

@@ -123,7 +123,7 @@ graceful_replay() {
 	*) fail "summary line: '$out'" ;;
 	esac
 	expect_err_has "SIG$sig: stopping"
-	inflight=$(count_of in-flight)
+	inflight=$(count_of in_flight)
 	[ "$inflight" -eq 0 ] || fail "$inflight entries left in flight"
 	[ "$(count_of pending)" -gt 0 ] ||
 		fail "nothing left pending: the signal came too late to test"
@@ -185,7 +185,7 @@ case_sigterm_run() {
 	esac
 	grep -q '^reftrack_last_run_exit_status{.*} 75$' "$tmp/$case_name/run.prom" ||
 		fail "metrics: $(grep exit_status "$tmp/$case_name/run.prom")"
-	inflight=$(count_of in-flight)
+	inflight=$(count_of in_flight)
 	[ "$inflight" -eq 0 ] || fail "$inflight entries left in flight"
 	run "$reftrack" run --spool "$tmp/$case_name/spool" --journal "$jdir"
 	expect_rc 0
