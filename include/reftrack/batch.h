@@ -85,13 +85,14 @@ typedef int (*rt_request_cb)(void *arg, size_t index, const rt_request *req);
  * Returns 0; RT_EINVAL with *err filled (bad batch, or larger than
  * RT_BATCH_MAX_BYTES); RT_EIO with *err (file unreadable); RT_ENOMEM; or
  * whatever cb returned (then *err names the request it stopped at). */
-int rt_batch_parse_file(const char *path, rt_request_cb cb, void *arg,
-                        rt_batch_error *err);
+RT_EXTERN int rt_batch_parse_file(const char *path, rt_request_cb cb, void *arg,
+                                  rt_batch_error *err);
 
 /* The same over an in-memory buffer of len bytes (no NUL needed).  The
  * buffer must stay unchanged during the call. */
-int rt_batch_parse_buffer(const void *data, size_t len, rt_request_cb cb,
-                          void *arg, rt_batch_error *err);
+RT_EXTERN int rt_batch_parse_buffer(const void *data, size_t len,
+                                    rt_request_cb cb, void *arg,
+                                    rt_batch_error *err);
 
 #ifdef __cplusplus
 }

@@ -68,9 +68,9 @@ typedef enum rt_entry_state {
 
 /* "pending", "in-flight", "done", "failed", "skipped", "blocked",
  * "needs-review"; NULL for a value that is not a state.  Static strings. */
-const char *rt_entry_state_name(int state);
+RT_EXTERN const char *rt_entry_state_name(int state);
 /* The state named `name` (as above), or RT_EINVAL. */
-int rt_entry_state_parse(const char *name);
+RT_EXTERN int rt_entry_state_parse(const char *name);
 
 /* What applying an entry did, as the replayer records it. */
 typedef enum rt_entry_result {
@@ -81,7 +81,7 @@ typedef enum rt_entry_result {
 	RT_RESULT_NOOP = 4     /* nothing needed changing */
 } rt_entry_result;
 /* "none", "created", "deleted", "changed", "no-op"; NULL otherwise. */
-const char *rt_entry_result_name(int result);
+RT_EXTERN const char *rt_entry_result_name(int result);
 
 typedef struct rt_entry_outcome {
 	rt_entry_result result;
@@ -139,7 +139,7 @@ typedef struct rt_journal_iter rt_journal_iter;
  * others, or ~/.local/state/reftrack/journal when XDG_STATE_HOME is unset or
  * not absolute.  *out is a malloc'd string owned by the caller.
  * Errors: RT_EINVAL (no home directory to be found), RT_ENOMEM. */
-int rt_journal_resolve_dir(char **out, const char *dir);
+RT_EXTERN int rt_journal_resolve_dir(char **out, const char *dir);
 
 /* rt_journal_open() flags. */
 #define RT_JOURNAL_NOCREATE 0x1 /* fail with RT_ENOTFOUND if none exists */
@@ -154,17 +154,18 @@ int rt_journal_resolve_dir(char **out, const char *dir);
  * RT_EJOURNAL (data.mdb is not an LMDB file, or an LMDB environment that
  * is not a reftrack journal, or `dir` is not a directory), RT_EPERM, RT_EIO,
  * RT_EBUSY (the reader table is full), RT_ENOMEM. */
-int rt_journal_open(rt_journal **out, const char *dir, unsigned flags);
-void rt_journal_close(rt_journal *j);
+RT_EXTERN int rt_journal_open(rt_journal **out, const char *dir,
+                              unsigned flags);
+RT_EXTERN void rt_journal_close(rt_journal *j);
 
 /* The message of the last failure on `j` (or on a transaction or iterator
  * made from it); "" if none.  Valid until the next call on `j`. */
-const char *rt_journal_errmsg(const rt_journal *j);
+RT_EXTERN const char *rt_journal_errmsg(const rt_journal *j);
 /* The journal's directory, as resolved.  Valid until rt_journal_close(). */
-const char *rt_journal_dir(const rt_journal *j);
+RT_EXTERN const char *rt_journal_dir(const rt_journal *j);
 /* The journal's id: a random UUID given at creation, as 36 characters.
  * Valid until rt_journal_close(); "" if the open failed before reading it. */
-const char *rt_journal_id(const rt_journal *j);
+RT_EXTERN const char *rt_journal_id(const rt_journal *j);
 
 /* ---- submitting a batch ---------------------------------------------- */
 
@@ -197,8 +198,9 @@ typedef struct rt_submit_result {
  * changed while being submitted), RT_ENOTFOUND (no such file), RT_EPERM
  * (file not readable), RT_EJOURNAL (journal full, or corrupt), RT_EIO,
  * RT_ENOMEM.  Nothing is written on any error. */
-int rt_journal_submit(rt_submit_result *out, rt_journal *j, const char *path,
-                      const char *name, unsigned flags);
+RT_EXTERN int rt_journal_submit(rt_submit_result *out, rt_journal *j,
+                                const char *path, const char *name,
+                                unsigned flags);
 
 /* Progress of rt_journal_submit() on `j` while it writes a batch: `done`
  * of `total` lines of the file are in (done reaches total at the end).
@@ -207,8 +209,9 @@ int rt_journal_submit(rt_submit_result *out, rt_journal *j, const char *path,
 typedef void (*rt_submit_progress_fn)(void *arg, uint64_t done,
                                       uint64_t total);
 /* Sets (fn NULL: clears) the progress callback of submits on `j`. */
-void rt_journal_set_submit_progress(rt_journal *j, rt_submit_progress_fn fn,
-                                    void *arg);
+RT_EXTERN void rt_journal_set_submit_progress(rt_journal *j,
+                                              rt_submit_progress_fn fn,
+                                              void *arg);
 
 /* ---- transactions ---------------------------------------------------- */
 
@@ -219,33 +222,35 @@ void rt_journal_set_submit_progress(rt_journal *j, rt_submit_progress_fn fn,
  * a write one waits until no other process or handle writes.  Do not open
  * a second transaction on the same handle before the first ends.
  * Errors: RT_EBUSY (reader table full), RT_EJOURNAL, RT_EIO, RT_ENOMEM. */
-int rt_journal_txn_begin(rt_journal_txn **out, rt_journal *j, unsigned flags);
+RT_EXTERN int rt_journal_txn_begin(rt_journal_txn **out, rt_journal *j,
+                                   unsigned flags);
 
 /* Commits and frees `txn` (also on failure: it is gone either way).
  * Errors: RT_ETRANSIENT (the map was full: it has been enlarged, nothing
  * was written, redo the whole transaction), RT_EJOURNAL (journal full at
  * RT_JOURNAL_MAP_MAX), RT_EIO (e.g. no space left on the device). */
-int rt_journal_txn_commit(rt_journal_txn *txn);
+RT_EXTERN int rt_journal_txn_commit(rt_journal_txn *txn);
 
 /* Discards and frees `txn`.  NULL is a no-op. */
-void rt_journal_txn_abort(rt_journal_txn *txn);
+RT_EXTERN void rt_journal_txn_abort(rt_journal_txn *txn);
 
 /* Runs fn(arg, txn) in a write transaction and commits it if fn returns 0;
  * any other value aborts it and is returned.  When the map fills up (fn or
  * the commit gets RT_ETRANSIENT from the journal) the map is enlarged and
  * fn runs again from the start in a new transaction, so fn must be safe to
  * repeat.  Errors: those of fn, rt_journal_txn_begin() and _commit(). */
-int rt_journal_write(rt_journal *j,
-                     int (*fn)(void *arg, rt_journal_txn *txn), void *arg);
+RT_EXTERN int rt_journal_write(rt_journal *j,
+                               int (*fn)(void *arg, rt_journal_txn *txn),
+                               void *arg);
 
 /* ---- entries ---------------------------------------------------------- */
 
 /* Reads entry `seq`.  *out is owned by the caller (rt_journal_entry_free())
  * and outlives the transaction.  Errors: RT_ENOTFOUND, RT_EJOURNAL (the
  * entry does not decode), RT_ENOMEM. */
-int rt_journal_entry_get(rt_journal_entry **out, rt_journal_txn *txn,
-                         uint64_t seq);
-void rt_journal_entry_free(rt_journal_entry *entry);
+RT_EXTERN int rt_journal_entry_get(rt_journal_entry **out, rt_journal_txn *txn,
+                                   uint64_t seq);
+RT_EXTERN void rt_journal_entry_free(rt_journal_entry *entry);
 
 /* Which fields of an rt_entry_change apply. */
 #define RT_CHANGE_STATE 0x01
@@ -273,8 +278,8 @@ typedef struct rt_entry_change {
  * an unknown state), RT_EVERSION (the entry holds fields written by a newer
  * reftrack; it is left as is), RT_ETRANSIENT (the map is full: abort the
  * transaction and redo it, or use rt_journal_write()), RT_EJOURNAL. */
-int rt_journal_entry_update(rt_journal_txn *txn, uint64_t seq,
-                            const rt_entry_change *change);
+RT_EXTERN int rt_journal_entry_update(rt_journal_txn *txn, uint64_t seq,
+                                      const rt_entry_change *change);
 
 /* ---- iterators --------------------------------------------------------- */
 
@@ -285,39 +290,39 @@ int rt_journal_entry_update(rt_journal_txn *txn, uint64_t seq,
  * Errors: RT_ENOMEM; rt_journal_iter_state() also RT_EINVAL (bad state). */
 
 /* Every entry. */
-int rt_journal_iter_all(rt_journal_iter **out, rt_journal_txn *txn,
-                        uint64_t from_seq);
+RT_EXTERN int rt_journal_iter_all(rt_journal_iter **out, rt_journal_txn *txn,
+                                  uint64_t from_seq);
 /* Entries in `state`, without looking at entries in other states. */
-int rt_journal_iter_state(rt_journal_iter **out, rt_journal_txn *txn,
-                          rt_entry_state state, uint64_t from_seq);
+RT_EXTERN int rt_journal_iter_state(rt_journal_iter **out, rt_journal_txn *txn,
+                                    rt_entry_state state, uint64_t from_seq);
 /* Entries of one tracker (same pool, namespace and name), without a scan.
  * `ns` NULL means "". */
-int rt_journal_iter_tracker(rt_journal_iter **out, rt_journal_txn *txn,
-                            const char *pool, const char *ns,
-                            const char *tracker, uint64_t from_seq);
+RT_EXTERN int rt_journal_iter_tracker(rt_journal_iter **out,
+                                      rt_journal_txn *txn, const char *pool,
+                                      const char *ns, const char *tracker,
+                                      uint64_t from_seq);
 /* Sets *seq to the next entry's seq and returns 0; returns RT_ENOTFOUND when
  * there are no more.  Errors: RT_EJOURNAL, RT_ENOMEM. */
-int rt_journal_iter_next(rt_journal_iter *it, uint64_t *seq);
-void rt_journal_iter_free(rt_journal_iter *it);
+RT_EXTERN int rt_journal_iter_next(rt_journal_iter *it, uint64_t *seq);
+RT_EXTERN void rt_journal_iter_free(rt_journal_iter *it);
 
 /* ---- batches and counts ------------------------------------------------ */
 
 /* Number of entries in each state over the whole journal, indexed by
  * rt_entry_state; unused slots are 0.  O(1). */
-int rt_journal_counts(rt_journal_txn *txn,
-                      uint64_t counts[RT_ENTRY_STATE_SLOTS]);
+RT_EXTERN int rt_journal_counts(rt_journal_txn *txn,
+                                uint64_t counts[RT_ENTRY_STATE_SLOTS]);
 
 /* Reads batch `id` (64 hex digits).  Errors: RT_ENOTFOUND, RT_EINVAL (not a
  * batch id), RT_EJOURNAL, RT_ENOMEM. */
-int rt_journal_batch_get(rt_journal_batch **out, rt_journal_txn *txn,
-                         const char *id);
-void rt_journal_batch_free(rt_journal_batch *batch);
+RT_EXTERN int rt_journal_batch_get(rt_journal_batch **out, rt_journal_txn *txn,
+                                   const char *id);
+RT_EXTERN void rt_journal_batch_free(rt_journal_batch *batch);
 
 /* Calls cb for every batch in submission order; a non-zero return from cb
  * stops and is returned.  O(batches). */
-int rt_journal_batch_foreach(rt_journal_txn *txn,
-                             int (*cb)(void *arg, const rt_journal_batch *b),
-                             void *arg);
+RT_EXTERN int rt_journal_batch_foreach(rt_journal_txn *txn, int (*cb)(void *arg,
+                                       const rt_journal_batch *b), void *arg);
 
 /* Facts about the journal as a transaction sees it. */
 typedef struct rt_journal_stat {
@@ -329,7 +334,7 @@ typedef struct rt_journal_stat {
 	uint64_t used_bytes; /* pages in use in data.mdb, bytes */
 } rt_journal_stat;
 
-int rt_journal_stat_get(rt_journal_stat *out, rt_journal_txn *txn);
+RT_EXTERN int rt_journal_stat_get(rt_journal_stat *out, rt_journal_txn *txn);
 
 /* ---- retention --------------------------------------------------------- */
 
@@ -368,8 +373,8 @@ typedef struct rt_prune_result {
  * when the earlier transactions stay done.  Errors: RT_EINVAL (a
  * transaction is open, or `opts` is NULL), RT_EJOURNAL (an index or a count is inconsistent;
  * nothing of that transaction is written), RT_EIO, RT_ENOMEM. */
-int rt_journal_prune(rt_prune_result *out, rt_journal *j,
-                     const rt_prune_opts *opts);
+RT_EXTERN int rt_journal_prune(rt_prune_result *out, rt_journal *j,
+                               const rt_prune_opts *opts);
 
 /* What rt_journal_prune() would delete now, counted in `out` as it counts
  * (transactions: those it would commit), deleting nothing.  The prune's
@@ -378,8 +383,8 @@ int rt_journal_prune(rt_prune_result *out, rt_journal *j,
  * meanwhile, and data.mdb is not written.  Errors as rt_journal_prune(),
  * and RT_EJOURNAL when the deletions do not fit in one transaction of the
  * journal's map. */
-int rt_journal_prune_dry_run(rt_prune_result *out, rt_journal *j,
-                             const rt_prune_opts *opts);
+RT_EXTERN int rt_journal_prune_dry_run(rt_prune_result *out, rt_journal *j,
+                                       const rt_prune_opts *opts);
 
 /* Totals over the journal's whole life; each only ever grows, so they suit
  * monitoring counters.  Entries ever applied = counts[RT_ENTRY_DONE] +
@@ -393,7 +398,8 @@ typedef struct rt_journal_totals {
 	uint64_t batches_forgotten;  /* tombstones ever forgotten */
 } rt_journal_totals;
 
-int rt_journal_totals_get(rt_journal_totals *out, rt_journal_txn *txn);
+RT_EXTERN int rt_journal_totals_get(rt_journal_totals *out,
+                                   rt_journal_txn *txn);
 
 /* ---- integrity and backups ---------------------------------------------- */
 
@@ -429,9 +435,9 @@ typedef struct rt_check_result {
  * a problem of its table, but one that still looks like a page can make
  * LMDB read wild memory and crash the process; a caller that must survive
  * that runs the check in a child process (as `reftrack check` does). */
-int rt_journal_check(rt_check_result *out, rt_journal *j,
-                     int (*cb)(void *arg, const rt_check_problem *p),
-                     void *arg);
+RT_EXTERN int rt_journal_check(rt_check_result *out, rt_journal *j,
+                               int (*cb)(void *arg, const rt_check_problem *p),
+                               void *arg);
 
 /* Writes a consistent, compacted copy of the journal into the directory
  * `dest` (created with mode 0700 if absent; it must hold no data.mdb), with
@@ -444,7 +450,7 @@ int rt_journal_check(rt_check_result *out, rt_journal *j,
  * inside a transaction of `j`.  Errors: RT_EINVAL (a transaction is open,
  * or DEST already holds a data.mdb), RT_EPERM, RT_EIO (e.g. no space left),
  * RT_ENOMEM; nothing is left at DEST/data.mdb on error. */
-int rt_journal_backup(rt_journal *j, const char *dest);
+RT_EXTERN int rt_journal_backup(rt_journal *j, const char *dest);
 
 #ifdef __cplusplus
 }

@@ -28,6 +28,22 @@
 extern "C" {
 #endif
 
+/* RT_EXTERN starts every function declaration of the API, in every public
+ * header (include/reftrack/ and include/reftrack/sys/):
+ *
+ *	RT_EXTERN int rt_example(rt_thing **out, const char *name);
+ *
+ * The library is compiled with -fvisibility=hidden, so libreftrack.so
+ * exports exactly the functions declared with it; without it a function is
+ * missing from the shared library (`make test-symbols` catches that), and
+ * internal rt__ functions stay hidden.  Other compilers get a plain
+ * declaration. */
+#if defined(__GNUC__) && __GNUC__ >= 4
+#define RT_EXTERN __attribute__((visibility("default")))
+#else
+#define RT_EXTERN
+#endif
+
 #define RT_VERSION_STRING "0.1.0"
 
 /* Error codes.  The range is reserved so that callers can tell them apart
@@ -53,7 +69,7 @@ enum rt_error {
 };
 
 /* Returns a static description of an RT_E* code (or "success"). */
-const char *rt_strerror(int code);
+RT_EXTERN const char *rt_strerror(int code);
 
 /* Limits.  RADOS object names and omap keys have no hard cap in the OSD, but
  * the OSD rejects names longer than osd_max_object_name_len (2048 by
@@ -132,9 +148,9 @@ typedef struct rt_connect_opts {
  * existing admin socket whose owner may have just exited), so the caller
  * must ignore or block SIGPIPE before connecting, as Ceph's own tools do;
  * the library changes no process-wide signal disposition. */
-int rt_cluster_connect(rt_cluster **out, const rt_connect_opts *opts);
-void rt_cluster_close(rt_cluster *cluster);
-const char *rt_cluster_errmsg(const rt_cluster *cluster);
+RT_EXTERN int rt_cluster_connect(rt_cluster **out, const rt_connect_opts *opts);
+RT_EXTERN void rt_cluster_close(rt_cluster *cluster);
+RT_EXTERN const char *rt_cluster_errmsg(const rt_cluster *cluster);
 
 /* What librados makes of the configuration option `name` (without the
  * leading "--"; dashes and underscores are the same to it): RT_CEPH_OPT_VALUE
@@ -144,7 +160,7 @@ const char *rt_cluster_errmsg(const rt_cluster *cluster);
  * nothing and reads no file. */
 #define RT_CEPH_OPT_VALUE 1
 #define RT_CEPH_OPT_FLAG 2
-int rt_ceph_option_kind(const char *name);
+RT_EXTERN int rt_ceph_option_kind(const char *name);
 
 /* The versions reftrack runs with: its own and those of the libraries it
  * is linked with at run time (which may differ from the headers it was
@@ -155,7 +171,7 @@ typedef struct rt_versions {
 	const char *lmdb;       /* e.g. "LMDB 0.9.24: (July 24, 2019)" */
 	const char *yaml;       /* e.g. "0.2.2" */
 } rt_versions;
-void rt_versions_get(rt_versions *out);
+RT_EXTERN void rt_versions_get(rt_versions *out);
 
 /* ---- pools ----------------------------------------------------------- */
 
@@ -175,12 +191,12 @@ typedef struct rt_retry_policy {
  * pool handle borrows `cluster`, which must outlive it.  On failure *out is
  * set as for rt_cluster_connect().  Errors: RT_ENOTFOUND (no such pool),
  * RT_EINVAL, RT_ENOMEM. */
-int rt_pool_open(rt_pool **out, rt_cluster *cluster, const char *pool,
-                 const char *ns);
-void rt_pool_close(rt_pool *pool);
-const char *rt_pool_errmsg(const rt_pool *pool);
+RT_EXTERN int rt_pool_open(rt_pool **out, rt_cluster *cluster, const char *pool,
+                           const char *ns);
+RT_EXTERN void rt_pool_close(rt_pool *pool);
+RT_EXTERN const char *rt_pool_errmsg(const rt_pool *pool);
 /* Copies *policy into the handle.  Zero fields keep their defaults. */
-void rt_pool_set_retry(rt_pool *pool, const rt_retry_policy *policy);
+RT_EXTERN void rt_pool_set_retry(rt_pool *pool, const rt_retry_policy *policy);
 
 /* ---- tracker operations ---------------------------------------------- */
 
@@ -192,8 +208,9 @@ void rt_pool_set_retry(rt_pool *pool, const rt_retry_policy *policy);
  * RT_ECORRUPT, RT_EFOREIGN, RT_EVERSION (nothing written), RT_EOVERFLOW,
  * RT_ECONFLICT, RT_ETRANSIENT (retry budget spent), RT_EPERM, RT_ENOTFOUND
  * (pool vanished), RT_EIO, RT_ENOMEM. */
-int rt_tracker_add(rt_outcome *out, rt_pool *pool, const char *tracker,
-                   const char *const *keys, size_t nkeys);
+RT_EXTERN int rt_tracker_add(rt_outcome *out, rt_pool *pool,
+                             const char *tracker, const char *const *keys,
+                             size_t nkeys);
 
 /* Removes references.  A normal ref removes the key (counted only if it was
  * normal); a mask ref turns a normal key into a mask or records a new mask.
@@ -202,8 +219,9 @@ int rt_tracker_add(rt_outcome *out, rt_pool *pool, const char *tracker,
  * key and type count once; one key given as both normal and mask is
  * RT_EINVAL.  Errors as for rt_tracker_add(), plus RT_ECORRUPT on refcount
  * underflow. */
-int rt_tracker_remove(rt_outcome *out, rt_pool *pool, const char *tracker,
-                      const rt_ref *refs, size_t nrefs);
+RT_EXTERN int rt_tracker_remove(rt_outcome *out, rt_pool *pool,
+                                const char *tracker, const rt_ref *refs,
+                                size_t nrefs);
 
 /* A whole tracker, as rt_tracker_read() saw it. */
 typedef struct rt_tracker_info {
@@ -217,8 +235,9 @@ typedef struct rt_tracker_info {
 /* Reads every key of a tracker.  *out is owned by the caller and freed with
  * rt_tracker_info_free().  Errors: RT_ENOTFOUND, RT_ECORRUPT, RT_EFOREIGN,
  * RT_EVERSION, RT_EPERM, RT_ETRANSIENT, RT_EIO, RT_ENOMEM. */
-int rt_tracker_read(rt_tracker_info **out, rt_pool *pool, const char *tracker);
-void rt_tracker_info_free(rt_tracker_info *info);
+RT_EXTERN int rt_tracker_read(rt_tracker_info **out, rt_pool *pool,
+                              const char *tracker);
+RT_EXTERN void rt_tracker_info_free(rt_tracker_info *info);
 
 #ifdef __cplusplus
 }

@@ -30,8 +30,9 @@ typedef struct rt_journal_lock rt_journal_lock;
  * its process.  wait_ms: 0 fails at once, -1 waits for ever, else waits up
  * to that long.  Errors: RT_EBUSY (held: the journal's message names the
  * holder's pid), RT_EIO, RT_ENOMEM. */
-int rt_journal_lock_take(rt_journal_lock **out, rt_journal *j, int wait_ms);
-void rt_journal_lock_release(rt_journal_lock *lock);
+RT_EXTERN int rt_journal_lock_take(rt_journal_lock **out, rt_journal *j,
+                                   int wait_ms);
+RT_EXTERN void rt_journal_lock_release(rt_journal_lock *lock);
 
 /* ---- replay ------------------------------------------------------------ */
 
@@ -100,8 +101,8 @@ typedef struct rt_replay_opts {
  * that a lossy network has fewer ops to resend at each reconnection;
  * retries wait for room in the window too.
  */
-int rt_replay_run(rt_replay_stats *stats, rt_journal *j, rt_cluster *cluster,
-                  const rt_replay_opts *opts);
+RT_EXTERN int rt_replay_run(rt_replay_stats *stats, rt_journal *j,
+                            rt_cluster *cluster, const rt_replay_opts *opts);
 
 /* ---- dry run ----------------------------------------------------------- */
 
@@ -142,9 +143,9 @@ typedef int (*rt_replay_predict_fn)(void *arg, const rt_replay_prediction *p);
  * = would be left for a later run).  Memory grows with the keys of the
  * trackers it changes.  Returns 0, fn's non-zero return, RT_EINVAL (no
  * fn, or no connected cluster), or journal errors as rt_replay_run(). */
-int rt_replay_predict(rt_replay_stats *stats, rt_journal *j,
-                      rt_cluster *cluster, const rt_replay_opts *opts,
-                      rt_replay_predict_fn fn, void *arg);
+RT_EXTERN int rt_replay_predict(rt_replay_stats *stats, rt_journal *j,
+                                rt_cluster *cluster, const rt_replay_opts *opts,
+                                rt_replay_predict_fn fn, void *arg);
 
 /* Operator actions, each recorded on the entry.  rt_replay_retry() puts
  * failed, blocked or needs-review entries back to pending: one entry (seq),
@@ -153,9 +154,9 @@ int rt_replay_predict(rt_replay_stats *stats, rt_journal *j,
  * its tracker.  *count is the number of entries changed (may be NULL).
  * Errors: RT_ENOTFOUND, RT_EINVAL (entry in a state that does not allow
  * it, e.g. done), journal errors. */
-int rt_replay_retry(uint64_t *count, rt_journal *j, uint64_t seq,
-                    const char *batch_id);
-int rt_replay_skip(rt_journal *j, uint64_t seq, const char *reason);
+RT_EXTERN int rt_replay_retry(uint64_t *count, rt_journal *j, uint64_t seq,
+                              const char *batch_id);
+RT_EXTERN int rt_replay_skip(rt_journal *j, uint64_t seq, const char *reason);
 
 #ifdef __cplusplus
 }
