@@ -10,7 +10,22 @@
 #   make bench      benchmarks (throughput ratios, peak RSS)
 #   make fuzz       each libFuzzer target for FUZZ_TIME (60) seconds
 #   make deps       install the Debian packages the build and tests need
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (make uninstall: the same
+#                   variables remove exactly what it wrote)
+#
+# Every compile and link takes the caller's CPPFLAGS, CFLAGS and LDFLAGS
+# (a package build passes dpkg-buildflags' hardening flags that way); the
+# libFuzzer build, compiled by clang, takes CPPFLAGS and LDFLAGS.
+#
+# WERROR=1 makes warnings errors.  It defaults to 1 in a git checkout, where
+# development and CI happen, so that no warning gets in; and to 0 in a
+# release tree (no .git), so that a newer compiler's new warnings do not
+# stop people building a release.  `.ci/run` sets it to 1 explicitly.
+#
+# The library is built twice from the same objects: libreftrack.a, which
+# the tools and tests link, and libreftrack.so.VERSION with the SONAME
+# libreftrack.so.MAJOR, which exports only the functions the public headers
+# declare with RT_EXTERN (the objects are compiled -fvisibility=hidden).
 
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
@@ -28,7 +43,9 @@ BC_DIR := $(shell pkg-config --variable=completionsdir bash-completion 2>/dev/nu
 BASHCOMPDIR ?= $(if $(BC_DIR),$(patsubst $(BC_PREFIX)/%,$(PREFIX)/%,$(BC_DIR)),$(DATADIR)/bash-completion/completions)
 
 CC ?= cc
-WARNINGS = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+WERROR ?= $(if $(wildcard .git),1,0)
+WARNINGS = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           $(if $(filter 1,$(WERROR)),-Werror)
 STD = -std=c11 -D_GNU_SOURCE
 OPT ?= -O2 -g
 CFLAGS ?=
@@ -44,7 +61,8 @@ B ?= build
 SANFLAGS =
 endif
 
-ALL_CFLAGS = $(STD) $(WARNINGS) $(OPT) $(SANFLAGS) -fPIC -Iinclude -Isrc/lib $(CFLAGS)
+ALL_CFLAGS = $(STD) $(WARNINGS) $(OPT) $(SANFLAGS) -fPIC -Iinclude -Isrc/lib \
+             $(CPPFLAGS) $(CFLAGS)
 LIBS = -lrados -llmdb -lyaml -lcrypto -lz -lpthread -lm
 ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 
@@ -68,27 +86,42 @@ INTEG_BINS = $(INTEG_SRCS:tests/integration/%.c=$(B)/tests/integration/%)
 BENCH_SRCS = $(wildcard tests/bench/*.c)
 BENCH_BINS = $(BENCH_SRCS:tests/bench/%.c=$(B)/tests/bench/%)
 
+VERSION := $(shell sed -n 's/^\#define RT_VERSION_STRING "\(.*\)"$$/\1/p' include/reftrack/reftrack.h)
+# The SONAME changes with the major version: bump it on every ABI break.
+SO_MAJOR = $(firstword $(subst ., ,$(VERSION)))
+LIB_SONAME = libreftrack.so.$(SO_MAJOR)
 LIB_A = $(B)/libreftrack.a
+LIB_SO = $(B)/libreftrack.so.$(VERSION)
 TOOLS = $(B)/reftrack $(B)/reference-tracker
 
 .PHONY: all test test-unit test-headers test-symbols test-valgrind \
         test-integration test-sanitize check-faults demo bench deps install \
         uninstall clean fuzz check-fuzz fuzz-build fuzz-seeds
 
-all: $(LIB_A) $(TOOLS)
+all: $(LIB_A) $(LIB_SO) $(TOOLS)
 
 $(B)/obj/lib/%.o: src/lib/%.c $(PUBLIC_HEADERS) $(LIB_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(CC) -fvisibility=hidden $(ALL_CFLAGS) -c -o $@ $<
 
 $(B)/obj/cli/%.o: src/cli/%.c $(PUBLIC_HEADERS) $(CLI_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(STD) $(WARNINGS) $(OPT) $(SANFLAGS) -Iinclude $(CFLAGS) -c -o $@ $<
+	$(CC) $(STD) $(WARNINGS) $(OPT) $(SANFLAGS) -Iinclude $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(LIB_A): $(LIB_OBJS)
 	@mkdir -p $(@D)
 	rm -f $@
 	ar rcs $@ $^
+
+# The shared library names its own dependencies (-z defs: nothing left
+# undefined), so that a program links it with -lreftrack alone.  The two
+# links are those `make install` writes too: the SONAME's, which the
+# dynamic loader looks for, and the bare name, which the linker looks for.
+$(LIB_SO): $(LIB_OBJS)
+	$(CC) -shared -Wl,-soname,$(LIB_SONAME) -Wl,-z,defs $(ALL_LDFLAGS) \
+		-o $@ $(LIB_OBJS) $(LIBS)
+	ln -sf $(notdir $@) $(B)/$(LIB_SONAME)
+	ln -sf $(LIB_SONAME) $(B)/libreftrack.so
 
 $(B)/reftrack: $(REFTRACK_OBJS) $(CLI_COMMON_OBJS) $(LIB_A)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(REFTRACK_OBJS) $(CLI_COMMON_OBJS) $(LIB_A) $(LIBS)
@@ -99,7 +132,7 @@ $(B)/reference-tracker: $(REFTRACKER_OBJS) $(CLI_COMMON_OBJS) $(LIB_A)
 # Tests may include private module headers (src/lib) to test pure code.
 $(B)/tests/%: tests/%.c tests/check.h $(LIB_A)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -Itests -o $@ $< $(LIB_A) $(LIBS) $(ALL_LDFLAGS)
+	$(CC) $(ALL_CFLAGS) -Itests $(ALL_LDFLAGS) -o $@ $< $(LIB_A) $(LIBS)
 
 test: deps
 	$(MAKE) test-unit test-headers test-symbols test-valgrind test-integration
@@ -115,11 +148,10 @@ test-headers:
 		$(CC) -std=c11 -pedantic -Wall -Wextra -Werror -I. -x c -o /dev/null - || exit 1; \
 	done; echo "headers: $(words $(PUBLIC_HEADERS)) passed, 0 failed"
 
-# The library exports rt_ symbols only.
-test-symbols: $(LIB_A)
-	@bad=$$(nm -g --defined-only $(LIB_A) | awk 'NF==3 {print $$3}' | grep -v '^rt_' || true); \
-	if [ -n "$$bad" ]; then echo "non-rt_ exported symbols:"; echo "$$bad"; echo "symbols: 0 passed, 1 failed"; exit 1; fi; \
-	echo "symbols: 1 passed, 0 failed"
+# The library exports rt_ symbols only; the shared one exactly the public
+# ones, under its SONAME (tests/symbols.sh).
+test-symbols: $(LIB_A) $(LIB_SO)
+	@tests/symbols.sh $(LIB_A) $(LIB_SO) $(LIB_SONAME)
 
 test-valgrind: $(UNIT_BINS)
 	@tests/run-suite.sh valgrind $(UNIT_BINS)
@@ -166,22 +198,27 @@ deps:
 MAN1_PAGES = src/man/reftrack.1 src/man/reference-tracker.1
 MAN5_PAGES = src/man/reftrack-batch.5
 SCHEMAS = $(wildcard schemas/*.json)
-VERSION := $(shell sed -n 's/^\#define RT_VERSION_STRING "\(.*\)"$$/\1/p' include/reftrack/reftrack.h)
 
 # reftrack.pc is written straight into DESTDIR, never into the tree, as its
 # paths depend on this install's PREFIX.  Paths under PREFIX are written
-# relative to ${prefix}, so that pkg-config can relocate them.  Only the
-# static archive is installed, so every program that links it needs LIBS
-# too: they go in Libs, which plain `pkg-config --libs` prints, rather than
-# in Libs.private, which only `--static` reads.
+# relative to ${prefix}, so that pkg-config can relocate them.  A program
+# linking the shared library needs -lreftrack alone; one linking the archive
+# needs LIBS too, which `pkg-config --static` adds: by module name where
+# the dependency ships a .pc file (Debian's liblmdb-dev, libyaml-dev,
+# libssl-dev and zlib1g-dev do), by -l flag where it does not (librados;
+# libpthread and libm come with libc).
 PC_PATH = $(patsubst $(PREFIX)/%,$${prefix}/%,$(1))
+PC_REQUIRES_PRIVATE = lmdb yaml-0.1 libcrypto zlib
+PC_LIBS_PRIVATE = -lrados -lpthread -lm
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) \
 		$(DESTDIR)$(INCLUDEDIR)/reftrack $(DESTDIR)$(DATADIR)/reftrack/schemas \
 		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
 	install -m 755 $(TOOLS) $(DESTDIR)$(BINDIR)/
-	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
+	install -m 644 $(LIB_A) $(LIB_SO) $(DESTDIR)$(LIBDIR)/
+	ln -sf $(notdir $(LIB_SO)) $(DESTDIR)$(LIBDIR)/$(LIB_SONAME)
+	ln -sf $(LIB_SONAME) $(DESTDIR)$(LIBDIR)/libreftrack.so
 	install -m 644 $(PUBLIC_HEADERS) $(DESTDIR)$(INCLUDEDIR)/reftrack/
 	install -m 644 $(SCHEMAS) $(DESTDIR)$(DATADIR)/reftrack/schemas/
 	install -m 644 $(MAN1_PAGES) $(DESTDIR)$(MANDIR)/man1/
@@ -196,7 +233,9 @@ install: all
 	sed -e 's|@PREFIX@|$(PREFIX)|' \
 	    -e 's|@LIBDIR@|$(call PC_PATH,$(LIBDIR))|' \
 	    -e 's|@INCLUDEDIR@|$(call PC_PATH,$(INCLUDEDIR))|' \
-	    -e 's|@VERSION@|$(VERSION)|' -e 's|@LIBS@|$(LIBS)|' \
+	    -e 's|@VERSION@|$(VERSION)|' \
+	    -e 's|@REQUIRES_PRIVATE@|$(PC_REQUIRES_PRIVATE)|' \
+	    -e 's|@LIBS_PRIVATE@|$(PC_LIBS_PRIVATE)|' \
 	    src/reftrack.pc.in >$(DESTDIR)$(PKGCONFIGDIR)/reftrack.pc
 	chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/reftrack.pc
 
@@ -210,7 +249,8 @@ FUZZ_CC ?= clang-14
 FUZZ_TIME ?= 60
 FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined \
            -fno-omit-frame-pointer
-FUZZ_CFLAGS = $(STD) $(WARNINGS) -O1 -g $(FUZZ_SAN) -Iinclude -Isrc/lib
+FUZZ_CFLAGS = $(STD) $(WARNINGS) -O1 -g $(FUZZ_SAN) -Iinclude -Isrc/lib \
+              $(CPPFLAGS)
 FUZZ_SRCS = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS = $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ_B)/%)
 FUZZ_LIB = $(FUZZ_B)/libreftrack-fuzz.a
@@ -224,8 +264,8 @@ $(FUZZ_LIB): $(LIB_SRCS:src/lib/%.c=$(FUZZ_B)/obj/%.o)
 	ar rcs $@ $^
 
 $(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_input.h $(FUZZ_LIB)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Itests/fuzz -o $@ $< \
-		-Wl,--as-needed $(FUZZ_LIB) $(LIBS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Itests/fuzz $(LDFLAGS) \
+		-o $@ $< -Wl,--as-needed $(FUZZ_LIB) $(LIBS)
 
 fuzz-build: $(FUZZ_BINS) $(B)/tests/fuzz/journal_seeds
 
@@ -242,7 +282,9 @@ fuzz-seeds: $(B)/tests/fuzz/journal_seeds
 # Removes exactly what install wrote (directories only when left empty).
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/reftrack $(DESTDIR)$(BINDIR)/reference-tracker \
-		$(DESTDIR)$(LIBDIR)/libreftrack.a $(DESTDIR)$(PKGCONFIGDIR)/reftrack.pc \
+		$(DESTDIR)$(LIBDIR)/libreftrack.a $(DESTDIR)$(LIBDIR)/$(notdir $(LIB_SO)) \
+		$(DESTDIR)$(LIBDIR)/$(LIB_SONAME) $(DESTDIR)$(LIBDIR)/libreftrack.so \
+		$(DESTDIR)$(PKGCONFIGDIR)/reftrack.pc \
 		$(addprefix $(DESTDIR)$(INCLUDEDIR)/reftrack/,$(notdir $(PUBLIC_HEADERS))) \
 		$(addprefix $(DESTDIR)$(DATADIR)/reftrack/schemas/,$(notdir $(SCHEMAS))) \
 		$(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MAN1_PAGES))) \

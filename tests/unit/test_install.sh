@@ -3,7 +3,10 @@
 # comparing mtimes and, where strace works, by tracing every file-changing
 # system call), it installs exactly the expected files, and a program built
 # through the installed reftrack.pc, with and without DESTDIR, links and
-# runs against the installed library.
+# runs against the installed library: with `pkg-config --libs` against the
+# shared one (NEEDED libreftrack.so.MAJOR), with `pkg-config --static
+# --libs` against the archive (no NEEDED libreftrack).  `make uninstall`
+# then removes all of it.
 # Run from the repository root; installs the build in $RT_BUILD.
 set -u
 root=$(pwd -P)
@@ -18,6 +21,7 @@ if [ ! -f "$build/libreftrack.a" ]; then
 fi
 version=$(sed -n 's/^#define RT_VERSION_STRING "\(.*\)"$/\1/p' \
 	include/reftrack/reftrack.h)
+soname=libreftrack.so.${version%%.*}
 
 # Install the tree RT_BUILD names, built the way it was: a sanitizer build
 # must not be relinked without its flags, and its consumers need the
@@ -57,6 +61,9 @@ fi
 	echo usr/local/bin/reftrack
 	echo usr/local/bin/reference-tracker
 	echo usr/local/lib/libreftrack.a
+	echo usr/local/lib/libreftrack.so
+	echo "usr/local/lib/$soname"
+	echo "usr/local/lib/libreftrack.so.$version"
 	echo usr/local/lib/pkgconfig/reftrack.pc
 	for h in include/reftrack/*.h; do echo "usr/local/$h"; done
 	for s in schemas/*.json; do
@@ -79,6 +86,11 @@ fi
 bad=$(cd "$dest/usr/local" && find bin -type f ! -perm 755;
 	find lib include share -type f ! -perm 644)
 [ -z "$bad" ] && pass || fail "wrong modes: $bad"
+# The links are relative, so that they hold wherever DESTDIR is unpacked.
+[ "$(readlink "$dest/usr/local/lib/libreftrack.so")" = "$soname" ] && pass ||
+	fail "libreftrack.so does not link to $soname"
+[ "$(readlink "$dest/usr/local/lib/$soname")" = "libreftrack.so.$version" ] &&
+	pass || fail "$soname does not link to libreftrack.so.$version"
 for f in include/reftrack/*.h schemas/*.json; do
 	case $f in
 	include/*) inst=$dest/usr/local/$f ;;
@@ -238,11 +250,18 @@ batch=examples/small-add.yaml
 want_id=$(sha256sum "$batch" | cut -d' ' -f1)
 want_n=$(grep -c 'tracker:' "$batch")
 
-# try NAME PKG-CONFIG-ENV... : builds and runs the consumer with the flags
-# pkg-config gives (plain, then --static) under that environment.
+# try NAME LIBDIR PKG-CONFIG-ENV... : builds and runs the consumer with the
+# flags pkg-config gives under that environment, for the library installed
+# in LIBDIR: plain, linked to the shared library; --static, linked to the
+# archive.  The linker prefers libreftrack.so to libreftrack.a for
+# -lreftrack, so a program that wants the archive while its dependencies
+# stay shared (librados ships no archive) says so around -lreftrack (see
+# README, "Install"); that the archive then links proves the --static flags
+# carry everything it needs, which the plain flags do not.
 try() {
 	name=$1
-	shift
+	libdir=$2
+	shift 2
 	for mode in "" --static; do
 		cflags=$(env "$@" pkg-config --cflags reftrack) &&
 			libs=$(env "$@" pkg-config $mode --libs reftrack) &&
@@ -254,6 +273,17 @@ try() {
 		[ "$v" = "$version" ] && pass ||
 			fail "$name: pkg-config says version '$v', not '$version'"
 		exe=$tmp/consumer-$name$mode
+		if [ -n "$mode" ]; then
+			libs=$(archive "$libs")
+			# shellcheck disable=SC2086
+			if ${CC:-cc} $sanflags $cflags -o "$exe.short" \
+				"$tmp/consumer.c" $(archive "$(env "$@" \
+				pkg-config --libs reftrack)") >/dev/null 2>&1; then
+				fail "$name: the archive links without --static's flags"
+			else
+				pass
+			fi
+		fi
 		# shellcheck disable=SC2086
 		if ! ${CC:-cc} -std=c11 -pedantic -Wall -Wextra -Werror $sanflags \
 			$cflags -o "$exe" "$tmp/consumer.c" $libs >"$tmp/cc.log" 2>&1; then
@@ -261,25 +291,49 @@ try() {
 			fail "$name $mode: the consumer does not build with: $cflags $libs"
 			continue
 		fi
+		needed=$(readelf -d "$exe" | sed -n 's/.*(NEEDED).*\[\(libreftrack[^]]*\)\]$/\1/p')
+		if [ -n "$mode" ]; then
+			[ -z "$needed" ] && pass ||
+				fail "$name $mode: the consumer needs $needed"
+			ldpath=
+		else
+			[ "$needed" = "$soname" ] && pass ||
+				fail "$name: the consumer needs '$needed', not $soname"
+			ldpath=$libdir
+		fi
 		rm -rf "$tmp/journal"
-		out=$("$exe" "$tmp/journal" "$batch")
+		out=$(LD_LIBRARY_PATH=$ldpath "$exe" "$tmp/journal" "$batch")
 		[ "$out" = "version=$version entries=$want_n id=$want_id" ] && pass ||
 			fail "$name $mode: consumer printed '$out'"
 	done
 }
 
+# archive FLAGS: FLAGS with -lreftrack taken from libreftrack.a.
+archive() {
+	for f in $1; do
+		case $f in
+		-lreftrack) printf '%s ' -Wl,-Bstatic -lreftrack -Wl,-Bdynamic ;;
+		*) printf '%s ' "$f" ;;
+		esac
+	done
+}
+
 # DESTDIR install: the .pc names /usr/local; the sysroot maps it into
-# DESTDIR.  PKG_CONFIG_LIBDIR, not _PATH, so that a reftrack.pc installed on
-# this host cannot stand in for the one under test.
+# DESTDIR.  PKG_CONFIG_LIBDIR, not _PATH, with the directory under test
+# first, so that a reftrack.pc installed on this host cannot stand in for
+# the one under test; the host's directories after it give the .pc files of
+# the dependencies that reftrack.pc's Requires.private names.
+syspc=$(pkg-config --variable=pc_path pkg-config)
 pc=$dest/usr/local/lib/pkgconfig
 grep -qx 'prefix=/usr/local' "$pc/reftrack.pc" && pass ||
 	fail "reftrack.pc does not say prefix=/usr/local"
-cflags=$(PKG_CONFIG_LIBDIR=$pc PKG_CONFIG_SYSROOT_DIR=$dest \
+cflags=$(PKG_CONFIG_LIBDIR=$pc:$syspc PKG_CONFIG_SYSROOT_DIR=$dest \
 	pkg-config --cflags reftrack)
 # shellcheck disable=SC2086
-[ "$(echo $cflags)" = "-I$dest/usr/local/include" ] && pass ||
+[ "$(echo $cflags | cut -d' ' -f1)" = "-I$dest/usr/local/include" ] && pass ||
 	fail "DESTDIR: cflags are '$cflags'"
-try destdir PKG_CONFIG_LIBDIR="$pc" PKG_CONFIG_SYSROOT_DIR="$dest"
+try destdir "$dest/usr/local/lib" PKG_CONFIG_LIBDIR="$pc:$syspc" \
+	PKG_CONFIG_SYSROOT_DIR="$dest"
 
 # A real install into another PREFIX, used in place.
 prefix=$tmp/prefix
@@ -291,7 +345,8 @@ else
 fi
 grep -qx "prefix=$prefix" "$prefix/lib/pkgconfig/reftrack.pc" && pass ||
 	fail "reftrack.pc does not say prefix=$prefix"
-try prefix PKG_CONFIG_LIBDIR="$prefix/lib/pkgconfig" PKG_CONFIG_SYSROOT_DIR=
+try prefix "$prefix/lib" PKG_CONFIG_LIBDIR="$prefix/lib/pkgconfig:$syspc" \
+	PKG_CONFIG_SYSROOT_DIR=
 "$prefix/bin/reftrack" --version | grep -qx "reftrack $version" && pass ||
 	fail "the installed reftrack --version"
 
