@@ -239,6 +239,42 @@ RT_EXTERN int rt_tracker_read(rt_tracker_info **out, rt_pool *pool,
                               const char *tracker);
 RT_EXTERN void rt_tracker_info_free(rt_tracker_info *info);
 
+/* ---- repair ---------------------------------------------------------- */
+
+/* What rt_tracker_recount() read, and what it did. */
+typedef struct rt_recount {
+	uint64_t object_version; /* object version of the read */
+	uint32_t refcount;       /* the stored count, as read */
+	uint64_t normal_keys;    /* normal keys, the empty key "" included */
+	uint64_t mask_keys;      /* mask keys, "" included */
+	int needed;              /* refcount != normal_keys */
+	int written;             /* the count was rewritten to normal_keys */
+	uint64_t new_version;    /* object version after the write; 0 if
+	                          * nothing was written */
+} rt_recount;
+
+/* rt_tracker_recount() flags. */
+#define RT_RECOUNT_WRITE 1u /* write the count; without it, only report */
+
+/* Reads the whole tracker (every page at one object version, every value
+ * checked, "" looked up) and, when its stored count disagrees with its
+ * normal keys and flags has RT_RECOUNT_WRITE, rewrites the count (the 4
+ * data bytes) to the number of normal keys in one write that asserts the
+ * object version just read.  Nothing else is changed: keys, masks and the
+ * version xattr stay as they are, and a tracker whose count is right, or
+ * whose normal keys are 0, is never deleted (a count of 0 is written).
+ * expect_version, if not 0, is the object version the caller saw (say, in
+ * an earlier dry run): any other version is RT_ECONFLICT and nothing is
+ * written.  *out is filled as far as the read got (zeroed first).
+ * Errors: RT_ENOTFOUND (no such tracker), RT_ECORRUPT, RT_EFOREIGN,
+ * RT_EVERSION (any flaw but the count: nothing written, ever), RT_ECONFLICT
+ * (the version is not expect_version, or the tracker changed between the
+ * read and the write: nothing written), RT_EOVERFLOW (more normal keys
+ * than a count holds), RT_EINVAL (a bad name or unknown flags), RT_EPERM,
+ * RT_ETRANSIENT, RT_EIO, RT_ENOMEM. */
+int rt_tracker_recount(rt_recount *out, rt_pool *pool, const char *tracker,
+                       uint64_t expect_version, unsigned flags);
+
 #ifdef __cplusplus
 }
 #endif

@@ -52,6 +52,8 @@ static const struct subcommand subcommands[] = {
 	  reftrack_check_opts, "h" },
 	{ "backup", reftrack_cmd_backup, "write a consistent copy of the journal",
 	  reftrack_backup_opts, "h" },
+	{ "repair", reftrack_cmd_repair, "rewrite a tracker's wrong refcount",
+	  reftrack_repair_opts, "h" },
 };
 
 #define NSUBCOMMANDS (sizeof(subcommands) / sizeof(subcommands[0]))

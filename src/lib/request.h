@@ -29,7 +29,9 @@ struct rt__request {
 	rt_op op;
 	const char *tracker;
 	size_t tracker_len;
-	size_t nkeys;                /* >= 1 */
+	size_t nkeys;                /* >= 1; 0 only for the census of a
+	                              * recount (tracker.c), which is built
+	                              * by hand: no rt__request_init() */
 	struct rt__req_key *keys;    /* sorted by key, each key once */
 	const char **names;
 	size_t *lens;

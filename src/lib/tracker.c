@@ -1,5 +1,6 @@
 /*
- * tracker.c - rt_tracker_add(), rt_tracker_remove(), rt_tracker_read().
+ * tracker.c - rt_tracker_add(), rt_tracker_remove(), rt_tracker_read(),
+ * and the one repair, rt_tracker_recount().
  *
  * A change is a loop of rounds: read the tracker (one read op), plan
  * (plan.c), and send the one guarded write the plan needs, if any.  A
@@ -25,6 +26,7 @@
 
 #include "cluster.h"
 #include "error.h"
+#include "format.h"
 #include "plan.h"
 #include "request.h"
 #include "retry.h"
@@ -416,6 +418,25 @@ void rt_tracker_info_free(rt_tracker_info *info)
 	free(box);
 }
 
+/* After a whole-tracker read failed with the negative errno r (what: the
+ * step): 1 to read again, having slept as the policy says (a later page
+ * found the object changed or gone, so the pages would mix two states; or
+ * a transient error), 0 with *rc set when it is over. */
+static int read_again(struct round_state *st, rt_pool *pool,
+                      const char *tracker, unsigned attempt, int r,
+                      const char *what, int *rc)
+{
+	if (r == -ERANGE || r == -EOVERFLOW || r == -ENOENT)
+		return next_round(st, pool, tracker, attempt, 1, rc);
+	if (retryable(r)) {
+		st->last_errno = r;
+		st->last_what = what;
+		return next_round(st, pool, tracker, attempt, 0, rc);
+	}
+	*rc = op_err(pool, tracker, what, r);
+	return 0;
+}
+
 /* One consistent pass over the tracker: 0, RT_E* (message set), or a
  * negative errno with *what naming the step, for the caller's retry. */
 static int read_pass(struct collect *c, struct rt__snapshot *snap,
@@ -516,21 +537,8 @@ int rt_tracker_read(rt_tracker_info **out, rt_pool *pool, const char *tracker)
 		rc = read_pass(&c, &snap, pool, tracker, &what);
 		if (rc >= 0 || RT__IS_CODE(rc))
 			break;
-		/* A negative errno.  A later page finding the object changed
-		 * or gone means the pages would mix two states: start over. */
-		if (rc == -ERANGE || rc == -EOVERFLOW || rc == -ENOENT) {
-			if (next_round(&st, pool, tracker, attempt, 1, &rc))
-				continue;
-			goto done;
-		}
-		if (retryable(rc)) {
-			st.last_errno = rc;
-			st.last_what = what;
-			if (next_round(&st, pool, tracker, attempt, 0, &rc))
-				continue;
-			goto done;
-		}
-		rc = op_err(pool, tracker, what, rc);
+		if (read_again(&st, pool, tracker, attempt, rc, what, &rc))
+			continue;
 		goto done;
 	}
 	if (rc)
@@ -560,6 +568,150 @@ int rt_tracker_read(rt_tracker_info **out, rt_pool *pool, const char *tracker)
 	rt__pool_err_clear(pool);
 done:
 	collect_free(&c);
+	rt__snapshot_free(&snap);
+	return rc;
+}
+
+/* ---- recounting ------------------------------------------------------ */
+
+/* One census of the whole tracker at one object version (req: no keys,
+ * so every page is read and "" is looked up).  Returns as read_rest()
+ * does: 0 with *rc set (snap->exists 0: no such object), or the negative
+ * errno of a failed read (-ERANGE, -EOVERFLOW, -ENOENT from a later one:
+ * the tracker changed, start over). */
+static int census_whole(struct rt__snapshot *snap, rt_pool *pool,
+                        const struct rt__request *req, char *msg,
+                        size_t msgsz, int *rc)
+{
+	struct rt__tio_read rd;
+	uint64_t ver;
+	int r;
+
+	memset(&rd, 0, sizeof(rd));
+	*rc = 0;
+	if (rt__tio_read_keys(&rd, req, NULL)) {
+		rt__errmsg_set(msg, msgsz, "out of memory");
+		*rc = RT_ENOMEM;
+		return 0;
+	}
+	r = rt__tio_read_run(&rd, pool->io, req->tracker, &ver);
+	if (r < 0 && r != -ENOENT) {
+		rt__tio_read_release(&rd);
+		return r;
+	}
+	*rc = rt__tio_read_decode(snap, &rd, req, r, ver, msg, msgsz);
+	rt__tio_read_release(&rd);
+	if (*rc || !snap->exists || snap->complete)
+		return 0;
+	return read_rest(snap, &rd, pool, req, msg, msgsz, rc);
+}
+
+int rt_tracker_recount(rt_recount *out, rt_pool *pool, const char *tracker,
+                       uint64_t expect_version, unsigned flags)
+{
+	struct round_state st;
+	struct rt__request req;
+	struct rt__snapshot snap;
+	struct rt__plan plan;
+	rados_write_op_t wop = NULL;
+	char msg[RT__ERRMSG_MAX];
+	unsigned attempt;
+	uint64_t ver;
+	int rc = 0, r;
+
+	if (!out)
+		return RT_EINVAL;
+	memset(out, 0, sizeof(*out));
+	if (!pool_usable(pool))
+		return RT_EINVAL;
+	if (flags & ~RT_RECOUNT_WRITE)
+		return rt__pool_err(pool, RT_EINVAL, tracker, "unknown recount "
+		                    "flags 0x%x", flags);
+	if ((rc = rt__request_check_tracker(tracker, msg, sizeof(msg))))
+		return rt__pool_err(pool, rc, tracker, "%s", msg);
+	memset(&st, 0, sizeof(st));
+	memset(&snap, 0, sizeof(snap));
+	memset(&plan, 0, sizeof(plan));
+	/* A request for no keys: the census reads every key and leaves the
+	 * count to us (tracker_io.c, census_done()). */
+	memset(&req, 0, sizeof(req));
+	req.op = RT_OP_REMOVE;
+	req.tracker = tracker;
+	req.tracker_len = strlen(tracker);
+	st.policy = rt__retry_effective(&pool->retry);
+	for (attempt = 1;; attempt++) {
+		r = census_whole(&snap, pool, &req, msg, sizeof(msg), &rc);
+		if (r == 0)
+			break;
+		/* expect_version, if any, is judged on a whole read. */
+		if (read_again(&st, pool, tracker, attempt, r, "reading", &rc))
+			continue;
+		goto done;
+	}
+	if (rc) {
+		rt__pool_err(pool, rc, tracker, "%s", msg);
+		goto done;
+	}
+	if (!snap.exists) {
+		rc = rt__pool_err(pool, RT_ENOTFOUND, tracker,
+		                  "tracker not found");
+		goto done;
+	}
+	out->object_version = snap.version;
+	out->refcount = snap.refcount;
+	out->normal_keys = rt__snapshot_normals(&snap);
+	out->mask_keys = snap.nmask + (snap.empty_type == RT_REF_MASK);
+	if (expect_version && snap.version != expect_version) {
+		rc = rt__pool_err(pool, RT_ECONFLICT, tracker, "object version "
+		                  "is %llu, not %llu as expected: the tracker "
+		                  "changed since; nothing written",
+		                  (unsigned long long)snap.version,
+		                  (unsigned long long)expect_version);
+		goto done;
+	}
+	/* The same verdict every write depends on (plan.c). */
+	if (rt__snapshot_check(&snap, msg, sizeof(msg)) == 0)
+		goto done;
+	out->needed = 1;
+	if (out->normal_keys > UINT32_MAX) {
+		rc = rt__pool_err(pool, RT_EOVERFLOW, tracker, "%llu normal "
+		                  "keys do not fit a 32-bit count",
+		                  (unsigned long long)out->normal_keys);
+		goto done;
+	}
+	if (!(flags & RT_RECOUNT_WRITE))
+		goto done;
+	/* An update that only writes the data: no key set or removed.  Never
+	 * a delete, even for 0 normal keys: leak rather than delete. */
+	plan.kind = RT__PLAN_UPDATE;
+	plan.guard_version = snap.version;
+	plan.refcount = (uint32_t)out->normal_keys;
+	rt__be32_put(plan.count_be, plan.refcount);
+	if (rt__tio_write_build(&wop, &plan, NULL)) {
+		rc = rt__pool_err(pool, RT_ENOMEM, tracker, "out of memory");
+		goto done;
+	}
+	r = rt__tio_write_run(wop, pool->io, tracker, &ver);
+	rados_release_write_op(wop);
+	switch (rt__tio_write_status(&plan, r)) {
+	case RT__TIO_OK:
+		out->written = 1;
+		out->new_version = ver;
+		break;
+	case RT__TIO_CONFLICT:
+		/* Not retried: what was read is what the caller was shown. */
+		rc = rt__pool_err(pool, RT_ECONFLICT, tracker, "the tracker "
+		                  "changed after it was read at object version "
+		                  "%llu; nothing written",
+		                  (unsigned long long)snap.version);
+		break;
+	case RT__TIO_FAILED:
+		rc = op_err(pool, tracker, "writing", r);
+		break;
+	}
+done:
+	if (rc == 0)
+		rt__pool_err_clear(pool);
 	rt__snapshot_free(&snap);
 	return rc;
 }

@@ -101,7 +101,9 @@ void rt__tio_read_release(struct rt__tio_read *rd);
  * keys, the extra xattr, and the census of the entries listed.  Validates
  * the version xattr, the data and every value seen; when the census is
  * complete, also the count against the normal keys
- * (rt__snapshot_check()).  Otherwise (an existing tracker, !snap->complete)
+ * (rt__snapshot_check()), except for a request of no keys: that census is
+ * a recount's, which looks up "" whatever the count says and judges the
+ * count itself.  Otherwise (an existing tracker, !snap->complete)
  * the caller reads on with rt__tio_read_more() and rt__tio_census_more()
  * until snap->complete, before planning.
  * Errors (msg says what, naming the key): RT_EFOREIGN, RT_ECORRUPT,

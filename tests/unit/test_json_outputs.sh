@@ -162,6 +162,8 @@ error e-export-state 64 export --state pendng
 error e-add 64 add T k
 error e-rm 64 rm T k
 error e-show 64 show T
+error e-repair 64 repair T --recount
+error e-repair-what 64 -p rbd repair T
 # Connecting with a configuration file that is not there: 78.
 error e-show-conf 78 -c "$tmp/no.conf" -p rbd show T
 error e-unknown-sub 64 statsu
