@@ -235,6 +235,7 @@ extern const struct option reftrack_prune_opts[];
 extern const struct option reftrack_export_opts[];
 extern const struct option reftrack_check_opts[];
 extern const struct option reftrack_backup_opts[];
+extern const struct option reftrack_scan_opts[];
 int reftrack_cmd_add(int argc, char **argv);
 int reftrack_cmd_rm(int argc, char **argv);
 int reftrack_cmd_show(int argc, char **argv);
@@ -249,5 +250,6 @@ int reftrack_cmd_prune(int argc, char **argv);
 int reftrack_cmd_export(int argc, char **argv);
 int reftrack_cmd_check(int argc, char **argv);
 int reftrack_cmd_backup(int argc, char **argv);
+int reftrack_cmd_scan(int argc, char **argv);
 
 #endif

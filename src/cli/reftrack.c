@@ -52,6 +52,8 @@ static const struct subcommand subcommands[] = {
 	  reftrack_check_opts, "h" },
 	{ "backup", reftrack_cmd_backup, "write a consistent copy of the journal",
 	  reftrack_backup_opts, "h" },
+	{ "scan", reftrack_cmd_scan, "audit every tracker of a pool; find stale references",
+	  reftrack_scan_opts, CLI_PROGRESS_SHORTOPTS "h" },
 };
 
 #define NSUBCOMMANDS (sizeof(subcommands) / sizeof(subcommands[0]))
