@@ -383,7 +383,7 @@ static void batch_discard(struct batch *b)
 static void batch_tracker(struct batch *b, const char *pool,
                           const rt_scan_result *r, const char *live_path)
 {
-	char *t = cli_escape(r->tracker);
+	char *t = cli_escape(r->tracker), *l = cli_escape(live_path);
 	size_t i, nkeys = 0, bytes = 0, nok = 0;
 
 	if (!yaml_spellable(r->tracker, strlen(r->tracker)) ||
@@ -396,6 +396,7 @@ static void batch_tracker(struct batch *b, const char *pool,
 		         "stale references are left out", t, r->nstale);
 		b->left_out += r->nstale;
 		free(t);
+		free(l);
 		return;
 	}
 	for (i = 0; i < r->nstale; i++)
@@ -419,7 +420,7 @@ static void batch_tracker(struct batch *b, const char *pool,
 		if (nkeys == 0) {
 			fprintf(b->f, "  # stale: %zu of the %llu normal "
 			        "references of \"%s\" are not in %s%s\n", nok,
-			        (unsigned long long)r->normal, t, live_path,
+			        (unsigned long long)r->normal, t, l,
 			        nok == r->normal ? "; removing them deletes "
 			                           "the tracker" : "");
 			fputs("  - tracker: ", b->f);
@@ -441,6 +442,7 @@ static void batch_tracker(struct batch *b, const char *pool,
 			nkeys = bytes = 0;
 	}
 	free(t);
+	free(l);
 }
 
 /* Puts the batch in place: 0, or an exit status (the file is dropped). */
@@ -606,11 +608,12 @@ static void plain_tracker(struct scan_run *sr, const rt_scan_result *r)
 		return;
 	cli_progress_hide();
 	if (r->problem) {
-		char *d = cli_escape(r->detail);
-
+		/* The library's messages quote the keys they name already
+		 * (printable ASCII only): escaping again would double every
+		 * backslash. */
 		plain_where(sr, r);
-		printf("%s: %s\n", rt_scan_problem_name(r->problem), d);
-		free(d);
+		printf("%s: %s\n", rt_scan_problem_name(r->problem),
+		       r->detail);
 	}
 	for (i = 0; i < r->nstale; i++) {
 		char *k = cli_escape(r->stale[i].key);
@@ -871,11 +874,15 @@ int reftrack_cmd_scan(int argc, char **argv)
 	if (emit) {
 		if ((status = batch_open(&sr.batch, emit)))
 			goto done;
+		char *p = cli_escape(sr.pool), *l = cli_escape(sr.live_path);
+
 		sr.emitting = 1;
 		fprintf(sr.batch.f, "# Written by reftrack scan: releases the "
 		        "stale references of pool \"%s\"\n# found against the "
 		        "live-key list %s.  Review it, then: reftrack submit "
-		        "FILE\nversion: 1\nrequests:\n", sr.pool, sr.live_path);
+		        "FILE\nversion: 1\nrequests:\n", p, l);
+		free(p);
+		free(l);
 	}
 	t0 = now_sec();
 	rc = rt_scan_open(&scan, pool, &so);
