@@ -246,6 +246,53 @@ EOF
 	expect_rc 0
 }
 
+# Keys a batch file must quote or escape, and ones it cannot name, in a
+# namespace of their own: the batch spells each stale key exactly, leaves
+# out what it cannot name (with a comment), and never a key the list
+# cannot spell (a newline in it).
+case_odd_keys() {
+	local tn keys
+	tn=$(printf 'odd\nname')
+	keys=("$(printf 'a\nb')" 'q"uote' 'back\slash' "$(printf 'tab\tkey')" \
+		'ünï' "$(printf '\177del')" "$(printf '\377bin')" keep)
+	run "$reftrack" -p "$pool" -N scan-odd add "$tn" "${keys[@]}"
+	expect_rc 0
+	echo keep >"$tmp/odd.live"
+	rs scan -N scan-odd --live-keys "$tmp/odd.live" --emit-batch "$tmp/odd.yaml"
+	expect_rc 1
+	[ "$(printf '%s\n' "$out" | grep -c ': stale: ')" = 6 ] ||
+		fail "not 6 stale lines: $out"
+	printf '%s\n' "$out" | grep -qxF 'pool "'"$pool"'" namespace "scan-odd" tracker "odd\nname": stale: "\xffbin" is not in the live-key list' ||
+		fail "stale lines not escaped: $out"
+	! printf '%s' "$out" | LC_ALL=C grep -q '[[:cntrl:]]' ||
+		fail "a control byte reached the output"
+	expect_err_has "1 stale references are left out of the batch"
+	grep -q '^# not in this batch: key "\\xffbin"' "$tmp/odd.yaml" ||
+		fail "no comment for the key a batch cannot name: $(cat "$tmp/odd.yaml")"
+	/usr/bin/python3 - "$tmp/odd.yaml" <<'PY' || fail "odd batch: $(cat "$tmp/odd.yaml")"
+import sys, yaml
+b = yaml.safe_load(open(sys.argv[1], encoding="utf-8"))
+(r,) = b["requests"]
+assert r["tracker"] == "odd\nname" and r["namespace"] == "scan-odd", r
+assert sorted(r["remove"]) == sorted(['q"uote', "back\\slash", "tab\tkey",
+                                      "\u00fcn\u00ef", "\x7fdel"]), r
+PY
+	run "$reftrack" submit --dry-run --journal "$j" "$tmp/odd.yaml"
+	expect_rc 0
+	run "$reftrack" submit --journal "$j" "$tmp/odd.yaml"
+	expect_rc 0
+	run "$reftrack" replay --journal "$j" --no-progress
+	expect_rc 0
+	run "$reftrack" -p "$pool" -N scan-odd show --json "$tn"
+	expect_rc 0
+	printf '%s' "$out" | /usr/bin/python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert d["refcount"] == 3, d
+assert sorted(r["key"] for r in d["refs"]) == sorted(["a\nb", "\ufffdbin", "keep"]), d' ||
+		fail "after the odd batch: $out"
+}
+
 case_usage() {
 	rs scan -N x --all-namespaces
 	expect_rc 64
@@ -267,6 +314,7 @@ if setup; then
 	run_case case_scan_reports_exactly_the_broken
 	run_case case_mass_release_guard
 	run_case case_emit_batch_releases_exactly_the_stale
+	run_case case_odd_keys
 	run_case case_usage
 fi
 finish scan
