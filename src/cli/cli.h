@@ -236,6 +236,7 @@ extern const struct option reftrack_export_opts[];
 extern const struct option reftrack_check_opts[];
 extern const struct option reftrack_backup_opts[];
 extern const struct option reftrack_repair_opts[];
+extern const struct option reftrack_scan_opts[];
 int reftrack_cmd_add(int argc, char **argv);
 int reftrack_cmd_rm(int argc, char **argv);
 int reftrack_cmd_show(int argc, char **argv);
@@ -251,5 +252,6 @@ int reftrack_cmd_export(int argc, char **argv);
 int reftrack_cmd_check(int argc, char **argv);
 int reftrack_cmd_backup(int argc, char **argv);
 int reftrack_cmd_repair(int argc, char **argv);
+int reftrack_cmd_scan(int argc, char **argv);
 
 #endif

@@ -54,6 +54,8 @@ static const struct subcommand subcommands[] = {
 	  reftrack_backup_opts, "h" },
 	{ "repair", reftrack_cmd_repair, "rewrite a tracker's wrong refcount",
 	  reftrack_repair_opts, "h" },
+	{ "scan", reftrack_cmd_scan, "audit every tracker of a pool; find stale references",
+	  reftrack_scan_opts, CLI_PROGRESS_SHORTOPTS "h" },
 };
 
 #define NSUBCOMMANDS (sizeof(subcommands) / sizeof(subcommands[0]))

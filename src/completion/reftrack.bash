@@ -19,14 +19,14 @@ _reftrack()
 	local cur prev sub i
 	cur=${COMP_WORDS[COMP_CWORD]}
 	prev=${COMP_WORDS[COMP_CWORD - 1]}
-	local subs="add rm show submit status show-entry replay retry skip run prune export check backup repair"
+	local subs="add rm show submit status show-entry replay retry skip run prune export check backup repair scan"
 	local common="--conf --cluster --id --user --name --keyring --pool --namespace --op-timeout --journal --format --json --help"
 	for ((i = 1; i < COMP_CWORD; i++)); do
 		case " $subs " in *" ${COMP_WORDS[i]} "*) sub=${COMP_WORDS[i]}; break ;; esac
 	done
 
 	case $prev in
-	-c | --conf | -k | --keyring | --metrics-file)
+	-c | --conf | -k | --keyring | --metrics-file | --live-keys | --emit-batch)
 		COMPREPLY=($(compgen -f -- "$cur")); return ;;
 	--journal | --spool | --backup)
 		COMPREPLY=($(compgen -d -- "$cur")); return ;;
@@ -41,7 +41,7 @@ _reftrack()
 		ids=$(_reftrack_journal_json | python3 -c 'import json,sys
 for b in json.load(sys.stdin).get("batches", []): print(b["id"])' 2>/dev/null)
 		COMPREPLY=($(compgen -W "$ids" -- "$cur")); return ;;
-	-p | --pool | -N | --namespace | -i | --id | --user | -n | --name | --cluster | --op-timeout | -m | --reason | --entry | --limit | --inflight | --max-attempts | --max-time | --retention | --batch-retention | --done-older-than | --backup-keep | --expect-version)
+	-p | --pool | -N | --namespace | -i | --id | --user | -n | --name | --cluster | --op-timeout | -m | --reason | --entry | --limit | --inflight | --max-attempts | --max-time | --retention | --batch-retention | --done-older-than | --backup-keep | --expect-version | --mass-release-threshold)
 		return ;;
 	esac
 

@@ -32,6 +32,11 @@
 #                   journal's own cost with the cluster's part cut to reads.
 #                   Once at W1's size and once at W3's (memory stays flat)
 #   reftrack submit W3, 1,000,000 entries, no cluster work
+#   reftrack scan   (issue 14) RT_BENCH_SCAN_TRACKERS trackers (default
+#                   20,000) in a pool of their own (rt2): the pipelined
+#                   scan (--inflight 64, the default) against a sequential
+#                   one (--inflight 1, one tracker at a time), its rate,
+#                   peak RSS, and that the OSD counted no write
 #
 # Each contender works on trackers of its own (its own RADOS namespace),
 # created before the clock starts by `bench_raw --setup`, and is checked
@@ -45,6 +50,7 @@
 #   RT_BENCH_NOOP_ENTRIES  entries of the large no-op replay (default: W3's)
 #   RT_BENCH_W3_REPLAY     1: also replay the W3 journal on the cluster
 #                          (minutes; default 0)
+#   RT_BENCH_SCAN_TRACKERS trackers of the scan section (default 20000)
 #
 # Output: the tables on stdout and in BUILD_DIR/bench/results.md; each
 # contender's output in BUILD_DIR/bench/logs/.
@@ -84,13 +90,14 @@ cli_entries=${RT_BENCH_CLI_ENTRIES:-500}
 w3_entries=${RT_BENCH_W3_ENTRIES:-1000000}
 noop_entries=${RT_BENCH_NOOP_ENTRIES:-$w3_entries}
 w3_replay=${RT_BENCH_W3_REPLAY:-0}
+scan_trackers=${RT_BENCH_SCAN_TRACKERS:-20000}
 gen=$root/tests/bench/gen_workload.py
 # The system interpreter starts in a tenth of the time a pyenv shim takes,
 # and it runs twice per contender (the OSD's counters).
 py=/usr/bin/python3
 [ -x "$py" ] || py=python3
 
-for v in "${inflights[@]}" "$cli_entries" "$w3_entries" "$noop_entries"; do
+for v in "${inflights[@]}" "$cli_entries" "$w3_entries" "$noop_entries" "$scan_trackers"; do
 	case $v in
 	'' | *[!0-9]* | 0) echo "$prog: not a positive number: '$v'" >&2; exit 64 ;;
 	esac
@@ -538,6 +545,57 @@ if [ "$w3_replay" = 1 ]; then
 fi
 rm -rf "$work/j3"
 
+# ---- scan (issue 14) ----------------------------------------------------------
+# scan_bench: reftrack scan over scan_trackers trackers (4 keys each) in
+# RT_TEST_POOL2, which nothing else here uses, so that the listing holds
+# the trackers only: pipelined (the default window) and sequential
+# (--inflight 1), each the whole process under bench_time, rate = trackers
+# per second of the scan's own "seconds".  Fills scan_rows.
+scan_rows=()
+scan_bench() {
+	local name mode k secs trk
+	say "scan: setting up $scan_trackers trackers"
+	"$bin/bench_raw" --setup -p "$RT_TEST_POOL2" -N scan --prefix s.t \
+		--trackers "$scan_trackers" --keys 3 >>"$logs/setup.out" 2>&1 ||
+		{ fail "scan: setup failed"; return 1; }
+	for mode in pipelined:64 sequential:1; do
+		name=scan-${mode%%:*} k=${mode#*:}
+		say "scan, $name ($k in flight)"
+		if ! timed "$name" "$build/reftrack" scan -p "$RT_TEST_POOL2" -N scan \
+			--inflight "$k" --json --no-progress; then
+			fail "$name"
+			scan_rows+=("$name $k failed")
+			continue
+		fi
+		no_writes "$name"
+		secs=$(tail -n 1 "$logs/$name.out" | grep -o '"seconds":[^,}]*' | cut -d: -f2)
+		trk=$(tail -n 1 "$logs/$name.out" | grep -o '"trackers":[^,}]*' | cut -d: -f2)
+		[ "$trk" = "$scan_trackers" ] || fail "$name: scanned ${trk:-?} trackers, want $scan_trackers"
+		grep -q '"problem_trackers":0,' "$logs/$name.out" || fail "$name: found problems"
+		scan_rate[$name]=$(calc "$trk / $secs")
+		scan_rows+=("$name $k $trk $secs")
+	done
+}
+declare -A scan_rate
+
+# (called with the other tables, once mib is defined)
+scan_table() {
+	local r name k trk secs
+	echo "| scan | in flight | trackers | seconds | trackers/s | peak RSS |"
+	echo "|---|---:|---:|---:|---:|---:|"
+	for r in "${scan_rows[@]}"; do
+		read -r name k trk secs <<<"$r"
+		if [ "$trk" = failed ]; then
+			echo "| $name | $k | failed | | | |"
+			continue
+		fi
+		printf '| %s | %s | %s | %.3f | %.0f | %s |\n' "$name" "$k" "$trk" "$secs" \
+			"${scan_rate[$name]}" "$(mib "$(val maxrss_kib "$logs/$name.time")")"
+	done
+}
+
+scan_bench
+
 # ---- the tables ---------------------------------------------------------------
 raw=$(rate_of raw W1)
 cli=$(rate_of cli W1)
@@ -668,6 +726,7 @@ targets() {
 	target "W3 submit peak RSS < 256 MiB" "$(awk -v k="$sub_rss" 'BEGIN { if (k != "") printf "%.1f", k / 1024 }')" "<" 256
 	target "journal cost: no-op replay ≥ 2 × raw limit" "$(ratio "$noop" "$raw")" ">=" 2
 	target "replay memory flat: anonymous peak, $noop_entries no-op entries ÷ $w1_n" "$(ratio "$anon_big" "$anon_small")" "<=" 1.5
+	target "scan pipelined ≥ 5 × sequential (issue 14)" "$(ratio "${scan_rate[scan-pipelined]:-}" "${scan_rate[scan-sequential]:-}")" ">=" 5
 }
 
 {
@@ -683,6 +742,10 @@ targets() {
 	echo "In-flight sweep (entries/s; each row's runs back to back):"
 	echo
 	sweep_table
+	echo
+	echo "reftrack scan, $scan_trackers trackers of 4 keys in a pool of their own (the whole process; the OSD counted no write):"
+	echo
+	scan_table
 	echo
 	echo "Memory of the journal tools:"
 	echo

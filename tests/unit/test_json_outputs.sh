@@ -167,6 +167,10 @@ error e-repair-what 64 -p rbd repair T
 # Connecting with a configuration file that is not there: 78.
 error e-show-conf 78 -c "$tmp/no.conf" -p rbd show T
 error e-unknown-sub 64 statsu
+error e-scan 64 scan -N x --all-namespaces
+error e-scan-emit 64 scan --emit-batch "$tmp/out.yaml"
+error e-scan-live 66 scan --live-keys "$tmp/no-such-list"
+error e-scan-conf 78 -c "$tmp/no.conf" -p rbd scan
 "$py" -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["command"] is None and "did you mean" in d["error"], d' \
 	"$tmp/e-unknown-sub.json" && pass || fail "unknown subcommand: error object: $(cat "$tmp/e-unknown-sub.json")"
 
