@@ -82,8 +82,9 @@ static void scan_usage(FILE *out)
 	        "Exit status: 0 clean, 1 problems found (broken trackers; with "
 	        "--live-keys also\nstale references), 64 usage, 65 mass release "
 	        "refused or a bad live-key list,\n66 no such pool or live-key "
-	        "file, 69 cluster unreachable, 74 output error,\n77 permission "
-	        "denied, 78 Ceph configuration unusable.\n");
+	        "file, 69 cluster unreachable, 74 output error,\n75 a tracker "
+	        "changed between the pages of every read of it, 77 "
+	        "permission\ndenied, 78 Ceph configuration unusable.\n");
 }
 
 const struct option reftrack_scan_opts[] = {

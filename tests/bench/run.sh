@@ -581,16 +581,18 @@ declare -A scan_rate
 # (called with the other tables, once mib is defined)
 scan_table() {
 	local r name k trk secs
-	echo "| scan | in flight | trackers | seconds | trackers/s | peak RSS |"
-	echo "|---|---:|---:|---:|---:|---:|"
+	echo "| scan | in flight | trackers | seconds | trackers/s | × sequential | RADOS ops/tracker | OSD CPU µs/tracker | client CPU µs/tracker | peak RSS |"
+	echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 	for r in "${scan_rows[@]}"; do
 		read -r name k trk secs <<<"$r"
 		if [ "$trk" = failed ]; then
-			echo "| $name | $k | failed | | | |"
+			echo "| $name | $k | failed | | | | | | | |"
 			continue
 		fi
-		printf '| %s | %s | %s | %.3f | %.0f | %s |\n' "$name" "$k" "$trk" "$secs" \
-			"${scan_rate[$name]}" "$(mib "$(val maxrss_kib "$logs/$name.time")")"
+		printf '| %s | %s | %s | %.3f | %.0f | %s | %s | %s | %s | %s |\n' "$name" "$k" "$trk" "$secs" \
+			"${scan_rate[$name]}" "$(ratio "${scan_rate[$name]}" "${scan_rate[scan-sequential]:-}")" \
+			"$(per_entry "$name" ops "$trk" 1)" "$(per_entry "$name" cpu "$trk" 1000000)" \
+			"$(client_us "$name" "$trk")" "$(mib "$(val maxrss_kib "$logs/$name.time")")"
 	done
 }
 

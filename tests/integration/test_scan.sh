@@ -177,6 +177,22 @@ case_scan_reports_exactly_the_broken() {
 	cmp -s "$tmp/v0" "$tmp/v1" || fail "object versions changed during the scans: $(diff "$tmp/v0" "$tmp/v1" | head -n 5)"
 }
 
+# On a terminal: a progress bar on stderr, erased before each problem
+# line, and the summary starting at the left margin.
+case_progress_on_a_terminal() {
+	local pty=$RT_SRC/tests/integration/pty_run.py n
+	/usr/bin/python3 "$pty" run "$tmp/pty.out" -- "$reftrack" -p "$pool" \
+		--journal "$j" scan --all-namespaces >"$tmp/pty.rc"
+	[ "$(cat "$tmp/pty.rc")" = 1 ] || fail "scan on a pty: exit $(cat "$tmp/pty.rc"), want 1"
+	n=$(/usr/bin/python3 "$pty" count "$tmp/pty.out" "scan [")
+	[ "$n" -ge 1 ] || fail "no progress bar drawn"
+	/usr/bin/python3 "$pty" render "$tmp/pty.out" >"$tmp/pty.screen"
+	grep -q '^|scanned pool "'"$pool"'", every namespace' "$tmp/pty.screen" ||
+		fail "summary not at the left margin: $(cat "$tmp/pty.screen")"
+	[ "$(grep -c '^|pool "' "$tmp/pty.screen")" = 20 ] ||
+		fail "not 20 problem lines at the left margin: $(cat "$tmp/pty.screen")"
+}
+
 case_mass_release_guard() {
 	versions "$tmp/v0"
 	rs scan --all-namespaces --live-keys /dev/null --emit-batch "$tmp/none.yaml"
@@ -312,6 +328,7 @@ case_usage() {
 
 if setup; then
 	run_case case_scan_reports_exactly_the_broken
+	run_case case_progress_on_a_terminal
 	run_case case_mass_release_guard
 	run_case case_emit_batch_releases_exactly_the_stale
 	run_case case_odd_keys
