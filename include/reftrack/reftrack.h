@@ -272,7 +272,7 @@ typedef struct rt_recount {
  * read and the write: nothing written), RT_EOVERFLOW (more normal keys
  * than a count holds), RT_EINVAL (a bad name or unknown flags), RT_EPERM,
  * RT_ETRANSIENT, RT_EIO, RT_ENOMEM. */
-int rt_tracker_recount(rt_recount *out, rt_pool *pool, const char *tracker,
+RT_EXTERN int rt_tracker_recount(rt_recount *out, rt_pool *pool, const char *tracker,
                        uint64_t expect_version, unsigned flags);
 
 #ifdef __cplusplus

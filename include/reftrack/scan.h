@@ -44,7 +44,7 @@ typedef enum rt_scan_problem {
 
 /* A problem's name: "sound", "version", "data-size", "foreign",
  * "type-byte", "nul-key", "count", "empty-key"; static. */
-const char *rt_scan_problem_name(rt_scan_problem problem);
+RT_EXTERN const char *rt_scan_problem_name(rt_scan_problem problem);
 
 /* Whether a reference key is held by something that still exists: 1 live,
  * 0 not (a stale reference).  Called from rt_scan_next() only. */
@@ -132,9 +132,9 @@ typedef struct rt_scan rt_scan;
  * On failure *out is set (unless RT_ENOMEM) for rt_scan_errmsg(); close it
  * in either case.  Errors: RT_EINVAL, RT_ENOTFOUND (the pool is gone),
  * RT_EPERM, RT_EIO, RT_ENOMEM. */
-int rt_scan_open(rt_scan **out, rt_pool *pool, const rt_scan_opts *opts);
-void rt_scan_close(rt_scan *scan);
-const char *rt_scan_errmsg(const rt_scan *scan);
+RT_EXTERN int rt_scan_open(rt_scan **out, rt_pool *pool, const rt_scan_opts *opts);
+RT_EXTERN void rt_scan_close(rt_scan *scan);
+RT_EXTERN const char *rt_scan_errmsg(const rt_scan *scan);
 
 /* The next tracker: 0 and *out set (owned by the scan, see
  * rt_scan_result), or RT_ENOTFOUND when every object has been read.
@@ -143,9 +143,9 @@ const char *rt_scan_errmsg(const rt_scan *scan);
  * RT_ECONFLICT (a tracker changed between the pages of every read of it),
  * RT_ENOTFOUND is the end, never an error (a pool deleted during the scan
  * fails the listing with RT_EIO), RT_EIO, RT_ENOMEM. */
-int rt_scan_next(const rt_scan_result **out, rt_scan *scan);
+RT_EXTERN int rt_scan_next(const rt_scan_result **out, rt_scan *scan);
 
-void rt_scan_stats_get(rt_scan_stats *out, const rt_scan *scan);
+RT_EXTERN void rt_scan_stats_get(rt_scan_stats *out, const rt_scan *scan);
 
 #ifdef __cplusplus
 }
