@@ -385,7 +385,7 @@ static void batch_tracker(struct batch *b, const char *pool,
                           const rt_scan_result *r, const char *live_path)
 {
 	char *t = cli_escape(r->tracker), *l = cli_escape(live_path);
-	size_t i, nkeys = 0, bytes = 0, nok = 0;
+	size_t i, nkeys = 0, bytes = 0, nok = 0, done = 0;
 
 	if (!yaml_spellable(r->tracker, strlen(r->tracker)) ||
 	    strlen(r->tracker) > RT_TRACKER_NAME_MAX ||
@@ -418,12 +418,18 @@ static void batch_tracker(struct batch *b, const char *pool,
 			b->left_out++;
 			continue;
 		}
-		if (nkeys == 0) {
+		if (nkeys == 0 && done == 0)
 			fprintf(b->f, "  # stale: %zu of the %llu normal "
 			        "references of \"%s\" are not in %s%s\n", nok,
 			        (unsigned long long)r->normal, t, l,
 			        nok == r->normal ? "; removing them deletes "
 			                           "the tracker" : "");
+		else if (nkeys == 0)
+			fprintf(b->f, "  # stale, continued: %zu more references "
+			        "of \"%s\" not in %s (lists are kept to %d keys "
+			        "and %d KiB)\n", nok - done, t, l, BATCH_LIST_KEYS,
+			        BATCH_LIST_BYTES / 1024);
+		if (nkeys == 0) {
 			fputs("  - tracker: ", b->f);
 			yaml_quote(b->f, r->tracker, strlen(r->tracker));
 			fputs("\n    pool: ", b->f);
@@ -438,6 +444,7 @@ static void batch_tracker(struct batch *b, const char *pool,
 		fputc('\n', b->f);
 		b->keys++;
 		nkeys++;
+		done++;
 		bytes += k->keylen;
 		if (nkeys >= BATCH_LIST_KEYS || bytes >= BATCH_LIST_BYTES)
 			nkeys = bytes = 0;

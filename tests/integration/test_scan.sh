@@ -309,6 +309,69 @@ assert sorted(r["key"] for r in d["refs"]) == sorted(["a\nb", "\ufffdbin", "keep
 		fail "after the odd batch: $out"
 }
 
+# A tracker of 2,500 keys (three pages of a whole read) beside small ones,
+# 2,400 of its keys stale: the scan pages through it among reads in
+# flight, and the batch splits its removals into lists of at most 1,000,
+# each under a comment.
+case_big_tracker() {
+	local i
+	run "$reftrack" -p "$pool" -N scan-big add big $(seq -f 'k%05g' 0 2499)
+	expect_rc 0
+	for i in $(seq 1 50); do
+		"$reftrack" -p "$pool" -N scan-big add "s$i" "s$i" >/dev/null ||
+			fail "adding s$i"
+	done
+	{ seq -f 'k%05g' 2400 2499; seq -f 's%g' 1 50; } >"$tmp/big.live"
+	rs scan -N scan-big --json --live-keys "$tmp/big.live" --emit-batch "$tmp/big.yaml"
+	expect_rc 1
+	printf '%s\n' "$out" | /usr/bin/python3 -c '
+import json, sys
+recs = [json.loads(l) for l in sys.stdin.read().splitlines()]
+s = recs.pop()
+(big,) = [r for r in recs if r["tracker"] == "big"]
+assert big["problem"] is None and big["normal"] == 2500, big
+assert big["stale"] == ["k%05d" % i for i in range(2400)], big["stale"][:3]
+assert s["trackers"] == 51 and s["stale"] == 2400 and s["stale_trackers"] == 1, s
+assert s["batch_requests"] == 3, s' || fail "big tracker scan: $(printf '%s\n' "$out" | tail -n 1)"
+	[ "$(grep -c '^  # stale' "$tmp/big.yaml")" = 3 ] ||
+		fail "not one comment per request: $(grep '#' "$tmp/big.yaml")"
+	run "$reftrack" submit --journal "$j" "$tmp/big.yaml"
+	expect_rc 0
+	run "$reftrack" replay --journal "$j" --no-progress
+	expect_rc 0
+	rs scan -N scan-big --live-keys "$tmp/big.live"
+	expect_rc 0
+	printf '%s\n' "$out" | grep -q '^references: 150 normal, 0 masks$' ||
+		fail "after the release: $out"
+}
+
+# A writer changing a 3,000-key tracker (three pages) all through five
+# scans: each page after the first is guarded on the first one's version,
+# so a scan reads it again rather than mix two states, and never reports
+# a sound tracker as broken.
+case_concurrent_writer() {
+	local wpid i
+	run "$reftrack" -p "$pool" -N scan-busy add busy $(seq -f 'k%05g' 0 2999)
+	expect_rc 0
+	(
+		for i in $(seq 1 400); do
+			"$reftrack" -p "$pool" -N scan-busy add busy "w$i" >/dev/null &&
+				"$reftrack" -p "$pool" -N scan-busy rm busy "w$i" >/dev/null ||
+				exit 1
+			[ -e "$tmp/stop-writer" ] && exit 0
+		done
+	) &
+	wpid=$!
+	for i in 1 2 3 4 5; do
+		rs scan -N scan-busy --inflight 4 --json
+		expect_rc 0
+		printf '%s\n' "$out" | head -n 1 | grep -q '"problem":null,' ||
+			fail "scan $i under a writer: $out"
+	done
+	: >"$tmp/stop-writer"
+	wait "$wpid" || fail "the writer failed"
+}
+
 case_usage() {
 	rs scan -N x --all-namespaces
 	expect_rc 64
@@ -332,6 +395,8 @@ if setup; then
 	run_case case_mass_release_guard
 	run_case case_emit_batch_releases_exactly_the_stale
 	run_case case_odd_keys
+	run_case case_big_tracker
+	run_case case_concurrent_writer
 	run_case case_usage
 fi
 finish scan
