@@ -11,8 +11,9 @@
 #  - a writer between the dry run and the write (made deterministic: the
 #    test writes after the dry run, then repairs with the version the dry
 #    run printed) is refused with 75 and nothing is written;
-#  - every other flaw (bad type byte, unknown version, the draft layout,
-#    wrong data size, no version xattr) is refused with 65, naming the
+#  - every other flaw (bad type byte, a NUL in a key, unknown version, the
+#    draft layout, wrong data size, no version xattr) is refused with 65,
+#    even when the count is wrong too, naming the
 #    object and giving the rados commands to inspect it, its bytes as
 #    planted; no such tracker is 66;
 #  - --format json matches schemas/repair.schema.json for each result.
@@ -202,6 +203,9 @@ refused() {
 case_other_flaws() {
 	plant badtype 3 1 1 03
 	refused badtype "key 'k00001': omap value 0x03"
+	# A NUL byte in a key (k\0x), on a tracker whose count is wrong too.
+	plant nulkey 3 2 1 01 6b0078
+	refused nulkey "key 'k\\x00x' holds a NUL byte"
 	plant draftval 2 1 1 ""
 	refused draftval "key 'k00001': empty omap value"
 	plant version2 1 3
