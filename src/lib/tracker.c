@@ -20,6 +20,7 @@
  * a reset connection, ...) back off and retry within max_attempts.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -606,6 +607,18 @@ static int census_whole(struct rt__snapshot *snap, rt_pool *pool,
 	return read_rest(snap, &rd, pool, req, msg, msgsz, rc);
 }
 
+/* Failpoint for the test of the write's guard (test_repair.sh):
+ * REFTRACK_FAILPOINT=NAME stops the process with SIGSTOP at NAME, so that
+ * the test can change the tracker between the read and the write, at a
+ * point it knows has been reached, and then resume it with SIGCONT. */
+static void failpoint_stop(const char *name)
+{
+	const char *fp = getenv("REFTRACK_FAILPOINT");
+
+	if (fp && strcmp(fp, name) == 0)
+		raise(SIGSTOP);
+}
+
 int rt_tracker_recount(rt_recount *out, rt_pool *pool, const char *tracker,
                        uint64_t expect_version, unsigned flags)
 {
@@ -691,6 +704,7 @@ int rt_tracker_recount(rt_recount *out, rt_pool *pool, const char *tracker,
 		rc = rt__pool_err(pool, RT_ENOMEM, tracker, "out of memory");
 		goto done;
 	}
+	failpoint_stop("recount-before-write");
 	r = rt__tio_write_run(wop, pool->io, tracker, &ver);
 	rados_release_write_op(wop);
 	switch (rt__tio_write_status(&plan, r)) {

@@ -10,9 +10,12 @@
 #    before); a sound tracker is left alone (exit 0);
 #  - a writer between the dry run and the write (made deterministic: the
 #    test writes after the dry run, then repairs with the version the dry
-#    run printed) is refused with 75 and nothing is written;
-#  - every other flaw (bad type byte, unknown version, the draft layout,
-#    wrong data size, no version xattr) is refused with 65, naming the
+#    run printed) is refused with 75 and nothing is written; so is one
+#    between a run's own read and its write (the run stops itself there,
+#    REFTRACK_FAILPOINT=recount-before-write, until the test has written);
+#  - every other flaw (bad type byte, a NUL in a key, unknown version, the
+#    draft layout, wrong data size, no version xattr) is refused with 65,
+#    even when the count is wrong too, naming the
 #    object and giving the rados commands to inspect it, its bytes as
 #    planted; no such tracker is 66;
 #  - --format json matches schemas/repair.schema.json for each result.
@@ -180,6 +183,47 @@ case_concurrent() {
 		fail "raced: data $(data_hex raced), want 00000003"
 }
 
+# A writer between the read and the write of one run: the write asserts
+# the version read, so the OSD refuses it.  The run stops itself (SIGSTOP,
+# REFTRACK_FAILPOINT) after its read; the test waits until it is stopped,
+# writes, and resumes it: no timing involved.
+stopped=
+on_exit() {
+	[ -n "$stopped" ] || return 0
+	kill -KILL "$stopped" 2>/dev/null
+	kill -CONT "$stopped" 2>/dev/null
+	wait "$stopped" 2>/dev/null
+}
+case_guard() {
+	local b i state=
+	plant guarded 2 1
+	REFTRACK_FAILPOINT=recount-before-write "$reftrack" -p "$pool" \
+		-N "$ns" repair guarded --recount --yes >"$tmp/g.out" 2>"$tmp/g.err" &
+	stopped=$!
+	# Stopped ("T" in /proc/PID/stat), or gone; at most 120 s.
+	for ((i = 0; i < 1200; i++)); do
+		state=$(awk '{ print $3 }' "/proc/$stopped/stat" 2>/dev/null)
+		[ "$state" = T ] || [ -z "$state" ] || [ "$state" = Z ] && break
+		sleep 0.1
+	done
+	if [ "$state" != T ]; then
+		fail "repair did not stop before its write (state '$state')"
+		return
+	fi
+	printf '\001' >"$tmp/v01"
+	R setomapval guarded k9 --input-file "$tmp/v01" || fail "other writer"
+	b=$(snap guarded)
+	kill -CONT "$stopped"
+	wait "$stopped"
+	rc=$?
+	stopped=
+	[ "$rc" -eq 75 ] || fail "exit $rc, want 75: $(cat "$tmp/g.err")"
+	grep -q "changed after it was read at object version" "$tmp/g.err" ||
+		fail "no conflict message: $(cat "$tmp/g.err")"
+	[ "$(snap guarded)" = "$b" ] || fail "guarded: written over the change"
+	[ "$(data_hex guarded)" = 00000001 ] || fail "guarded: data changed"
+}
+
 # refused OBJ NEEDLE: 65, the flaw and the object named, the rados
 # commands given, the object as planted.
 refused() {
@@ -202,6 +246,9 @@ refused() {
 case_other_flaws() {
 	plant badtype 3 1 1 03
 	refused badtype "key 'k00001': omap value 0x03"
+	# A NUL byte in a key (k\0x), on a tracker whose count is wrong too.
+	plant nulkey 3 2 1 01 6b0078
+	refused nulkey "key 'k\\x00x' holds a NUL byte"
 	plant draftval 2 1 1 ""
 	refused draftval "key 'k00001': empty omap value"
 	plant version2 1 3
@@ -265,6 +312,7 @@ PY
 run_case case_counts
 run_case case_sound
 run_case case_concurrent
+run_case case_guard
 run_case case_other_flaws
 run_case case_json
 
