@@ -13,6 +13,11 @@
  * writer waits for the first).  A handle, and every transaction and
  * iterator made from it, is used by one thread at a time.
  *
+ * This header reads a journal and submits batches to it; the library
+ * itself changes entries (replay.h: the replayer and the operator's retry
+ * and skip).  The low-level write calls that those use are in
+ * <reftrack/sys/journal.h>, for tools and tests.
+ *
  * Conventions are those of reftrack.h: 0 or a negative RT_E* code; on
  * failure rt_journal_errmsg() says what went wrong and names the journal
  * directory.  Codes common to most calls:
@@ -217,26 +222,14 @@ void rt_journal_set_submit_progress(rt_journal *j, rt_submit_progress_fn fn,
 
 /* Starts a transaction.  A read-only one sees a snapshot and never blocks;
  * a write one waits until no other process or handle writes.  Do not open
- * a second transaction on the same handle before the first ends.
+ * a second transaction on the same handle before the first ends.  Through
+ * this header a transaction only reads and ends with rt_journal_txn_abort();
+ * changing entries and committing are in <reftrack/sys/journal.h>.
  * Errors: RT_EBUSY (reader table full), RT_EJOURNAL, RT_EIO, RT_ENOMEM. */
 int rt_journal_txn_begin(rt_journal_txn **out, rt_journal *j, unsigned flags);
 
-/* Commits and frees `txn` (also on failure: it is gone either way).
- * Errors: RT_ETRANSIENT (the map was full: it has been enlarged, nothing
- * was written, redo the whole transaction), RT_EJOURNAL (journal full at
- * RT_JOURNAL_MAP_MAX), RT_EIO (e.g. no space left on the device). */
-int rt_journal_txn_commit(rt_journal_txn *txn);
-
 /* Discards and frees `txn`.  NULL is a no-op. */
 void rt_journal_txn_abort(rt_journal_txn *txn);
-
-/* Runs fn(arg, txn) in a write transaction and commits it if fn returns 0;
- * any other value aborts it and is returned.  When the map fills up (fn or
- * the commit gets RT_ETRANSIENT from the journal) the map is enlarged and
- * fn runs again from the start in a new transaction, so fn must be safe to
- * repeat.  Errors: those of fn, rt_journal_txn_begin() and _commit(). */
-int rt_journal_write(rt_journal *j,
-                     int (*fn)(void *arg, rt_journal_txn *txn), void *arg);
 
 /* ---- entries ---------------------------------------------------------- */
 
@@ -246,35 +239,6 @@ int rt_journal_write(rt_journal *j,
 int rt_journal_entry_get(rt_journal_entry **out, rt_journal_txn *txn,
                          uint64_t seq);
 void rt_journal_entry_free(rt_journal_entry *entry);
-
-/* Which fields of an rt_entry_change apply. */
-#define RT_CHANGE_STATE 0x01
-#define RT_CHANGE_ATTEMPTS 0x02
-#define RT_CHANGE_ERROR 0x04
-#define RT_CHANGE_OUTCOME 0x08
-#define RT_CHANGE_GUARD 0x10
-
-typedef struct rt_entry_change {
-	unsigned set;             /* RT_CHANGE_* bits */
-	rt_entry_state state;
-	uint32_t attempts;
-	const char *error;        /* NULL or "" clears it */
-	rt_entry_outcome outcome;
-	int has_guard;            /* 0 clears the guard */
-	uint64_t guard_version;
-} rt_entry_change;
-
-/* Changes entry `seq` in write transaction `txn`, keeping the state index
- * and the per-batch and global counts consistent in the same transaction.
- * updated_ns becomes now; done_ns becomes now when the state changes to
- * RT_ENTRY_DONE (and 0 when it changes to any other).  `change` is copied;
- * its strings need only live during the call.  Many entries may be changed
- * in one transaction.  Errors: RT_ENOTFOUND, RT_EINVAL (read-only txn, or
- * an unknown state), RT_EVERSION (the entry holds fields written by a newer
- * reftrack; it is left as is), RT_ETRANSIENT (the map is full: abort the
- * transaction and redo it, or use rt_journal_write()), RT_EJOURNAL. */
-int rt_journal_entry_update(rt_journal_txn *txn, uint64_t seq,
-                            const rt_entry_change *change);
 
 /* ---- iterators --------------------------------------------------------- */
 

@@ -28,6 +28,12 @@
 extern "C" {
 #endif
 
+/* The version of these headers.  RT_VERSION_STRING is the three numbers
+ * joined by dots, written out so that the Makefile can read it; a unit test
+ * checks that they agree, and that rt_version() says the same. */
+#define RT_VERSION_MAJOR 0
+#define RT_VERSION_MINOR 1
+#define RT_VERSION_PATCH 0
 #define RT_VERSION_STRING "0.1.0"
 
 /* Error codes.  The range is reserved so that callers can tell them apart
@@ -45,11 +51,15 @@ enum rt_error {
 	RT_EOVERFLOW,          /* refcount would exceed UINT32_MAX */
 	RT_ENOMEM,             /* out of memory */
 	RT_EIO,                /* any other failure; the message has the errno */
-	RT_EBUSY,              /* a lock is held by another process */
+	RT_EBUSY,              /* a shared resource is exhausted for now
+	                        * (LMDB's reader table is full): try later */
 	RT_EJOURNAL,           /* journal is corrupt, foreign or full */
 	RT_ECONFIG,            /* Ceph configuration unusable: unreadable or
 	                        * invalid file, no monitor address, no
 	                        * readable keyring or no key in it */
+	RT_ELOCKED,            /* the journal's replay lock is held by another
+	                        * handle or process (the message names its
+	                        * pid) */
 };
 
 /* Returns a static description of an RT_E* code (or "success"). */
@@ -156,6 +166,11 @@ typedef struct rt_versions {
 	const char *yaml;       /* e.g. "0.2.2" */
 } rt_versions;
 void rt_versions_get(rt_versions *out);
+
+/* The version of the library linked at run time, which may differ from
+ * RT_VERSION_* of the headers a program was built with.  Any pointer may be
+ * NULL.  Returns RT_VERSION_STRING of the library, a static string. */
+const char *rt_version(int *major, int *minor, int *patch);
 
 /* ---- pools ----------------------------------------------------------- */
 

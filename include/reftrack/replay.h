@@ -28,7 +28,7 @@ typedef struct rt_journal_lock rt_journal_lock;
 /* Takes the journal's exclusive replay lock (flock on DIR/replay.lock), so
  * that one process at a time replays or runs a journal.  The lock dies with
  * its process.  wait_ms: 0 fails at once, -1 waits for ever, else waits up
- * to that long.  Errors: RT_EBUSY (held: the journal's message names the
+ * to that long.  Errors: RT_ELOCKED (held: the journal's message names the
  * holder's pid), RT_EIO, RT_ENOMEM. */
 int rt_journal_lock_take(rt_journal_lock **out, rt_journal *j, int wait_ms);
 void rt_journal_lock_release(rt_journal_lock *lock);

@@ -62,7 +62,7 @@ int cli_replay_lock(rt_journal_lock **lock, rt_journal *j, int wait_ms)
 	if (rc == 0)
 		return 0;
 	cli_log_begin(&ev, CLI_LOG_WARN,
-	              rc == RT_EBUSY ? "journal.busy" : "journal.error");
+	              rc == RT_ELOCKED ? "journal.busy" : "journal.error");
 	cli_log_str(&ev, "journal", rt_journal_dir(j));
 	cli_log_end(&ev, "%s", rt_journal_errmsg(j));
 	return cli_exit_code(rc);

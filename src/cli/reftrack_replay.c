@@ -580,7 +580,7 @@ static int run_operator(int argc, char **argv, int is_retry)
 	rc = rt_journal_open(&j, dir, RT_JOURNAL_NOCREATE);
 	if (rc == 0)
 		rc = rt_journal_lock_take(&lock, j, 0);
-	if (rc == RT_EBUSY) {
+	if (rc == RT_ELOCKED) {
 		cli_warn("%s", rt_journal_errmsg(j));
 		status = EX_TEMPFAIL;
 		goto done;

@@ -1206,6 +1206,11 @@ int rt_journal_txn_commit(rt_journal_txn *t)
 		rt_journal_txn_abort(t);
 		return rt__jerr_mdb(j, NULL, MDB_MAP_FULL, "committing");
 	}
+	if (t->refused[0]) {
+		rc = rt__jerr(j, RT_EINVAL, "not committed: %s", t->refused);
+		rt_journal_txn_abort(t);
+		return rc;
+	}
 	rc = mdb_txn_commit(t->txn);
 	if (rc == 0 && t->restore_bumped)
 		j->restored = 0;

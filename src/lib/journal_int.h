@@ -36,6 +36,7 @@
 #include <stdint.h>
 
 #include <reftrack/journal.h>
+#include <reftrack/sys/journal.h>
 
 #include "journal_codec.h"
 
@@ -72,6 +73,9 @@ struct rt_journal_txn {
 	MDB_txn *txn;
 	int rdonly;
 	int full;       /* LMDB said MDB_MAP_FULL: the txn can only end */
+	/* An illegal state transition was refused in this txn ("" if none):
+	 * it can only end, and its commit says which. */
+	char refused[128];
 	uint64_t mods;  /* bumped by every change, so iterators re-seek */
 	int restore_bumped; /* this txn started the restored journal's range */
 	struct rt__buf buf;

@@ -66,7 +66,7 @@ int rt_journal_lock_take(rt_journal_lock **out, rt_journal *j, int wait_ms)
 			snprintf(j->errmsg, sizeof(j->errmsg),
 			         "journal %s is being replayed by pid %ld",
 			         rt_journal_dir(j), holder_pid(fd));
-			rc = RT_EBUSY;
+			rc = RT_ELOCKED;
 			goto done;
 		}
 		nap_ms(50);

@@ -58,7 +58,9 @@ fi
 	echo usr/local/bin/reference-tracker
 	echo usr/local/lib/libreftrack.a
 	echo usr/local/lib/pkgconfig/reftrack.pc
-	for h in include/reftrack/*.h; do echo "usr/local/$h"; done
+	for h in include/reftrack/*.h include/reftrack/sys/*.h; do
+		echo "usr/local/$h"
+	done
 	for s in schemas/*.json; do
 		echo "usr/local/share/reftrack/schemas/${s#schemas/}"
 	done
@@ -79,7 +81,7 @@ fi
 bad=$(cd "$dest/usr/local" && find bin -type f ! -perm 755;
 	find lib include share -type f ! -perm 644)
 [ -z "$bad" ] && pass || fail "wrong modes: $bad"
-for f in include/reftrack/*.h schemas/*.json; do
+for f in include/reftrack/*.h include/reftrack/sys/*.h schemas/*.json; do
 	case $f in
 	include/*) inst=$dest/usr/local/$f ;;
 	*) inst=$dest/usr/local/share/reftrack/schemas/${f#schemas/} ;;

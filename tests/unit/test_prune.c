@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <reftrack/journal.h>
+#include <reftrack/sys/journal.h>
 
 #include "check.h"
 #include "journal_int.h"
