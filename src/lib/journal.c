@@ -1087,6 +1087,7 @@ void rt_journal_close(rt_journal *j)
 		return;
 	if (j->txn)
 		rt_journal_txn_abort(j->txn);
+	rt__journal_lock_detach(j);
 	if (j->env)
 		mdb_env_close(j->env);
 	EVP_MD_CTX_free(j->mdctx);

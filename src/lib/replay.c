@@ -2074,7 +2074,17 @@ static int replay_main(rt_replay_stats *stats, rt_journal *j,
 int rt_replay_run(rt_replay_stats *stats, rt_journal *j, rt_cluster *cluster,
                   const rt_replay_opts *opts)
 {
-	return replay_main(stats, j, cluster, opts, NULL, NULL);
+	rt_journal_lock *taken = NULL;
+	int rc = rt__journal_lock_need(j, &taken);
+
+	if (rc != 0) {
+		if (stats)
+			memset(stats, 0, sizeof(*stats));
+		return rc;
+	}
+	rc = replay_main(stats, j, cluster, opts, NULL, NULL);
+	rt_journal_lock_release(taken);
+	return rc;
 }
 
 int rt_replay_predict(rt_replay_stats *stats, rt_journal *j,
