@@ -312,13 +312,23 @@ int rt_journal_stat_get(rt_journal_stat *out, rt_journal_txn *txn);
  * for long, and a kill between two only leaves less pruned.  Pages freed
  * are reused by later writes, so under a steady workload with a fixed
  * retention data.mdb stops growing. */
+/* Versioned as reftrack.h says of options structs. */
+#define RT_PRUNE_OPTS_VERSION 1
+#define RT_PRUNE_OPTS_INIT { RT_PRUNE_OPTS_VERSION, 0, 0, 0 }
+
 typedef struct rt_prune_opts {
+	unsigned int version;      /* RT_PRUNE_OPTS_VERSION */
 	int64_t entries_before_ns; /* unix ns; prune done/skipped entries that
 	                            * finished before it; 0: prune no entry */
 	int64_t batches_before_ns; /* unix ns; forget tombstones of batches
 	                            * submitted before it; 0: forget none */
 	size_t chunk;              /* deletions per transaction; 0: 10000 */
 } rt_prune_opts;
+
+/* Sets *opts to the defaults of that version (prune nothing) with its
+ * version.  Errors: RT_EINVAL (a version this library does not know;
+ * *opts is left alone). */
+int rt_prune_opts_init(rt_prune_opts *opts, unsigned int version);
 
 typedef struct rt_prune_result {
 	uint64_t entries[RT_ENTRY_STATE_SLOTS]; /* pruned, by their state */
@@ -330,7 +340,8 @@ typedef struct rt_prune_result {
 /* Prunes `j` as described above.  Must not be called inside a transaction
  * of `j`.  `out` (may be NULL) counts what was committed, also on failure,
  * when the earlier transactions stay done.  Errors: RT_EINVAL (a
- * transaction is open, or `opts` is NULL), RT_EJOURNAL (an index or a count is inconsistent;
+ * transaction is open, `opts` is NULL or of an unknown version),
+ * RT_EJOURNAL (an index or a count is inconsistent;
  * nothing of that transaction is written), RT_EIO, RT_ENOMEM. */
 int rt_journal_prune(rt_prune_result *out, rt_journal *j,
                      const rt_prune_opts *opts);

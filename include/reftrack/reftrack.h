@@ -107,7 +107,17 @@ typedef struct rt_outcome {
 
 typedef struct rt_cluster rt_cluster;
 
+/* Options structs carry a version as their first member, so they can grow
+ * without breaking programs built against older headers: declare one with
+ * its _INIT macro (or fill it with its _init() function), then set the
+ * fields wanted.  A function refuses a version it does not know with
+ * RT_EINVAL. */
+#define RT_CONNECT_OPTS_VERSION 1
+#define RT_CONNECT_OPTS_INIT { RT_CONNECT_OPTS_VERSION, NULL, NULL, NULL, \
+                               NULL, 0, 0, NULL, NULL, 0 }
+
 typedef struct rt_connect_opts {
+	unsigned int version;    /* RT_CONNECT_OPTS_VERSION */
 	const char *conf_path;   /* NULL: $CEPH_CONF, then Ceph's default paths */
 	const char *name;        /* entity name, e.g. "client.admin"; or NULL */
 	const char *id;          /* client id, e.g. "admin"; used if name is NULL */
@@ -128,6 +138,11 @@ typedef struct rt_connect_opts {
 	size_t ceph_argc;
 } rt_connect_opts;
 
+/* Sets *opts to the defaults of that version (every field 0 or NULL) with
+ * its version.  Errors: RT_EINVAL (a version this library does not know;
+ * *opts is left alone). */
+int rt_connect_opts_init(rt_connect_opts *opts, unsigned int version);
+
 /* Connects to a cluster.  On failure *out is still set (unless ENOMEM) so
  * that rt_cluster_errmsg() can say why; close it in either case.  The
  * configuration is checked before any monitor is contacted: mon_host must
@@ -137,7 +152,8 @@ typedef struct rt_connect_opts {
  * $CEPH_ARGS, invalid entity name, no mon_host, no readable keyring, no key
  * for the entity in it; the message names the file or setting), RT_EPERM
  * (auth refused by the cluster), RT_ETRANSIENT (no monitor answered in
- * time), RT_ENOMEM.
+ * time), RT_EINVAL (opts of an unknown version), RT_ENOMEM.  opts may be
+ * NULL: the defaults.
  * SIGPIPE: librados writes to sockets (monitors, OSDs, and at start-up an
  * existing admin socket whose owner may have just exited), so the caller
  * must ignore or block SIGPIPE before connecting, as Ceph's own tools do;

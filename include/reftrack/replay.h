@@ -57,7 +57,12 @@ typedef struct rt_replay_stats {
 	                        * rt_replay_run) */
 } rt_replay_stats;
 
+/* Versioned as reftrack.h says of options structs. */
+#define RT_REPLAY_OPTS_VERSION 1
+#define RT_REPLAY_OPTS_INIT { RT_REPLAY_OPTS_VERSION, 0, 0, 0, NULL, NULL, NULL }
+
 typedef struct rt_replay_opts {
+	unsigned int version;    /* RT_REPLAY_OPTS_VERSION */
 	unsigned inflight;       /* trackers with an operation in flight at
 	                          * once; 0: 128 */
 	unsigned max_attempts;   /* tries of one entry on transient errors in a
@@ -80,6 +85,10 @@ typedef struct rt_replay_opts {
 	const volatile sig_atomic_t *stop;
 } rt_replay_opts;
 
+/* Sets *opts to the defaults of that version with its version.  Errors:
+ * RT_EINVAL (a version this library does not know; *opts is left alone). */
+int rt_replay_opts_init(rt_replay_opts *opts, unsigned int version);
+
 /* Applies every pending and in-flight entry of `j` to `cluster`, under
  * the journal lock: the one `j` holds, or one taken for the call without
  * waiting (RT_ELOCKED when another handle or process holds it; nothing is
@@ -89,7 +98,8 @@ typedef struct rt_replay_opts {
  * go on.  *stats is filled in any case (may be NULL).
  * Returns 0 when the run ended normally, whatever the entries' fates (see
  * stats), also after a graceful stop or a stall; RT_ELOCKED (above);
- * RT_EINVAL (no connected cluster); RT_EJOURNAL / RT_EIO / RT_ENOMEM when
+ * RT_EINVAL (no connected cluster, or opts of an unknown version; opts
+ * may be NULL: the defaults); RT_EJOURNAL / RT_EIO / RT_ENOMEM when
  * the journal itself failed.
  *
  * Stall bound.  When no operation has succeeded and no entry has been
@@ -148,7 +158,7 @@ typedef int (*rt_replay_predict_fn)(void *arg, const rt_replay_prediction *p);
  * *stats counts the predicted fates (applied = would be applied; pending
  * = would be left for a later run).  Memory grows with the keys of the
  * trackers it changes.  Returns 0, fn's non-zero return, RT_EINVAL (no
- * fn, or no connected cluster), or journal errors as rt_replay_run(). */
+ * fn, no connected cluster, or opts of an unknown version), or journal errors as rt_replay_run(). */
 int rt_replay_predict(rt_replay_stats *stats, rt_journal *j,
                       rt_cluster *cluster, const rt_replay_opts *opts,
                       rt_replay_predict_fn fn, void *arg);

@@ -18,6 +18,7 @@
 void cli_replay_args_init(struct cli_replay_args *a)
 {
 	memset(a, 0, sizeof(*a));
+	rt_replay_opts_init(&a->opts, RT_REPLAY_OPTS_VERSION);
 }
 
 int cli_replay_option(struct cli_replay_args *a, int opt, const char *arg)

@@ -1,7 +1,8 @@
 /*
  * test_api.c - promises of the public API that no one module owns: the
  * version the library reports at run time, one meaning per error code,
- * and the journal lock that the calls changing entries take themselves.
+ * the journal lock that the calls changing entries take themselves, and
+ * versioned options structs.
  * Public headers only: this is what a program linking the library sees.
  */
 #include <stdio.h>
@@ -91,6 +92,69 @@ static void test_api__lock_held_refuses(void)
 	rt_journal_close(other);
 }
 
+static int no_prediction(void *arg, const rt_replay_prediction *p)
+{
+	(void)arg;
+	(void)p;
+	return 0;
+}
+
+/* Options structs carry their version; one that is not known is refused
+ * before anything is done, with a message saying how to set it. */
+static void test_api__options_versions(void)
+{
+	rt_connect_opts co = RT_CONNECT_OPTS_INIT;
+	rt_replay_opts ro = RT_REPLAY_OPTS_INIT;
+	rt_prune_opts po = RT_PRUNE_OPTS_INIT;
+	rt_cluster *c = NULL;
+	rt_journal *j = NULL;
+	rt_prune_result pr;
+	rt_replay_stats stats;
+	char dir[128];
+
+	CHECK_INT(co.version, RT_CONNECT_OPTS_VERSION);
+	CHECK_INT(ro.version, RT_REPLAY_OPTS_VERSION);
+	CHECK_INT(po.version, RT_PRUNE_OPTS_VERSION);
+	memset(&co, 0xff, sizeof(co));
+	CHECK_INT(rt_connect_opts_init(&co, RT_CONNECT_OPTS_VERSION), 0);
+	CHECK_INT(co.version, RT_CONNECT_OPTS_VERSION);
+	CHECK(co.conf_path == NULL && co.op_timeout_sec == 0);
+	memset(&ro, 0xff, sizeof(ro));
+	CHECK_INT(rt_replay_opts_init(&ro, RT_REPLAY_OPTS_VERSION), 0);
+	CHECK(ro.version == RT_REPLAY_OPTS_VERSION && ro.inflight == 0 &&
+	      ro.stop == NULL);
+	memset(&po, 0xff, sizeof(po));
+	CHECK_INT(rt_prune_opts_init(&po, RT_PRUNE_OPTS_VERSION), 0);
+	CHECK(po.version == RT_PRUNE_OPTS_VERSION && po.chunk == 0);
+	CHECK_INT(rt_connect_opts_init(&co, 0), RT_EINVAL);
+	CHECK_INT(rt_replay_opts_init(&ro, RT_REPLAY_OPTS_VERSION + 1),
+	          RT_EINVAL);
+	CHECK_INT(rt_prune_opts_init(&po, 0), RT_EINVAL);
+	CHECK_INT(rt_prune_opts_init(NULL, RT_PRUNE_OPTS_VERSION), RT_EINVAL);
+
+	/* Refused before any monitor is looked for. */
+	co.version = 0;
+	CHECK_INT(rt_cluster_connect(&c, &co), RT_EINVAL);
+	CHECK(c && strstr(rt_cluster_errmsg(c), "rt_connect_opts version 0"));
+	rt_cluster_close(c);
+
+	snprintf(dir, sizeof(dir), "%s/options", base);
+	CHECK_INT(rt_journal_open(&j, dir, 0), 0);
+	po.version = RT_PRUNE_OPTS_VERSION + 1;
+	CHECK_INT(rt_journal_prune(&pr, j, &po), RT_EINVAL);
+	CHECK(strstr(rt_journal_errmsg(j), "rt_prune_opts version") != NULL);
+	CHECK_INT(rt_journal_prune_dry_run(&pr, j, &po), RT_EINVAL);
+	po.version = RT_PRUNE_OPTS_VERSION;
+	CHECK_INT(rt_journal_prune(&pr, j, &po), 0);
+	ro.version = 0;
+	CHECK_INT(rt_replay_run(&stats, j, NULL, &ro), RT_EINVAL);
+	CHECK(strstr(rt_journal_errmsg(j), "rt_replay_opts version") != NULL);
+	CHECK_INT(rt_replay_predict(&stats, j, NULL, &ro, no_prediction, NULL),
+	          RT_EINVAL);
+	CHECK(strstr(rt_journal_errmsg(j), "rt_replay_opts version") != NULL);
+	rt_journal_close(j);
+}
+
 int main(void)
 {
 	char cmd[128];
@@ -103,6 +167,7 @@ int main(void)
 	RUN(test_api__version);
 	RUN(test_api__error_codes_distinct);
 	RUN(test_api__lock_held_refuses);
+	RUN(test_api__options_versions);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", base);
