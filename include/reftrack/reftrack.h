@@ -3,7 +3,8 @@
  *
  * This header is the library's core API: error codes, cluster connection,
  * pool handles and the tracker operations.  batch.h (batch files),
- * journal.h (the LMDB journal) and replay.h (the replayer) build on it.
+ * journal.h (the LMDB journal) and replay.h (the replayer) build on it;
+ * sys/journal.h holds the journal's low-level writes, for tools and tests.
  *
  * Conventions, for every function in every reftrack header:
  *  - Functions return int: 0 on success, a negative RT_E* code on failure.
