@@ -66,7 +66,11 @@ ALL_CFLAGS = $(STD) $(WARNINGS) $(OPT) $(SANFLAGS) -fPIC -Iinclude -Isrc/lib \
 LIBS = -lrados -llmdb -lyaml -lcrypto -lz -lpthread -lm
 ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 
-PUBLIC_HEADERS = $(wildcard include/reftrack/*.h)
+# sys/ holds the low-level calls for tools and tests (sys/journal.h says
+# what it promises); it is installed and checked like the rest.
+TOP_HEADERS = $(wildcard include/reftrack/*.h)
+SYS_HEADERS = $(wildcard include/reftrack/sys/*.h)
+PUBLIC_HEADERS = $(TOP_HEADERS) $(SYS_HEADERS)
 LIB_SRCS = $(wildcard src/lib/*.c)
 LIB_HDRS = $(wildcard src/lib/*.h)
 LIB_OBJS = $(LIB_SRCS:src/lib/%.c=$(B)/obj/lib/%.o)
@@ -213,13 +217,14 @@ PC_LIBS_PRIVATE = -lrados -lpthread -lm
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) \
-		$(DESTDIR)$(INCLUDEDIR)/reftrack $(DESTDIR)$(DATADIR)/reftrack/schemas \
+		$(DESTDIR)$(INCLUDEDIR)/reftrack/sys $(DESTDIR)$(DATADIR)/reftrack/schemas \
 		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
 	install -m 755 $(TOOLS) $(DESTDIR)$(BINDIR)/
 	install -m 644 $(LIB_A) $(LIB_SO) $(DESTDIR)$(LIBDIR)/
 	ln -sf $(notdir $(LIB_SO)) $(DESTDIR)$(LIBDIR)/$(LIB_SONAME)
 	ln -sf $(LIB_SONAME) $(DESTDIR)$(LIBDIR)/libreftrack.so
-	install -m 644 $(PUBLIC_HEADERS) $(DESTDIR)$(INCLUDEDIR)/reftrack/
+	install -m 644 $(TOP_HEADERS) $(DESTDIR)$(INCLUDEDIR)/reftrack/
+	install -m 644 $(SYS_HEADERS) $(DESTDIR)$(INCLUDEDIR)/reftrack/sys/
 	install -m 644 $(SCHEMAS) $(DESTDIR)$(DATADIR)/reftrack/schemas/
 	install -m 644 $(MAN1_PAGES) $(DESTDIR)$(MANDIR)/man1/
 	install -m 644 $(MAN5_PAGES) $(DESTDIR)$(MANDIR)/man5/
@@ -285,14 +290,16 @@ uninstall:
 		$(DESTDIR)$(LIBDIR)/libreftrack.a $(DESTDIR)$(LIBDIR)/$(notdir $(LIB_SO)) \
 		$(DESTDIR)$(LIBDIR)/$(LIB_SONAME) $(DESTDIR)$(LIBDIR)/libreftrack.so \
 		$(DESTDIR)$(PKGCONFIGDIR)/reftrack.pc \
-		$(addprefix $(DESTDIR)$(INCLUDEDIR)/reftrack/,$(notdir $(PUBLIC_HEADERS))) \
+		$(addprefix $(DESTDIR)$(INCLUDEDIR)/reftrack/,$(notdir $(TOP_HEADERS))) \
+		$(addprefix $(DESTDIR)$(INCLUDEDIR)/reftrack/sys/,$(notdir $(SYS_HEADERS))) \
 		$(addprefix $(DESTDIR)$(DATADIR)/reftrack/schemas/,$(notdir $(SCHEMAS))) \
 		$(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MAN1_PAGES))) \
 		$(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(MAN5_PAGES))) \
 		$(DESTDIR)$(SYSTEMDUNITDIR)/reftrack-run.service \
 		$(DESTDIR)$(SYSTEMDUNITDIR)/reftrack-run.timer \
 		$(DESTDIR)$(BASHCOMPDIR)/reftrack
-	-rmdir $(DESTDIR)$(INCLUDEDIR)/reftrack $(DESTDIR)$(DATADIR)/reftrack/schemas \
+	-rmdir $(DESTDIR)$(INCLUDEDIR)/reftrack/sys $(DESTDIR)$(INCLUDEDIR)/reftrack \
+		$(DESTDIR)$(DATADIR)/reftrack/schemas \
 		$(DESTDIR)$(DATADIR)/reftrack 2>/dev/null
 
 clean:

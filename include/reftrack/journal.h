@@ -13,6 +13,11 @@
  * writer waits for the first).  A handle, and every transaction and
  * iterator made from it, is used by one thread at a time.
  *
+ * This header reads a journal and submits batches to it; the library
+ * itself changes entries (replay.h: the replayer and the operator's retry
+ * and skip).  The low-level write calls that those use are in
+ * <reftrack/sys/journal.h>, for tools and tests.
+ *
  * Conventions are those of reftrack.h: 0 or a negative RT_E* code; on
  * failure rt_journal_errmsg() says what went wrong and names the journal
  * directory.  Codes common to most calls:
@@ -220,28 +225,15 @@ RT_EXTERN void rt_journal_set_submit_progress(rt_journal *j,
 
 /* Starts a transaction.  A read-only one sees a snapshot and never blocks;
  * a write one waits until no other process or handle writes.  Do not open
- * a second transaction on the same handle before the first ends.
+ * a second transaction on the same handle before the first ends.  Through
+ * this header a transaction only reads and ends with rt_journal_txn_abort();
+ * changing entries and committing are in <reftrack/sys/journal.h>.
  * Errors: RT_EBUSY (reader table full), RT_EJOURNAL, RT_EIO, RT_ENOMEM. */
 RT_EXTERN int rt_journal_txn_begin(rt_journal_txn **out, rt_journal *j,
                                    unsigned flags);
 
-/* Commits and frees `txn` (also on failure: it is gone either way).
- * Errors: RT_ETRANSIENT (the map was full: it has been enlarged, nothing
- * was written, redo the whole transaction), RT_EJOURNAL (journal full at
- * RT_JOURNAL_MAP_MAX), RT_EIO (e.g. no space left on the device). */
-RT_EXTERN int rt_journal_txn_commit(rt_journal_txn *txn);
-
 /* Discards and frees `txn`.  NULL is a no-op. */
 RT_EXTERN void rt_journal_txn_abort(rt_journal_txn *txn);
-
-/* Runs fn(arg, txn) in a write transaction and commits it if fn returns 0;
- * any other value aborts it and is returned.  When the map fills up (fn or
- * the commit gets RT_ETRANSIENT from the journal) the map is enlarged and
- * fn runs again from the start in a new transaction, so fn must be safe to
- * repeat.  Errors: those of fn, rt_journal_txn_begin() and _commit(). */
-RT_EXTERN int rt_journal_write(rt_journal *j,
-                               int (*fn)(void *arg, rt_journal_txn *txn),
-                               void *arg);
 
 /* ---- entries ---------------------------------------------------------- */
 
@@ -251,35 +243,6 @@ RT_EXTERN int rt_journal_write(rt_journal *j,
 RT_EXTERN int rt_journal_entry_get(rt_journal_entry **out, rt_journal_txn *txn,
                                    uint64_t seq);
 RT_EXTERN void rt_journal_entry_free(rt_journal_entry *entry);
-
-/* Which fields of an rt_entry_change apply. */
-#define RT_CHANGE_STATE 0x01
-#define RT_CHANGE_ATTEMPTS 0x02
-#define RT_CHANGE_ERROR 0x04
-#define RT_CHANGE_OUTCOME 0x08
-#define RT_CHANGE_GUARD 0x10
-
-typedef struct rt_entry_change {
-	unsigned set;             /* RT_CHANGE_* bits */
-	rt_entry_state state;
-	uint32_t attempts;
-	const char *error;        /* NULL or "" clears it */
-	rt_entry_outcome outcome;
-	int has_guard;            /* 0 clears the guard */
-	uint64_t guard_version;
-} rt_entry_change;
-
-/* Changes entry `seq` in write transaction `txn`, keeping the state index
- * and the per-batch and global counts consistent in the same transaction.
- * updated_ns becomes now; done_ns becomes now when the state changes to
- * RT_ENTRY_DONE (and 0 when it changes to any other).  `change` is copied;
- * its strings need only live during the call.  Many entries may be changed
- * in one transaction.  Errors: RT_ENOTFOUND, RT_EINVAL (read-only txn, or
- * an unknown state), RT_EVERSION (the entry holds fields written by a newer
- * reftrack; it is left as is), RT_ETRANSIENT (the map is full: abort the
- * transaction and redo it, or use rt_journal_write()), RT_EJOURNAL. */
-RT_EXTERN int rt_journal_entry_update(rt_journal_txn *txn, uint64_t seq,
-                                      const rt_entry_change *change);
 
 /* ---- iterators --------------------------------------------------------- */
 
@@ -353,13 +316,23 @@ RT_EXTERN int rt_journal_stat_get(rt_journal_stat *out, rt_journal_txn *txn);
  * for long, and a kill between two only leaves less pruned.  Pages freed
  * are reused by later writes, so under a steady workload with a fixed
  * retention data.mdb stops growing. */
+/* Versioned as reftrack.h says of options structs. */
+#define RT_PRUNE_OPTS_VERSION 1
+#define RT_PRUNE_OPTS_INIT { RT_PRUNE_OPTS_VERSION, 0, 0, 0 }
+
 typedef struct rt_prune_opts {
+	unsigned int version;      /* RT_PRUNE_OPTS_VERSION */
 	int64_t entries_before_ns; /* unix ns; prune done/skipped entries that
 	                            * finished before it; 0: prune no entry */
 	int64_t batches_before_ns; /* unix ns; forget tombstones of batches
 	                            * submitted before it; 0: forget none */
 	size_t chunk;              /* deletions per transaction; 0: 10000 */
 } rt_prune_opts;
+
+/* Sets *opts to the defaults of that version (prune nothing) with its
+ * version.  Errors: RT_EINVAL (a version this library does not know;
+ * *opts is left alone). */
+RT_EXTERN int rt_prune_opts_init(rt_prune_opts *opts, unsigned int version);
 
 typedef struct rt_prune_result {
 	uint64_t entries[RT_ENTRY_STATE_SLOTS]; /* pruned, by their state */
@@ -371,7 +344,8 @@ typedef struct rt_prune_result {
 /* Prunes `j` as described above.  Must not be called inside a transaction
  * of `j`.  `out` (may be NULL) counts what was committed, also on failure,
  * when the earlier transactions stay done.  Errors: RT_EINVAL (a
- * transaction is open, or `opts` is NULL), RT_EJOURNAL (an index or a count is inconsistent;
+ * transaction is open, `opts` is NULL or of an unknown version),
+ * RT_EJOURNAL (an index or a count is inconsistent;
  * nothing of that transaction is written), RT_EIO, RT_ENOMEM. */
 RT_EXTERN int rt_journal_prune(rt_prune_result *out, rt_journal *j,
                                const rt_prune_opts *opts);

@@ -4,7 +4,8 @@
  * This header is the library's core API: error codes, cluster connection,
  * pool handles and the tracker operations.  batch.h (batch files),
  * journal.h (the LMDB journal), replay.h (the replayer) and scan.h (the
- * audit of a pool's trackers) build on it.
+ * audit of a pool's trackers) build on it; sys/journal.h holds the
+ * journal's low-level writes, for tools and tests.
  *
  * Conventions, for every function in every reftrack header:
  *  - Functions return int: 0 on success, a negative RT_E* code on failure.
@@ -45,6 +46,12 @@ extern "C" {
 #define RT_EXTERN
 #endif
 
+/* The version of these headers.  RT_VERSION_STRING is the three numbers
+ * joined by dots, written out so that the Makefile can read it; a unit test
+ * checks that they agree, and that rt_version() says the same. */
+#define RT_VERSION_MAJOR 0
+#define RT_VERSION_MINOR 1
+#define RT_VERSION_PATCH 0
 #define RT_VERSION_STRING "0.1.0"
 
 /* Error codes.  The range is reserved so that callers can tell them apart
@@ -62,11 +69,15 @@ enum rt_error {
 	RT_EOVERFLOW,          /* refcount would exceed UINT32_MAX */
 	RT_ENOMEM,             /* out of memory */
 	RT_EIO,                /* any other failure; the message has the errno */
-	RT_EBUSY,              /* a lock is held by another process */
+	RT_EBUSY,              /* a shared resource is exhausted for now
+	                        * (LMDB's reader table is full): try later */
 	RT_EJOURNAL,           /* journal is corrupt, foreign or full */
 	RT_ECONFIG,            /* Ceph configuration unusable: unreadable or
 	                        * invalid file, no monitor address, no
 	                        * readable keyring or no key in it */
+	RT_ELOCKED,            /* the journal's replay lock is held by another
+	                        * handle or process (the message names its
+	                        * pid) */
 };
 
 /* Returns a static description of an RT_E* code (or "success"). */
@@ -114,7 +125,17 @@ typedef struct rt_outcome {
 
 typedef struct rt_cluster rt_cluster;
 
+/* Options structs carry a version as their first member, so they can grow
+ * without breaking programs built against older headers: declare one with
+ * its _INIT macro (or fill it with its _init() function), then set the
+ * fields wanted.  A function refuses a version it does not know with
+ * RT_EINVAL. */
+#define RT_CONNECT_OPTS_VERSION 1
+#define RT_CONNECT_OPTS_INIT { RT_CONNECT_OPTS_VERSION, NULL, NULL, NULL, \
+                               NULL, 0, 0, NULL, NULL, 0 }
+
 typedef struct rt_connect_opts {
+	unsigned int version;    /* RT_CONNECT_OPTS_VERSION */
 	const char *conf_path;   /* NULL: $CEPH_CONF, then Ceph's default paths */
 	const char *name;        /* entity name, e.g. "client.admin"; or NULL */
 	const char *id;          /* client id, e.g. "admin"; used if name is NULL */
@@ -135,6 +156,11 @@ typedef struct rt_connect_opts {
 	size_t ceph_argc;
 } rt_connect_opts;
 
+/* Sets *opts to the defaults of that version (every field 0 or NULL) with
+ * its version.  Errors: RT_EINVAL (a version this library does not know;
+ * *opts is left alone). */
+RT_EXTERN int rt_connect_opts_init(rt_connect_opts *opts, unsigned int version);
+
 /* Connects to a cluster.  On failure *out is still set (unless ENOMEM) so
  * that rt_cluster_errmsg() can say why; close it in either case.  The
  * configuration is checked before any monitor is contacted: mon_host must
@@ -144,7 +170,8 @@ typedef struct rt_connect_opts {
  * $CEPH_ARGS, invalid entity name, no mon_host, no readable keyring, no key
  * for the entity in it; the message names the file or setting), RT_EPERM
  * (auth refused by the cluster), RT_ETRANSIENT (no monitor answered in
- * time), RT_ENOMEM.
+ * time), RT_EINVAL (opts of an unknown version), RT_ENOMEM.  opts may be
+ * NULL: the defaults.
  * SIGPIPE: librados writes to sockets (monitors, OSDs, and at start-up an
  * existing admin socket whose owner may have just exited), so the caller
  * must ignore or block SIGPIPE before connecting, as Ceph's own tools do;
@@ -173,6 +200,11 @@ typedef struct rt_versions {
 	const char *yaml;       /* e.g. "0.2.2" */
 } rt_versions;
 RT_EXTERN void rt_versions_get(rt_versions *out);
+
+/* The version of the library linked at run time, which may differ from
+ * RT_VERSION_* of the headers a program was built with.  Any pointer may be
+ * NULL.  Returns RT_VERSION_STRING of the library, a static string. */
+const char *rt_version(int *major, int *minor, int *patch);
 
 /* ---- pools ----------------------------------------------------------- */
 

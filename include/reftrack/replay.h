@@ -28,8 +28,13 @@ typedef struct rt_journal_lock rt_journal_lock;
 /* Takes the journal's exclusive replay lock (flock on DIR/replay.lock), so
  * that one process at a time replays or runs a journal.  The lock dies with
  * its process.  wait_ms: 0 fails at once, -1 waits for ever, else waits up
- * to that long.  Errors: RT_EBUSY (held: the journal's message names the
- * holder's pid), RT_EIO, RT_ENOMEM. */
+ * to that long.  rt_replay_run(), rt_replay_retry() and rt_replay_skip()
+ * take it themselves for the call unless `j` already holds it: take it
+ * here to wait for it, or to hold it across several calls (as `reftrack
+ * run` does from its submits to its prune).  The lock may outlive `j`
+ * (release it after rt_journal_close(), or before).  Errors: RT_ELOCKED
+ * (held: the journal's message names the holder's pid), RT_EIO,
+ * RT_ENOMEM. */
 RT_EXTERN int rt_journal_lock_take(rt_journal_lock **out, rt_journal *j,
                                    int wait_ms);
 RT_EXTERN void rt_journal_lock_release(rt_journal_lock *lock);
@@ -54,7 +59,12 @@ typedef struct rt_replay_stats {
 	                        * rt_replay_run) */
 } rt_replay_stats;
 
+/* Versioned as reftrack.h says of options structs. */
+#define RT_REPLAY_OPTS_VERSION 1
+#define RT_REPLAY_OPTS_INIT { RT_REPLAY_OPTS_VERSION, 0, 0, 0, NULL, NULL, NULL }
+
 typedef struct rt_replay_opts {
+	unsigned int version;    /* RT_REPLAY_OPTS_VERSION */
 	unsigned inflight;       /* trackers with an operation in flight at
 	                          * once; 0: 128 */
 	unsigned max_attempts;   /* tries of one entry on transient errors in a
@@ -77,14 +87,22 @@ typedef struct rt_replay_opts {
 	const volatile sig_atomic_t *stop;
 } rt_replay_opts;
 
-/* Applies every pending and in-flight entry of `j` to `cluster`.  The
- * caller holds the journal lock.  Entries whose tracker cannot be changed
+/* Sets *opts to the defaults of that version with its version.  Errors:
+ * RT_EINVAL (a version this library does not know; *opts is left alone). */
+RT_EXTERN int rt_replay_opts_init(rt_replay_opts *opts, unsigned int version);
+
+/* Applies every pending and in-flight entry of `j` to `cluster`, under
+ * the journal lock: the one `j` holds, or one taken for the call without
+ * waiting (RT_ELOCKED when another handle or process holds it; nothing is
+ * done then).  Entries whose tracker cannot be changed
  * (permission, missing pool, corrupt or foreign tracker, bad input) are
  * marked failed and later entries of their tracker blocked; other trackers
  * go on.  *stats is filled in any case (may be NULL).
  * Returns 0 when the run ended normally, whatever the entries' fates (see
- * stats), also after a graceful stop or a stall; RT_EJOURNAL / RT_EIO /
- * RT_ENOMEM when the journal itself failed.
+ * stats), also after a graceful stop or a stall; RT_ELOCKED (above);
+ * RT_EINVAL (no connected cluster, or opts of an unknown version; opts
+ * may be NULL: the defaults); RT_EJOURNAL / RT_EIO / RT_ENOMEM when
+ * the journal itself failed.
  *
  * Stall bound.  When no operation has succeeded and no entry has been
  * settled for four times the connection's op timeout (rt_connect_opts'
@@ -142,7 +160,8 @@ typedef int (*rt_replay_predict_fn)(void *arg, const rt_replay_prediction *p);
  * *stats counts the predicted fates (applied = would be applied; pending
  * = would be left for a later run).  Memory grows with the keys of the
  * trackers it changes.  Returns 0, fn's non-zero return, RT_EINVAL (no
- * fn, or no connected cluster), or journal errors as rt_replay_run(). */
+ * fn, no connected cluster, or opts of an unknown version), or journal
+ * errors as rt_replay_run(). */
 RT_EXTERN int rt_replay_predict(rt_replay_stats *stats, rt_journal *j,
                                 rt_cluster *cluster, const rt_replay_opts *opts,
                                 rt_replay_predict_fn fn, void *arg);
@@ -152,8 +171,11 @@ RT_EXTERN int rt_replay_predict(rt_replay_stats *stats, rt_journal *j,
  * every such entry of a batch (batch_id), or all of them (both 0/NULL).
  * rt_replay_skip() marks one entry skipped with a reason, which unblocks
  * its tracker.  *count is the number of entries changed (may be NULL).
- * Errors: RT_ENOTFOUND, RT_EINVAL (entry in a state that does not allow
- * it, e.g. done), journal errors. */
+ * Both run under the journal lock as rt_replay_run() does, so they never
+ * change an entry under a running replay.  Errors: RT_ELOCKED (another
+ * handle or process holds the lock; nothing changed), RT_ENOTFOUND,
+ * RT_EINVAL (entry in a state that does not allow it, e.g. done), journal
+ * errors. */
 RT_EXTERN int rt_replay_retry(uint64_t *count, rt_journal *j, uint64_t seq,
                               const char *batch_id);
 RT_EXTERN int rt_replay_skip(rt_journal *j, uint64_t seq, const char *reason);

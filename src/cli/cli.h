@@ -47,7 +47,8 @@ char *cli_escape(const char *s);
  *   RT_ENOTFOUND                         66 no such input
  *   RT_ENOMEM                            71 out of memory
  *   RT_EIO (local I/O, a full disk)      74 I/O error
- *   RT_ECONFLICT, RT_ETRANSIENT, RT_EBUSY  75 try again later
+ *   RT_ECONFLICT, RT_ETRANSIENT, RT_EBUSY,
+ *   RT_ELOCKED                           75 try again later
  *   RT_EPERM                             77 permission denied
  *   RT_ECONFIG                           78 Ceph configuration unusable
  *   anything else                        70 a bug: please report it

@@ -11,6 +11,7 @@
 void cli_conn_init(struct cli_conn *conn)
 {
 	memset(conn, 0, sizeof(*conn));
+	rt_connect_opts_init(&conn->opts, RT_CONNECT_OPTS_VERSION);
 	conn->opts.use_ceph_args = 1;
 	conn->opts.op_timeout_sec = CLI_DEFAULT_OP_TIMEOUT;
 }

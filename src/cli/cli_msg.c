@@ -136,6 +136,7 @@ int cli_exit_code(int rt_code)
 	case RT_ECONFLICT:
 	case RT_ETRANSIENT:
 	case RT_EBUSY:
+	case RT_ELOCKED:
 		return EX_TEMPFAIL;
 	case RT_EPERM:
 		return EX_NOPERM;

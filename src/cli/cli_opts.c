@@ -70,6 +70,7 @@ static size_t ceph_argc, ceph_cap;
 void cli_common_init(void)
 {
 	memset(&cli_common, 0, sizeof(cli_common));
+	rt_connect_opts_init(&cli_common.conn.opts, RT_CONNECT_OPTS_VERSION);
 	cli_common.conn.opts.use_ceph_args = 1;
 	cli_common.conn.opts.op_timeout_sec = CLI_DEFAULT_OP_TIMEOUT;
 	cli_set_exit_hook(cli_finish);

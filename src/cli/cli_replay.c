@@ -18,6 +18,7 @@
 void cli_replay_args_init(struct cli_replay_args *a)
 {
 	memset(a, 0, sizeof(*a));
+	rt_replay_opts_init(&a->opts, RT_REPLAY_OPTS_VERSION);
 }
 
 int cli_replay_option(struct cli_replay_args *a, int opt, const char *arg)
@@ -62,7 +63,7 @@ int cli_replay_lock(rt_journal_lock **lock, rt_journal *j, int wait_ms)
 	if (rc == 0)
 		return 0;
 	cli_log_begin(&ev, CLI_LOG_WARN,
-	              rc == RT_EBUSY ? "journal.busy" : "journal.error");
+	              rc == RT_ELOCKED ? "journal.busy" : "journal.error");
 	cli_log_str(&ev, "journal", rt_journal_dir(j));
 	cli_log_end(&ev, "%s", rt_journal_errmsg(j));
 	return cli_exit_code(rc);

@@ -127,7 +127,7 @@ int reftrack_cmd_prune(int argc, char **argv)
 	if ((status = cli_journal_open(&j, dir, RT_JOURNAL_NOCREATE)))
 		return status;
 	now = now_ns();
-	memset(&o, 0, sizeof(o));
+	rt_prune_opts_init(&o, RT_PRUNE_OPTS_VERSION);
 	o.entries_before_ns = cutoff(now, older);
 	/* "0" means every finished entry, also one finished this instant. */
 	if (older == 0)

@@ -220,7 +220,7 @@ static void prune_step(struct run *r, rt_journal *j)
 	int64_t now = real_now_ns();
 	int rc;
 
-	memset(&o, 0, sizeof(o));
+	rt_prune_opts_init(&o, RT_PRUNE_OPTS_VERSION);
 	if (r->retention >= 0)
 		o.entries_before_ns = now - (int64_t)r->retention * 1000000000;
 	if (r->batch_retention >= 0)

@@ -397,8 +397,16 @@ int rt_cluster_connect(rt_cluster **out, const rt_connect_opts *opts)
 	if (!c)
 		return RT_ENOMEM;
 	if (!opts) {
-		memset(&none, 0, sizeof(none));
+		rt_connect_opts_init(&none, RT_CONNECT_OPTS_VERSION);
 		opts = &none;
+	}
+	if (opts->version != RT_CONNECT_OPTS_VERSION) {
+		rc = cluster_err(c, RT_EINVAL,
+		                 "rt_connect_opts version %u is not one this "
+		                 "library knows (%d): set it with "
+		                 "RT_CONNECT_OPTS_INIT",
+		                 opts->version, RT_CONNECT_OPTS_VERSION);
+		goto done;
 	}
 	c->op_timeout_sec = opts->op_timeout_sec;
 	if (opts->use_ceph_args &&

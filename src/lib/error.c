@@ -35,11 +35,13 @@ const char *rt_strerror(int code)
 	case RT_EIO:
 		return "I/O error";
 	case RT_EBUSY:
-		return "busy: held by another process";
+		return "busy: a shared resource is exhausted for now";
 	case RT_EJOURNAL:
 		return "journal corrupt, foreign or full";
 	case RT_ECONFIG:
 		return "Ceph configuration error";
+	case RT_ELOCKED:
+		return "locked: the journal lock is held by another process";
 	}
 	return "unknown error code";
 }

@@ -1087,6 +1087,7 @@ void rt_journal_close(rt_journal *j)
 		return;
 	if (j->txn)
 		rt_journal_txn_abort(j->txn);
+	rt__journal_lock_detach(j);
 	if (j->env)
 		mdb_env_close(j->env);
 	EVP_MD_CTX_free(j->mdctx);
@@ -1205,6 +1206,11 @@ int rt_journal_txn_commit(rt_journal_txn *t)
 	if (t->full) {
 		rt_journal_txn_abort(t);
 		return rt__jerr_mdb(j, NULL, MDB_MAP_FULL, "committing");
+	}
+	if (t->refused[0]) {
+		rc = rt__jerr(j, RT_EINVAL, "not committed: %s", t->refused);
+		rt_journal_txn_abort(t);
+		return rc;
 	}
 	rc = mdb_txn_commit(t->txn);
 	if (rc == 0 && t->restore_bumped)

@@ -6,6 +6,7 @@
  * state S has exactly one by_state row (S, seq), one by_tracker row, and is
  * counted once in slot S of its batch's counts and of the global counts.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -206,6 +207,52 @@ void rt_journal_entry_free(rt_journal_entry *entry)
 
 /* ---- changing entries ------------------------------------------------------------ */
 
+/* The one table of legal state transitions (sys/journal.h says why each
+ * is there), indexed [from][to].  Every change of an entry goes through
+ * rt_journal_entry_update(), which checks it here: done and skipped rows
+ * are empty, so a settled effect is never applied again. */
+#define P (1u << RT_ENTRY_PENDING)
+#define I (1u << RT_ENTRY_IN_FLIGHT)
+#define D (1u << RT_ENTRY_DONE)
+#define F (1u << RT_ENTRY_FAILED)
+#define S (1u << RT_ENTRY_SKIPPED)
+#define B (1u << RT_ENTRY_BLOCKED)
+#define R (1u << RT_ENTRY_NEEDS_REVIEW)
+static const unsigned transitions[RT_ENTRY_STATE_SLOTS] = {
+	[RT_ENTRY_PENDING] = P | I | D | F | S | B | R,
+	[RT_ENTRY_IN_FLIGHT] = P | I | D | F | B | R,
+	[RT_ENTRY_DONE] = 0,
+	[RT_ENTRY_FAILED] = P | S,
+	[RT_ENTRY_SKIPPED] = 0,
+	[RT_ENTRY_BLOCKED] = P | S,
+	[RT_ENTRY_NEEDS_REVIEW] = P | S,
+};
+#undef P
+#undef I
+#undef D
+#undef F
+#undef S
+#undef B
+#undef R
+
+/* A state's name, or "state N" for one this reftrack does not know. */
+static const char *state_label(int state, char buf[16])
+{
+	const char *name = rt_entry_state_name(state);
+
+	if (name)
+		return name;
+	snprintf(buf, 16, "state %d", state);
+	return buf;
+}
+
+int rt_entry_transition_allowed(int from, int to)
+{
+	if (!rt_entry_state_name(from) || !rt_entry_state_name(to))
+		return 0;
+	return (transitions[from] >> to) & 1u;
+}
+
 static int state_row(rt_journal_txn *t, int state, uint64_t seq, int add)
 {
 	uint8_t kb = (uint8_t)state, sb[8];
@@ -230,7 +277,8 @@ int rt_journal_entry_update(rt_journal_txn *t, uint64_t seq,
 	struct rt__entry_rec e;
 	uint8_t kb[8];
 	MDB_val k, d;
-	int old_state, rc;
+	int old_state, new_state, rc;
+	char fb[16], tb[16];
 	int64_t now = rt__now_ns();
 
 	if (t->rdonly)
@@ -250,6 +298,16 @@ int rt_journal_entry_update(rt_journal_txn *t, uint64_t seq,
 		                "not changing it",
 		                (unsigned long long)seq);
 	old_state = e.state;
+	new_state = chg->set & RT_CHANGE_STATE ? (int)chg->state : old_state;
+	if (!rt_entry_transition_allowed(old_state, new_state)) {
+		/* Nothing is written, and the txn cannot commit what the
+		 * caller did before in it either: its plan went wrong. */
+		snprintf(t->refused, sizeof(t->refused),
+		         "entry %llu: illegal state transition from %s to %s",
+		         (unsigned long long)seq, state_label(old_state, fb),
+		         state_label(new_state, tb));
+		return rt__jerr(t->j, RT_EINVAL, "%s", t->refused);
+	}
 	if (chg->set & RT_CHANGE_STATE) {
 		e.state = (uint8_t)chg->state;
 		if (e.state != old_state)

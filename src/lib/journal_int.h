@@ -36,6 +36,7 @@
 #include <stdint.h>
 
 #include <reftrack/journal.h>
+#include <reftrack/sys/journal.h>
 
 #include "journal_codec.h"
 
@@ -59,6 +60,9 @@ struct rt_journal {
 	uint64_t map_size;
 	int map_grown;          /* the last failed txn was redone-worthy */
 	struct rt_journal_txn *txn; /* the one open transaction, if any */
+	/* The replay lock taken through this handle, if any (journal_lock.c);
+	 * the lock points back, so either may go first. */
+	struct rt_journal_lock *lock;
 	void *md;               /* EVP_MD for tracker keys (lazily fetched) */
 	void *mdctx;            /* EVP_MD_CTX reused for them */
 	/* rt_journal_set_submit_progress() */
@@ -72,6 +76,9 @@ struct rt_journal_txn {
 	MDB_txn *txn;
 	int rdonly;
 	int full;       /* LMDB said MDB_MAP_FULL: the txn can only end */
+	/* An illegal state transition was refused in this txn ("" if none):
+	 * it can only end, and its commit says which. */
+	char refused[128];
 	uint64_t mods;  /* bumped by every change, so iterators re-seek */
 	int restore_bumped; /* this txn started the restored journal's range */
 	struct rt__buf buf;
@@ -108,6 +115,15 @@ const void *rt__journal_md(rt_journal *j);
 int rt__tracker_key(rt_journal *j, uint8_t out[RT__TRACKER_KEY_LEN],
                     const char *pool, size_t pool_len, const char *ns,
                     size_t ns_len, const char *tracker, size_t tracker_len);
+
+/* For the calls that change entries under the replay lock (replay.h): 0
+ * when `j` already holds it (*taken NULL), or takes it without waiting
+ * (*taken is to be released by the caller); RT_ELOCKED when another handle
+ * or process holds it, RT_EIO, RT_ENOMEM. */
+int rt__journal_lock_need(rt_journal *j, struct rt_journal_lock **taken);
+/* At rt_journal_close(): the handle's lock, if any, stays held until it
+ * is released, but no longer points to the handle. */
+void rt__journal_lock_detach(rt_journal *j);
 
 /* The meta key that marks a backup copy (see journal_check.c). */
 #define RT__META_BACKUP "backup_next_seq"

@@ -5,6 +5,14 @@
  * a crashed run never leaves a stale lock behind.  The holder writes its pid
  * into the file only so that a refused caller can name it; the pid is never
  * trusted for anything else.
+ *
+ * The calls that change entries (rt_replay_run, rt_replay_retry,
+ * rt_replay_skip) do not trust their caller to hold it: each asks
+ * rt__journal_lock_need(), which is satisfied by a lock the same handle
+ * took (so a tool can hold it across several calls, waiting for it as it
+ * likes) and otherwise takes it, without waiting, for the call.  A flock
+ * belongs to its open file, so another handle, even in the same process,
+ * is refused.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +29,7 @@
 
 struct rt_journal_lock {
 	int fd;
+	rt_journal *j; /* the handle it was taken through; NULL once closed */
 };
 
 static long holder_pid(int fd)
@@ -66,7 +75,7 @@ int rt_journal_lock_take(rt_journal_lock **out, rt_journal *j, int wait_ms)
 			snprintf(j->errmsg, sizeof(j->errmsg),
 			         "journal %s is being replayed by pid %ld",
 			         rt_journal_dir(j), holder_pid(fd));
-			rc = RT_EBUSY;
+			rc = RT_ELOCKED;
 			goto done;
 		}
 		nap_ms(50);
@@ -84,6 +93,10 @@ int rt_journal_lock_take(rt_journal_lock **out, rt_journal *j, int wait_ms)
 	}
 	lock->fd = fd;
 	fd = -1;
+	/* A second lock taken through the same handle is refused above (its
+	 * flock meets the first), so j->lock is free here. */
+	lock->j = j;
+	j->lock = lock;
 	*out = lock;
 done:
 	if (fd >= 0)
@@ -95,7 +108,24 @@ void rt_journal_lock_release(rt_journal_lock *lock)
 {
 	if (!lock)
 		return;
+	if (lock->j)
+		lock->j->lock = NULL;
 	/* Closing the descriptor drops the flock. */
 	close(lock->fd);
 	free(lock);
+}
+
+int rt__journal_lock_need(rt_journal *j, rt_journal_lock **taken)
+{
+	*taken = NULL;
+	if (j->lock)
+		return 0;
+	return rt_journal_lock_take(taken, j, 0);
+}
+
+void rt__journal_lock_detach(rt_journal *j)
+{
+	if (j->lock)
+		j->lock->j = NULL;
+	j->lock = NULL;
 }

@@ -487,6 +487,13 @@ static int prune(rt_prune_result *out, rt_journal *j,
 		rc = rt__jerr(j, RT_EINVAL, "prune without options");
 		goto done;
 	}
+	if (opts->version != RT_PRUNE_OPTS_VERSION) {
+		rc = rt__jerr(j, RT_EINVAL,
+		              "rt_prune_opts version %u is not one this library "
+		              "knows (%d): set it with RT_PRUNE_OPTS_INIT",
+		              opts->version, RT_PRUNE_OPTS_VERSION);
+		goto done;
+	}
 	chunk = opts->chunk ? opts->chunk : DEFAULT_CHUNK;
 	if (chunk > MAX_CHUNK)
 		chunk = MAX_CHUNK;

@@ -2071,17 +2071,49 @@ static int replay_main(rt_replay_stats *stats, rt_journal *j,
 	return rc;
 }
 
+/* opts (NULL: the defaults) of a version this library knows: 0, or
+ * RT_EINVAL saying how to set it. */
+static int opts_check(rt_journal *j, const rt_replay_opts *opts)
+{
+	if (!opts || opts->version == RT_REPLAY_OPTS_VERSION)
+		return 0;
+	return rt__jerr(j, RT_EINVAL,
+	                "rt_replay_opts version %u is not one this library "
+	                "knows (%d): set it with RT_REPLAY_OPTS_INIT",
+	                opts->version, RT_REPLAY_OPTS_VERSION);
+}
+
 int rt_replay_run(rt_replay_stats *stats, rt_journal *j, rt_cluster *cluster,
                   const rt_replay_opts *opts)
 {
-	return replay_main(stats, j, cluster, opts, NULL, NULL);
+	rt_journal_lock *taken = NULL;
+	int rc;
+
+	if (stats)
+		memset(stats, 0, sizeof(*stats));
+	if ((rc = opts_check(j, opts)) != 0)
+		return rc;
+	/* The lock is the library's to check, not a promise of the caller's:
+	 * entries must not change under another replay. */
+	rc = rt__journal_lock_need(j, &taken);
+	if (rc == 0)
+		rc = replay_main(stats, j, cluster, opts, NULL, NULL);
+	rt_journal_lock_release(taken);
+	return rc;
 }
 
 int rt_replay_predict(rt_replay_stats *stats, rt_journal *j,
                       rt_cluster *cluster, const rt_replay_opts *opts,
                       rt_replay_predict_fn fn, void *arg)
 {
+	int rc;
+
+	if (stats)
+		memset(stats, 0, sizeof(*stats));
+	if ((rc = opts_check(j, opts)) != 0)
+		return rc;
 	if (!fn)
 		return rt__jerr(j, RT_EINVAL, "a dry run needs a callback");
+	/* It only reads: no lock, so that it can run beside a replay. */
 	return replay_main(stats, j, cluster, opts, fn, arg);
 }

@@ -3,9 +3,9 @@
  * alone: retry (back to pending) and skip (never apply, unblock).
  *
  * Each action is recorded in the entry's error text, so `status` and
- * `show-entry` tell afterwards what an operator did and why.  The caller
- * holds the journal lock: a replay in progress must not see an entry
- * change state under it.
+ * `show-entry` tell afterwards what an operator did and why.  Each runs
+ * under the journal lock (taken here unless the handle holds it): a
+ * replay in progress must not see an entry change state under it.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -132,8 +132,12 @@ int rt_replay_retry(uint64_t *count, rt_journal *j, uint64_t seq,
                     const char *batch_id)
 {
 	struct retry_args a = { j, seq, batch_id, 0 };
-	int rc = rt_journal_write(j, retry_txn, &a);
+	rt_journal_lock *taken = NULL;
+	int rc = rt__journal_lock_need(j, &taken);
 
+	if (rc == 0)
+		rc = rt_journal_write(j, retry_txn, &a);
+	rt_journal_lock_release(taken);
 	if (count)
 		*count = rc == 0 ? a.count : 0;
 	return rc;
@@ -182,8 +186,14 @@ static int skip_txn(void *arg, rt_journal_txn *txn)
 int rt_replay_skip(rt_journal *j, uint64_t seq, const char *reason)
 {
 	struct skip_args a = { j, seq, reason };
+	rt_journal_lock *taken = NULL;
+	int rc;
 
 	if (!reason || !reason[0])
 		return rt__jerr(j, RT_EINVAL, "skip needs a reason");
-	return rt_journal_write(j, skip_txn, &a);
+	rc = rt__journal_lock_need(j, &taken);
+	if (rc == 0)
+		rc = rt_journal_write(j, skip_txn, &a);
+	rt_journal_lock_release(taken);
+	return rc;
 }

@@ -77,7 +77,7 @@ int main(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	rt_connect_opts copts = {0};
+	rt_connect_opts copts = RT_CONNECT_OPTS_INIT;
 	rt_cluster *cluster = NULL;
 	rt_pool *pool = NULL;
 	const char *pool_name, *ns = "";

@@ -26,6 +26,7 @@
 #include <zlib.h>
 
 #include <reftrack/journal.h>
+#include <reftrack/sys/journal.h>
 
 #include "journal_codec.h"
 

@@ -183,9 +183,8 @@ struct itest {
  * $CEPH_CONF, $CEPH_ARGS honoured). */
 ITEST_FN int itest_connect(rt_cluster **out)
 {
-	rt_connect_opts opts;
+	rt_connect_opts opts = RT_CONNECT_OPTS_INIT;
 
-	memset(&opts, 0, sizeof(opts));
 	opts.use_ceph_args = 1;
 	return rt_cluster_connect(out, &opts);
 }

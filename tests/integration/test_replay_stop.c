@@ -101,7 +101,7 @@ static int replay(rt_replay_stats *stats, const char *name, unsigned timeout,
 	int rc;
 
 	snprintf(dir, sizeof(dir), "%s/%s/journal", tmpdir, name);
-	memset(&co, 0, sizeof(co));
+	rt_connect_opts_init(&co, RT_CONNECT_OPTS_VERSION);
 	co.use_ceph_args = 1;
 	co.op_timeout_sec = timeout;
 	rc = rt_journal_open(&j, dir, RT_JOURNAL_NOCREATE);
@@ -168,7 +168,7 @@ static void test_replay_stop__graceful(void)
 	snprintf(ns, sizeof(ns), "rstop-%d-%s", (int)getpid(), name);
 	if (setup(name, ns, 3000, 200) != 0)
 		return;
-	memset(&o, 0, sizeof(o));
+	rt_replay_opts_init(&o, RT_REPLAY_OPTS_VERSION);
 	o.inflight = 16;
 	o.progress = stop_after;
 	o.progress_arg = &st;
@@ -191,7 +191,7 @@ static void test_replay_stop__graceful(void)
 	       (unsigned long long)st.seen_at, (unsigned long long)s.applied,
 	       secs);
 
-	memset(&o, 0, sizeof(o));
+	rt_replay_opts_init(&o, RT_REPLAY_OPTS_VERSION);
 	o.inflight = 16;
 	CHECK_INT(replay(&s, name, 30, &o, NULL), 0);
 	CHECK_INT(s.interrupted, 0);
@@ -219,7 +219,7 @@ static void test_replay_stop__stall(void)
 		CHECK(!"ceph osd pause failed");
 		return;
 	}
-	memset(&o, 0, sizeof(o));
+	rt_replay_opts_init(&o, RT_REPLAY_OPTS_VERSION);
 	o.inflight = 16;
 	rc = replay(&s, name, 2, &o, &secs);
 	CHECK_INT(sh("ceph osd unpause >/dev/null 2>&1"), 0);
@@ -237,7 +237,7 @@ static void test_replay_stop__stall(void)
 	CHECK_INT(counts[RT_ENTRY_FAILED], 0);
 	CHECK_INT(counts[RT_ENTRY_PENDING] + counts[RT_ENTRY_IN_FLIGHT], 600);
 
-	memset(&o, 0, sizeof(o));
+	rt_replay_opts_init(&o, RT_REPLAY_OPTS_VERSION);
 	o.inflight = 16;
 	CHECK_INT(replay(&s, name, 30, &o, NULL), 0);
 	CHECK_INT(s.finished, 1);

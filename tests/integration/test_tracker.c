@@ -1242,7 +1242,7 @@ static void test_tracker__read_only_client(void)
 	if (itest_open(&t))
 		goto done;
 	T_ADD(&t, &m, "ro", "a", "b");
-	memset(&opts, 0, sizeof(opts));
+	rt_connect_opts_init(&opts, RT_CONNECT_OPTS_VERSION);
 	opts.id = itest_env("RT_TEST_RO_ID", "rtro");
 	opts.keyring = getenv("RT_TEST_RO_KEYRING");
 	opts.use_ceph_args = 1;

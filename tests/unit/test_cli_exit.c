@@ -15,6 +15,8 @@ static void test_cli_exit__codes(void)
 	CHECK_INT(cli_exit_code(RT_ECONFLICT), 75);
 	CHECK_INT(cli_exit_code(RT_ETRANSIENT), 75);
 	CHECK_INT(cli_exit_code(RT_EBUSY), 75);
+	/* Issue 12: a held lock has its own code, with the same status. */
+	CHECK_INT(cli_exit_code(RT_ELOCKED), 75);
 	CHECK_INT(cli_exit_code(RT_ECORRUPT), 65);
 	CHECK_INT(cli_exit_code(RT_EFOREIGN), 65);
 	CHECK_INT(cli_exit_code(RT_EVERSION), 65);

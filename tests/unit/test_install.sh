@@ -65,7 +65,9 @@ fi
 	echo "usr/local/lib/$soname"
 	echo "usr/local/lib/libreftrack.so.$version"
 	echo usr/local/lib/pkgconfig/reftrack.pc
-	for h in include/reftrack/*.h; do echo "usr/local/$h"; done
+	for h in include/reftrack/*.h include/reftrack/sys/*.h; do
+		echo "usr/local/$h"
+	done
 	for s in schemas/*.json; do
 		echo "usr/local/share/reftrack/schemas/${s#schemas/}"
 	done
@@ -91,7 +93,7 @@ bad=$(cd "$dest/usr/local" && find bin -type f ! -perm 755;
 	fail "libreftrack.so does not link to $soname"
 [ "$(readlink "$dest/usr/local/lib/$soname")" = "libreftrack.so.$version" ] &&
 	pass || fail "$soname does not link to libreftrack.so.$version"
-for f in include/reftrack/*.h schemas/*.json; do
+for f in include/reftrack/*.h include/reftrack/sys/*.h schemas/*.json; do
 	case $f in
 	include/*) inst=$dest/usr/local/$f ;;
 	*) inst=$dest/usr/local/share/reftrack/schemas/${f#schemas/} ;;

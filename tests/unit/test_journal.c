@@ -20,6 +20,7 @@
 #include <openssl/evp.h>
 
 #include <reftrack/journal.h>
+#include <reftrack/sys/journal.h>
 
 #include "check.h"
 #include "journal_codec.h"
@@ -926,6 +927,137 @@ static void test_journal__updates_keep_indexes(void)
 	rt_journal_close(j);
 }
 
+/* ---- legal state transitions ---------------------------------------------------- */
+
+/* The table, pair by pair, written out again here from sys/journal.h's
+ * contract: what the replayer and the operator actions need, and nothing
+ * out of done or skipped. */
+static void test_journal__transition_table(void)
+{
+	static const char *const legal[] = {
+		"pending>pending", "pending>in-flight", "pending>done",
+		"pending>failed", "pending>skipped", "pending>blocked",
+		"pending>needs-review",
+		"in-flight>pending", "in-flight>in-flight", "in-flight>done",
+		"in-flight>failed", "in-flight>blocked",
+		"in-flight>needs-review",
+		"failed>pending", "failed>skipped",
+		"blocked>pending", "blocked>skipped",
+		"needs-review>pending", "needs-review>skipped",
+	};
+	char pair[64];
+	int from, to, want, nlegal = 0;
+	size_t i;
+
+	for (from = 0; from < RT_ENTRY_STATE_SLOTS + 1; from++) {
+		for (to = 0; to < RT_ENTRY_STATE_SLOTS + 1; to++) {
+			want = 0;
+			if (rt_entry_state_name(from) && rt_entry_state_name(to)) {
+				snprintf(pair, sizeof(pair), "%s>%s",
+				         rt_entry_state_name(from),
+				         rt_entry_state_name(to));
+				for (i = 0; i < sizeof(legal) / sizeof(legal[0]);
+				     i++)
+					if (strcmp(pair, legal[i]) == 0)
+						want = 1;
+			}
+			if (rt_entry_transition_allowed(from, to) != want)
+				fprintf(stderr, "transition %d -> %d\n", from,
+				        to);
+			CHECK_INT(rt_entry_transition_allowed(from, to), want);
+			nlegal += want;
+		}
+	}
+	CHECK_INT(nlegal, (int)(sizeof(legal) / sizeof(legal[0])));
+	CHECK_INT(rt_entry_transition_allowed(-1, RT_ENTRY_PENDING), 0);
+	CHECK_INT(rt_entry_transition_allowed(RT_ENTRY_PENDING, 99), 0);
+}
+
+static int move_entry(rt_journal *j, uint64_t seq, rt_entry_state state)
+{
+	rt_journal_txn *t = NULL;
+	rt_entry_change chg;
+	int rc;
+
+	memset(&chg, 0, sizeof(chg));
+	chg.set = RT_CHANGE_STATE;
+	chg.state = state;
+	rc = rt_journal_txn_begin(&t, j, 0);
+	if (rc == 0)
+		rc = rt_journal_entry_update(t, seq, &chg);
+	if (rc == 0)
+		rc = rt_journal_txn_commit(t);
+	else
+		rt_journal_txn_abort(t);
+	return rc;
+}
+
+/* Through the public (sys) API, a done entry cannot go back to pending:
+ * the update is refused naming the entry and both states, and the
+ * transaction it was in, with a legal change made before it, commits
+ * nothing. */
+static void test_journal__done_never_changes(void)
+{
+	const char *dir = newdir("done-final");
+	rt_journal *j = NULL;
+	rt_journal_txn *t = NULL;
+	rt_journal_entry *e = NULL;
+	rt_submit_result res;
+	rt_entry_change chg;
+	struct snap before, after;
+
+	CHECK_INT(rt_journal_open(&j, dir, 0), 0);
+	CHECK_INT(rt_journal_submit(&res, j, batch_file(dir, "b", 3, 3, 0, "d"),
+	                            NULL, 0),
+	          0);
+	CHECK_INT(move_entry(j, 1, RT_ENTRY_IN_FLIGHT), 0);
+	CHECK_INT(move_entry(j, 1, RT_ENTRY_DONE), 0);
+	snapshot(j, &before);
+
+	CHECK_INT(move_entry(j, 1, RT_ENTRY_PENDING), RT_EINVAL);
+	CHECK(strstr(rt_journal_errmsg(j), "entry 1") != NULL);
+	CHECK(strstr(rt_journal_errmsg(j), "from done to pending") != NULL);
+	/* An update that keeps the state is refused as well: a done entry's
+	 * record is final. */
+	memset(&chg, 0, sizeof(chg));
+	chg.set = RT_CHANGE_OUTCOME;
+	CHECK_INT(rt_journal_txn_begin(&t, j, 0), 0);
+	CHECK_INT(rt_journal_entry_update(t, 1, &chg), RT_EINVAL);
+	rt_journal_txn_abort(t);
+	t = NULL;
+
+	/* A legal change, then the illegal one, in one transaction: the
+	 * commit refuses it all. */
+	CHECK_INT(rt_journal_txn_begin(&t, j, 0), 0);
+	chg.set = RT_CHANGE_STATE;
+	chg.state = RT_ENTRY_FAILED;
+	CHECK_INT(rt_journal_entry_update(t, 2, &chg), 0);
+	chg.state = RT_ENTRY_PENDING;
+	CHECK_INT(rt_journal_entry_update(t, 1, &chg), RT_EINVAL);
+	CHECK_INT(rt_journal_txn_commit(t), RT_EINVAL);
+	CHECK(strstr(rt_journal_errmsg(j), "not committed") != NULL);
+	t = NULL;
+
+	snapshot(j, &after);
+	CHECK_STR(after.text, before.text);
+	CHECK_INT(rt_journal_txn_begin(&t, j, RT_TXN_RDONLY), 0);
+	CHECK_INT(rt_journal_entry_get(&e, t, 1), 0);
+	if (e)
+		CHECK_INT(e->state, RT_ENTRY_DONE);
+	rt_journal_entry_free(e);
+	e = NULL;
+	CHECK_INT(rt_journal_entry_get(&e, t, 2), 0);
+	if (e)
+		CHECK_INT(e->state, RT_ENTRY_PENDING);
+	rt_journal_entry_free(e);
+	rt_journal_txn_abort(t);
+	/* Skipped is final too. */
+	CHECK_INT(move_entry(j, 3, RT_ENTRY_SKIPPED), 0);
+	CHECK_INT(move_entry(j, 3, RT_ENTRY_PENDING), RT_EINVAL);
+	check_consistent(j);
+	rt_journal_close(j);
+}
+
 /* ---- map growth -------------------------------------------------------------------- */
 
 struct grow_arg {
@@ -1252,6 +1384,8 @@ int main(void)
 	RUN(test_journal__dry_run_writes_nothing);
 	RUN(test_journal__stdin_is_spooled);
 	RUN(test_journal__updates_keep_indexes);
+	RUN(test_journal__transition_table);
+	RUN(test_journal__done_never_changes);
 	RUN(test_journal__map_full_grows);
 	RUN(test_journal__codec_round_trip_and_damage);
 	RUN(test_journal__state_names);

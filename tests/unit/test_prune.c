@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <reftrack/journal.h>
+#include <reftrack/sys/journal.h>
 
 #include "check.h"
 #include "journal_int.h"
@@ -176,7 +177,7 @@ static void test_prune__only_done_and_skipped(void)
 	rt_journal *j = NULL;
 	rt_submit_result res;
 	rt_prune_result pr;
-	rt_prune_opts o = { 0, 0, 0 };
+	rt_prune_opts o = { RT_PRUNE_OPTS_VERSION, 0, 0, 0 };
 	rt_journal_txn *t = NULL;
 	rt_journal_entry *e = NULL;
 	uint64_t counts[RT_ENTRY_STATE_SLOTS];
@@ -252,7 +253,7 @@ static void test_prune__by_finish_time(void)
 	rt_journal *j = NULL;
 	rt_submit_result res;
 	rt_prune_result pr;
-	rt_prune_opts o = { 0, 0, 0 };
+	rt_prune_opts o = { RT_PRUNE_OPTS_VERSION, 0, 0, 0 };
 	struct timespec nap = { 0, 5000000 };
 	int64_t cut;
 
@@ -290,7 +291,7 @@ static void test_prune__chunked(void)
 	rt_journal *j = NULL;
 	rt_submit_result res;
 	rt_prune_result pr;
-	rt_prune_opts o = { 0, 0, 37 };
+	rt_prune_opts o = { RT_PRUNE_OPTS_VERSION, 0, 0, 37 };
 	int i;
 
 	CHECK_INT(rt_journal_open(&j, dir, 0), 0);
@@ -329,7 +330,7 @@ static void test_prune__tombstones(void)
 	rt_journal *j = NULL;
 	rt_submit_result ra, rb, again;
 	rt_prune_result pr;
-	rt_prune_opts o = { 0, 0, 0 };
+	rt_prune_opts o = { RT_PRUNE_OPTS_VERSION, 0, 0, 0 };
 	rt_journal_txn *t = NULL;
 	rt_journal_batch *b = NULL;
 	rt_journal_totals tot;
@@ -407,7 +408,7 @@ static void test_prune__refused_inside_txn(void)
 	rt_journal *j = NULL;
 	rt_journal_txn *t = NULL;
 	rt_prune_result pr;
-	rt_prune_opts o = { 1, 1, 0 };
+	rt_prune_opts o = { RT_PRUNE_OPTS_VERSION, 1, 1, 0 };
 
 	CHECK_INT(rt_journal_open(&j, dir, 0), 0);
 	CHECK_INT(rt_journal_txn_begin(&t, j, RT_TXN_RDONLY), 0);
@@ -427,7 +428,7 @@ static void test_prune__size_stable_over_cycles(void)
 	rt_journal *j = NULL;
 	rt_submit_result res;
 	rt_prune_result pr;
-	rt_prune_opts o = { 0, 0, 0 };
+	rt_prune_opts o = { RT_PRUNE_OPTS_VERSION, 0, 0, 0 };
 	char data[256];
 	struct stat st;
 	off_t at10 = 0, at40 = 0, grown = 0;

@@ -248,6 +248,32 @@ test_overlapping_run() {
 	wait "$holder"
 }
 
+# retry and skip while another process holds the lock: the library takes
+# the lock for them (issue 12), so each exits 75 at once naming the holder,
+# and the journal does not change.  Once it is free they work.
+test_operator_action_locked() {
+	local j=$tmp/j8 before after
+	batch "$tmp/b8.yaml" t8 k1 >/dev/null
+	run "$rt" submit --journal "$j" "$tmp/b8.yaml"
+	expect_rc 0
+	before=$(md5sum <"$j/data.mdb")
+	hold_lock "$j" 60
+	run "$rt" skip --journal "$j" 1 --reason "not wanted"
+	expect_rc 75
+	case $err in *"is being replayed by pid $holder"*) ;; *) fail "busy skip message: $err" ;; esac
+	run "$rt" retry --journal "$j" --failed
+	expect_rc 75
+	case $err in *"is being replayed by pid $holder"*) ;; *) fail "busy retry message: $err" ;; esac
+	after=$(md5sum <"$j/data.mdb")
+	[ "$before" = "$after" ] || fail "a refused skip or retry changed the journal"
+	kill "$holder"
+	wait "$holder" 2>/dev/null
+	run "$rt" skip --journal "$j" 1 --reason "not wanted"
+	expect_rc 0
+	status_json "$j"
+	[ "$(count skipped)" = 1 ] || fail "after the skip: $(count skipped) skipped, want 1"
+}
+
 # Nothing to apply: no connection at all, so no cluster is needed, and the
 # run is finished.
 test_idle_run_does_not_connect() {
@@ -353,6 +379,7 @@ run_case test_spool_takes_complete_files_only
 run_case test_json_log_lines
 run_case test_kill_between_submit_and_move
 run_case test_overlapping_run
+run_case test_operator_action_locked
 run_case test_idle_run_does_not_connect
 run_case test_prune_export
 run_case test_usage_errors
