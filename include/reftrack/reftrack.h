@@ -204,7 +204,7 @@ RT_EXTERN void rt_versions_get(rt_versions *out);
 /* The version of the library linked at run time, which may differ from
  * RT_VERSION_* of the headers a program was built with.  Any pointer may be
  * NULL.  Returns RT_VERSION_STRING of the library, a static string. */
-const char *rt_version(int *major, int *minor, int *patch);
+RT_EXTERN const char *rt_version(int *major, int *minor, int *patch);
 
 /* ---- pools ----------------------------------------------------------- */
 

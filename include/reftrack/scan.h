@@ -50,7 +50,12 @@ RT_EXTERN const char *rt_scan_problem_name(rt_scan_problem problem);
  * 0 not (a stale reference).  Called from rt_scan_next() only. */
 typedef int (*rt_scan_live_fn)(void *arg, const char *key, size_t keylen);
 
+/* Versioned as reftrack.h says of options structs. */
+#define RT_SCAN_OPTS_VERSION 1
+#define RT_SCAN_OPTS_INIT { RT_SCAN_OPTS_VERSION, 0, 0, NULL, NULL, NULL }
+
 typedef struct rt_scan_opts {
+	unsigned int version; /* RT_SCAN_OPTS_VERSION */
 	int all_namespaces;   /* every namespace; else the pool handle's */
 	unsigned window;      /* objects read at once; 0: 64, 1: one at a
 	                       * time (a sequential scan) */
@@ -60,6 +65,10 @@ typedef struct rt_scan_opts {
 	rt_scan_live_fn is_live; /* NULL: no reconciliation */
 	void *live_arg;
 } rt_scan_opts;
+
+/* Sets *opts to the defaults of that version with its version.  Errors:
+ * RT_EINVAL (a version this library does not know; *opts is left alone). */
+RT_EXTERN int rt_scan_opts_init(rt_scan_opts *opts, unsigned int version);
 
 /* A journal's marker on a tracker: the xattr reftrack.j.<id>, set by that
  * journal's replayer to the seq of the last entry it applied there. */

@@ -814,7 +814,7 @@ int reftrack_cmd_scan(int argc, char **argv)
 	uint64_t sound;
 
 	memset(&sr, 0, sizeof(sr));
-	memset(&so, 0, sizeof(so));
+	rt_scan_opts_init(&so, RT_SCAN_OPTS_VERSION);
 	memset(&prog, 0, sizeof(prog));
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "hq", reftrack_scan_opts,

@@ -713,6 +713,12 @@ int rt_scan_open(rt_scan **out, rt_pool *pool, const rt_scan_opts *opts)
 		return RT_EINVAL;
 	}
 	s->pool = pool;
+	if (opts && opts->version != RT_SCAN_OPTS_VERSION) {
+		rt__errmsg_set(s->errmsg, sizeof(s->errmsg),
+		               "scan options of version %u (this library knows %u)",
+		               opts->version, RT_SCAN_OPTS_VERSION);
+		return RT_EINVAL;
+	}
 	if (opts)
 		s->opts = *opts;
 	s->opts.journal_id = NULL;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <reftrack/replay.h>
+#include <reftrack/scan.h>
 
 #include "check.h"
 
@@ -106,6 +107,7 @@ static void test_api__options_versions(void)
 	rt_connect_opts co = RT_CONNECT_OPTS_INIT;
 	rt_replay_opts ro = RT_REPLAY_OPTS_INIT;
 	rt_prune_opts po = RT_PRUNE_OPTS_INIT;
+	rt_scan_opts so = RT_SCAN_OPTS_INIT;
 	rt_cluster *c = NULL;
 	rt_journal *j = NULL;
 	rt_prune_result pr;
@@ -115,6 +117,7 @@ static void test_api__options_versions(void)
 	CHECK_INT(co.version, RT_CONNECT_OPTS_VERSION);
 	CHECK_INT(ro.version, RT_REPLAY_OPTS_VERSION);
 	CHECK_INT(po.version, RT_PRUNE_OPTS_VERSION);
+	CHECK_INT(so.version, RT_SCAN_OPTS_VERSION);
 	memset(&co, 0xff, sizeof(co));
 	CHECK_INT(rt_connect_opts_init(&co, RT_CONNECT_OPTS_VERSION), 0);
 	CHECK_INT(co.version, RT_CONNECT_OPTS_VERSION);
@@ -126,6 +129,11 @@ static void test_api__options_versions(void)
 	memset(&po, 0xff, sizeof(po));
 	CHECK_INT(rt_prune_opts_init(&po, RT_PRUNE_OPTS_VERSION), 0);
 	CHECK(po.version == RT_PRUNE_OPTS_VERSION && po.chunk == 0);
+	memset(&so, 0xff, sizeof(so));
+	CHECK_INT(rt_scan_opts_init(&so, RT_SCAN_OPTS_VERSION), 0);
+	CHECK(so.version == RT_SCAN_OPTS_VERSION && so.window == 0 &&
+	      so.is_live == NULL);
+	CHECK_INT(rt_scan_opts_init(&so, 2), RT_EINVAL);
 	CHECK_INT(rt_connect_opts_init(&co, 0), RT_EINVAL);
 	CHECK_INT(rt_replay_opts_init(&ro, RT_REPLAY_OPTS_VERSION + 1),
 	          RT_EINVAL);
