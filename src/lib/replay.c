@@ -361,11 +361,7 @@ static int replay_main(rt_replay_stats *stats, rt_journal *j,
 		r.opts = *opts;
 	if (!r.opts.inflight)
 		r.opts.inflight = DEFAULT_INFLIGHT;
-	/* The pool API's retry policy; only the bound on transient errors
-	 * is the replay's own (see retry.h). */
-	r.retry.max_attempts = r.opts.max_attempts ? r.opts.max_attempts
-	                                           : RT__RETRY_REPLAY_MAX_ATTEMPTS;
-	r.retry = rt__retry_effective(&r.retry);
+	r.retry = rt__retry_replay(r.opts.max_attempts);
 	/* Entries queued behind busy trackers are loaded too, up to a bound
 	 * that keeps memory flat whatever the journal's size. */
 	r.loaded_cap = 16 * (size_t)r.opts.inflight + 4096;

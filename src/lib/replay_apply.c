@@ -122,8 +122,7 @@ int rt__fail_head(struct replay *r, struct slot *s, const char *msg)
 	                       rt__describe(r, s->head->e, "%s", msg));
 }
 
-/* Settles the group's first `n` entries as done with their planned
- * outcomes. */
+/* Settles every entry of the group as done, with its planned outcome. */
 static int settle_group_done(struct replay *r, struct slot *s)
 {
 	int rc;

@@ -28,6 +28,9 @@
 
 /* The policy `p` says, zero fields replaced by the defaults above. */
 rt_retry_policy rt__retry_effective(const rt_retry_policy *p);
+/* The replay's policy: the defaults above, with max_attempts the bound on
+ * transient errors of one group in a run (0: RT__RETRY_REPLAY_MAX_ATTEMPTS). */
+rt_retry_policy rt__retry_replay(unsigned max_attempts);
 
 /* The jitter ceiling for backoff n (0-based): min(max_ms, base_ms * 2^n),
  * without overflow. */
