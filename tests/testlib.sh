@@ -39,6 +39,13 @@
 #                    the default one).
 #   hex              stdin as one line of lowercase hex pairs.
 #
+# The test tree:
+#   tl_hooks         $RT_BUILD/hooks, the tools built with the test hooks
+#                    (make's test targets build it).  The shipped tools in
+#                    $RT_BUILD have no failpoints: a test that crashes a
+#                    tool with REFTRACK_FAILPOINT (README.md, "Test hooks")
+#                    runs $tl_hooks/reftrack for that step.
+#
 # Scratch space:
 #   tl_tmpdir PREFIX makes $tmp, a fresh directory under ${TMPDIR:-/tmp};
 #                    on exit calls on_exit (a no-op unless the script
@@ -51,6 +58,7 @@ failed=0
 case_name=
 case_failures=0
 tl_timed=0
+tl_hooks=${RT_BUILD:-build}/hooks
 
 tl_require() {
 	local tl_name=$1 tl_v

@@ -870,7 +870,7 @@ int rt_journal_submit(rt_submit_result *out, rt_journal *j, const char *path,
 	/* Room for the batch up front: its entries are smaller than its YAML,
 	 * so three times the file bounds entries plus indexes.  A MAP_FULL
 	 * below still grows the map and redoes the transaction. */
-	if (rt__journal_presize) {
+	if (rt__test_journal_presize) {
 		rc = rt__journal_reserve(j, rt__journal_used(j) +
 		                                3 * (uint64_t)in.st.st_size +
 		                                ((uint64_t)1 << 20));

@@ -59,18 +59,13 @@
  * with a version conflict did not land: its entries go back to pending in
  * the next commit and are read and planned again.
  *
- * Failpoints, for the crash tests: REFTRACK_FAILPOINT=NAME[:N] kills the
- * process with SIGKILL the N-th time (default 1st) the replayer passes NAME:
- *   after-inflight-commit  in-flight marks durable, writes not yet sent
- *   mid-window             half of a round's writes sent
- *   after-write            a write's completion handled, its done record
- *                          not yet committed
- *   final-commit           just before the run's last journal commit
+ * Failpoints, for the crash tests (failpoint.h: test build only): the
+ * replayer passes after-inflight-commit, mid-window, after-write and
+ * final-commit.  A dry run passes none.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,6 +78,7 @@
 
 #include "cluster.h"
 #include "error.h"
+#include "failpoint.h"
 #include "journal_int.h"
 #include "plan.h"
 #include "recovery.h"
@@ -258,8 +254,6 @@ struct replay {
 	int dry_run;
 	rt_replay_predict_fn predict;
 	void *predict_arg;
-	const char *failpoint;
-	long failpoint_hits;
 	char errbuf[RT__ERRMSG_MAX];
 };
 
@@ -273,20 +267,12 @@ static double mono_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void failpoint(struct replay *r, const char *name)
-{
-	const char *colon;
-	size_t len;
-
-	if (!r->failpoint)
-		return;
-	colon = strchr(r->failpoint, ':');
-	len = colon ? (size_t)(colon - r->failpoint) : strlen(r->failpoint);
-	if (strlen(name) != len || strncmp(r->failpoint, name, len) != 0)
-		return;
-	if (++r->failpoint_hits >= (colon ? atol(colon + 1) : 1))
-		raise(SIGKILL);
-}
+/* A dry run writes nothing, so no crash test stops one. */
+#define failpoint(r, name) \
+	do { \
+		if (!(r)->dry_run) \
+			RT_FAILPOINT(name); \
+	} while (0)
 
 static uint64_t hash_bytes(const char *s, size_t len)
 {
@@ -2036,14 +2022,12 @@ static int replay_main(rt_replay_stats *stats, rt_journal *j,
 	r.loaded_cap = 16 * (size_t)r.opts.inflight + 4096;
 	r.window = r.opts.inflight;
 	r.deadline = mono_now() + r.opts.max_time_ms / 1000.0;
-	r.failpoint = getenv("REFTRACK_FAILPOINT");
 	if (predict) {
 		r.dry_run = 1;
 		r.predict = predict;
 		r.predict_arg = predict_arg;
 		/* Every entry is planned; no crash test stops a dry run. */
 		r.opts.max_time_ms = 0;
-		r.failpoint = NULL;
 	}
 	if (!cluster || !cluster->connected)
 		return rt__jerr(j, RT_EINVAL, "replay needs a connected cluster");

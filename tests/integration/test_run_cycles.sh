@@ -160,7 +160,7 @@ for cycle in $(seq 1 20); do
 	7)
 		# SIGKILL in the middle of the replay (the replayer's own
 		# failpoint, after its 3rd completed write).
-		cycle_run REFTRACK_FAILPOINT=after-write:3
+		rt=$tl_hooks/reftrack cycle_run REFTRACK_FAILPOINT=after-write:3
 		expect_rc 137
 		;;
 	11)
@@ -213,7 +213,7 @@ for cycle in $(seq 1 20); do
 	17)
 		# SIGKILL after the spool step journalled the first file and
 		# before it moved it: the next cycle takes it as a duplicate.
-		cycle_run REFTRACK_FAILPOINT=spool-after-submit:1
+		rt=$tl_hooks/reftrack cycle_run REFTRACK_FAILPOINT=spool-after-submit:1
 		expect_rc 137
 		f=$(ls "$gen"/c17/ | head -n 1)
 		[ -f "$spool/$f" ] || fail "cycle 17: $f is not in the spool after the kill"

@@ -964,8 +964,8 @@ static void test_journal__map_full_grows(void)
 
 	/* A map far too small for the batch, and no sizing up front: only
 	 * MDB_MAP_FULL handling can get it in. */
-	rt__journal_initial_map = 128 << 10;
-	rt__journal_presize = 0;
+	rt__test_journal_map = 128 << 10;
+	rt__test_journal_presize = 0;
 	CHECK_INT(rt_journal_open(&j, dir, 0), 0);
 	CHECK_INT(rt_journal_submit(&res, j,
 	                            batch_file(dir, "big", 20000, 500, 0, "g"),
@@ -991,8 +991,8 @@ static void test_journal__map_full_grows(void)
 	free(err);
 	check_consistent(j);
 	rt_journal_close(j);
-	rt__journal_initial_map = 0;
-	rt__journal_presize = 1;
+	rt__test_journal_map = 0;
+	rt__test_journal_presize = 1;
 }
 
 /* ---- codec -------------------------------------------------------------------------- */

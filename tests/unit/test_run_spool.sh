@@ -172,7 +172,7 @@ test_kill_between_submit_and_move() {
 	# In a subshell whose stderr is closed, so that its "Killed" notice
 	# does not end up in the log.
 	rc=$( (
-		REFTRACK_FAILPOINT=spool-after-submit:2 "$rt" run --spool "$s" \
+		REFTRACK_FAILPOINT=spool-after-submit:2 "$tl_hooks/reftrack" run --spool "$s" \
 			--journal "$j" "${conn[@]}" >/dev/null 2>&1
 		echo $?
 	) 2>/dev/null)
