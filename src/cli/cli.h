@@ -62,7 +62,8 @@ int cli_exit_code(int rt_code);
 int cli_connect_exit_code(int rt_code, int queued);
 
 /* rt_journal_open(out, dir, flags); on failure warns with the journal's
- * message (or rt_strerror() when there is no handle), sets *out to NULL and
+ * message (or "journal: " and rt_strerror() when there is no handle: out
+ * of memory), sets *out to NULL and
  * returns cli_exit_code() of the error.  0 on success. */
 int cli_journal_open(rt_journal **out, const char *dir, unsigned flags);
 
@@ -215,6 +216,9 @@ unsigned long cli_parse_ulong(const char *what, const char *arg,
 #define CLI_DUR_NEVER 1
 #define CLI_DUR_BARE_SECONDS 2
 long long cli_parse_duration(const char *what, const char *arg, int flags);
+/* Seconds on CLOCK_MONOTONIC, for what the tools time and their
+ * deadlines (never the wall clock, which may step). */
+double cli_mono_now(void);
 
 /* The usage error for what getopt_long just refused (opterr is 0: this is
  * the one message): "option '--x' needs a value" or "unknown option".

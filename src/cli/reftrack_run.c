@@ -124,14 +124,6 @@ static void run_usage(FILE *out)
 	        "unusable.\n");
 }
 
-static double mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int64_t real_now_ns(void)
 {
 	struct timespec ts;
@@ -190,7 +182,7 @@ static void replay_step(struct run *r, rt_journal *j, double deadline)
 		return;
 	}
 	if (deadline > 0) {
-		left = deadline - mono_now();
+		left = deadline - cli_mono_now();
 		if (left < 0.001)
 			return; /* budget spent: all of it waits */
 		opts.max_time_ms = (unsigned)(left * 1000);
@@ -442,7 +434,7 @@ int reftrack_cmd_run(int argc, char **argv)
 	cli_replay_args_init(&r.ra);
 	parse_args(&r, argc, argv);
 
-	t0 = mono_now();
+	t0 = cli_mono_now();
 	r.rep.start_ns = real_now_ns();
 	r.rep.spool_dir = r.spool;
 	rc = rt_journal_open(&j, r.journal_arg, 0);
@@ -471,7 +463,7 @@ int reftrack_cmd_run(int argc, char **argv)
 	/* The budget counts from here: time spent waiting for the lock is
 	 * not work. */
 	if (r.ra.opts.max_time_ms)
-		deadline = mono_now() + r.ra.opts.max_time_ms / 1000.0;
+		deadline = cli_mono_now() + r.ra.opts.max_time_ms / 1000.0;
 	cli_log_begin(&ev, CLI_LOG_DETAIL, "run.start");
 	cli_log_str(&ev, "journal", journal_dir);
 	cli_log_str(&ev, "spool", r.spool);
@@ -500,7 +492,7 @@ int reftrack_cmd_run(int argc, char **argv)
 finish:
 	r.interrupted = cli_replay_stopped() != 0;
 	r.rep.end_ns = real_now_ns();
-	r.rep.duration = mono_now() - t0;
+	r.rep.duration = cli_mono_now() - t0;
 	r.rep.exit_status = final_status(&r);
 	if (r.metrics &&
 	    reftrack_metrics_write(r.metrics, journal_dir, j, &r.rep, err,

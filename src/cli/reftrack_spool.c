@@ -37,7 +37,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 /* The one private header of the library a tool includes: the failpoints
@@ -51,14 +50,6 @@
 #define SUFFIX_MAX 100000
 #define ACCEPTED "accepted"
 #define REJECTED "rejected"
-
-static double mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static int is_batch_name(const char *name)
 {
@@ -461,7 +452,7 @@ int reftrack_spool_submit_all(struct reftrack_spool_result *out,
 	for (i = 0; i < n; i++) {
 		int stopped = cli_replay_stopped();
 
-		if (stopped || (deadline > 0 && mono_now() >= deadline)) {
+		if (stopped || (deadline > 0 && cli_mono_now() >= deadline)) {
 			out->deferred = (unsigned)(n - i);
 			cli_log_begin(&ev, CLI_LOG_DETAIL, "spool.deferred");
 			cli_log_uint(&ev, "files", out->deferred);

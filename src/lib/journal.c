@@ -389,15 +389,6 @@ int rt__tracker_key(rt_journal *j, uint8_t out[RT__TRACKER_KEY_LEN],
 
 /* ---- meta --------------------------------------------------------------------- */
 
-static MDB_val mkval(const void *p, size_t n)
-{
-	MDB_val v;
-
-	v.mv_data = (void *)p;
-	v.mv_size = n;
-	return v;
-}
-
 int rt__meta_get_u64(struct rt_journal_txn *t, const char *key, uint64_t *v)
 {
 	MDB_val k = mkval(key, strlen(key)), d;

@@ -48,15 +48,6 @@ struct ck {
 	uint64_t entries;         /* entries that decoded */
 };
 
-static MDB_val mkval(const void *p, size_t n)
-{
-	MDB_val v;
-
-	v.mv_data = (void *)p;
-	v.mv_size = n;
-	return v;
-}
-
 static void problem(struct ck *c, const char *table, const char *key,
                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 

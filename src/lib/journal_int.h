@@ -41,6 +41,16 @@
 
 #define RT__TRACKER_KEY_LEN 16
 
+/* An MDB_val over the n bytes at p, for keys and values LMDB only reads. */
+static inline MDB_val mkval(const void *p, size_t n)
+{
+	MDB_val v;
+
+	v.mv_data = (void *)p;
+	v.mv_size = n;
+	return v;
+}
+
 /* Test hooks, variables only in a -DRT_TEST_HOOKS build: the map
  * size a journal is created or opened with, when not 0 (so a test can make
  * MDB_MAP_FULL happen with little data); and 0 stops submit from sizing

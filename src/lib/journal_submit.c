@@ -43,15 +43,6 @@ struct input {
 	int last_nl;
 };
 
-static MDB_val mkval(const void *p, size_t n)
-{
-	MDB_val v;
-
-	v.mv_data = (void *)p;
-	v.mv_size = n;
-	return v;
-}
-
 /* A rejection of the file itself: goes into out->error and, when there is
  * a journal, into its message. */
 static int file_err(rt_submit_result *out, rt_journal *j,

@@ -259,13 +259,8 @@ struct replay {
 
 /* ---- small helpers ----------------------------------------------------- */
 
-static double mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+/* The library's one monotonic clock (retry.h). */
+#define mono_now() rt__mono_now()
 
 /* A dry run writes nothing, so no crash test stops one. */
 #define failpoint(r, name) \
