@@ -9,9 +9,13 @@
 #   tl_require NAME VAR...  exits at once, with NAME's summary line counting
 #                    one failure, unless every VAR is set and non-empty (the
 #                    integration tests get them from tests/run-integration.sh).
+#   tl_require_built NAME FILE...  likewise unless every FILE exists: the
+#                    build the test runs ($RT_BUILD; make's test targets
+#                    set it).
 #
 # Counting (the script's totals are $passed and $failed):
 #   pass             one check passed.
+#   check WHAT CMD...  runs CMD: passes if it succeeds, else fail WHAT.
 #   fail MSG...      inside a case (case_name non-empty): prints
 #                    "SCRIPT: CASE: MSG" on stderr and counts a failure of
 #                    the case in $case_failures; outside a case: prints
@@ -46,6 +50,13 @@
 #                    tool with REFTRACK_FAILPOINT (README.md, "Test hooks")
 #                    runs $tl_hooks/reftrack for that step.
 #
+# The journal:
+#   tl_hold_lock JOURNAL SECONDS  holds JOURNAL's replay lock from another
+#                    process, as a running `reftrack run` would (flock, its
+#                    pid in the file), until killed or SECONDS pass; sets
+#                    $holder (its pid) once it holds the lock, or fails.
+#                    Needs $tmp.
+#
 # Scratch space:
 #   tl_tmpdir PREFIX makes $tmp, a fresh directory under ${TMPDIR:-/tmp};
 #                    on exit calls on_exit (a no-op unless the script
@@ -71,6 +82,17 @@ tl_require() {
 	done
 }
 
+tl_require_built() {
+	local tl_name=$1 tl_f
+	shift
+	for tl_f in "$@"; do
+		[ -e "$tl_f" ] && continue
+		echo "${0##*/}: no $tl_f (set RT_BUILD)" >&2
+		echo "$tl_name: 0 passed, 1 failed"
+		exit 1
+	done
+}
+
 pass() { passed=$((passed + 1)); }
 
 fail() {
@@ -84,6 +106,12 @@ fail() {
 }
 
 case_setup() { :; }
+
+check() {
+	local tl_what=$1
+	shift
+	if "$@"; then pass; else fail "$tl_what"; fi
+}
 on_exit() { :; }
 
 run_case() {
@@ -171,4 +199,23 @@ tl_replay_env() {
 	model_py=$RT_SRC/tests/integration/replay_model.py
 	export CEPH_CONF
 	unset CEPH_ARGS REFTRACK_FAILPOINT REFTRACK_JOURNAL
+}
+
+tl_hold_lock() {
+	local tl_i
+	rm -f "$tmp/held"
+	/usr/bin/python3 -c '
+import fcntl, os, sys, time
+f = open(sys.argv[1], "a+")
+fcntl.flock(f, fcntl.LOCK_EX)
+f.seek(0); f.truncate(); f.write("%d\n" % os.getpid()); f.flush()
+open(sys.argv[2], "w").close()
+time.sleep(float(sys.argv[3]))
+' "$1/replay.lock" "$tmp/held" "$2" &
+	holder=$!
+	for tl_i in $(seq 100); do
+		[ -e "$tmp/held" ] && return 0
+		sleep 0.05
+	done
+	fail "the lock holder never got the lock"
 }

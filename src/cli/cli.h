@@ -86,6 +86,16 @@ struct cli_conn {
 	const char *ns;
 };
 
+/* The common options in brief, for the --help of a subcommand that
+ * connects (CLI_CONN_USAGE, below, is the full list `reftrack --help`
+ * gives). */
+#define CLI_CONN_BRIEF_USAGE                                                    \
+	"  -c, --conf FILE, -i, --id, --user ID, -n, --name NAME, -k, "         \
+	"--keyring FILE,\n"                                                     \
+	"      --cluster NAME, --op-timeout DURATION, --CEPH-OPTION VALUE "     \
+	"as for every\n"                                                        \
+	"                         subcommand (`reftrack --help`)\n"
+
 /* Default bound on connecting and on each cluster operation, so that a dead
  * cluster fails a command instead of hanging it for librados' 300 s. */
 #define CLI_DEFAULT_OP_TIMEOUT 30

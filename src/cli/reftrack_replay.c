@@ -49,11 +49,7 @@ static void replay_usage(FILE *out)
 	        "      --batch ID         with --dry-run: show only the "
 	        "entries of batch ID\n"
 	        CLI_PROGRESS_USAGE
-	        "  -c, --conf FILE, -i, --id, --user ID, -n, --name NAME, -k, "
-	        "--keyring FILE,\n"
-	        "      --cluster NAME, --op-timeout DURATION, --CEPH-OPTION VALUE "
-	        "as for every\n"
-	        "                         subcommand (`reftrack --help`)\n"
+	        CLI_CONN_BRIEF_USAGE
 	        "  -h, --help             this text\n"
 	        "Exit status: 0 all done, 1 failed, blocked or needs-review "
 	        "entries need an\noperator, 64 usage, 65 unusable journal, "

@@ -110,11 +110,7 @@ static void run_usage(FILE *out)
 	        "128)\n"
 	        "      --max-attempts N   tries of an entry on transient errors "
 	        "(default 8)\n"
-	        "  -c, --conf FILE, -i, --id, --user ID, -n, --name NAME, -k, "
-	        "--keyring FILE,\n"
-	        "      --cluster NAME, --op-timeout DURATION, --CEPH-OPTION VALUE "
-	        "as for every\n"
-	        "                         subcommand (`reftrack --help`)\n"
+	        CLI_CONN_BRIEF_USAGE
 	        "  -h, --help             this text\n"
 	        "Exit status: 0 all done, 1 entries or spool files need an "
 	        "operator, 75 work\nleft for a later run (journal busy, cluster "

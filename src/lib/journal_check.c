@@ -77,6 +77,30 @@ static const char *u64key(char buf[24], uint64_t v)
 	return buf;
 }
 
+/* A batches or entries record's 8-byte big-endian key, as a number and as
+ * text for messages; -1, with the problem noted, for a key of another
+ * size. */
+static int record_key(struct ck *c, const char *table, const MDB_val *k,
+                      uint64_t *out, char key[24])
+{
+	if (k->mv_size != 8) {
+		problem(c, table, "?", "key of %zu bytes, not 8", k->mv_size);
+		return -1;
+	}
+	*out = rt__be64_get(k->mv_data);
+	u64key(key, *out);
+	return 0;
+}
+
+/* A record whose bytes did not decode (drc: the decoder's result). */
+static void undecodable(struct ck *c, const char *table, const char *key,
+                        const char *what, int drc)
+{
+	problem(c, table, key, "%s %s", what,
+	        drc == RT__DECODE_CHECKSUM ? "fails its checksum (damaged bytes)"
+	                                   : "does not decode");
+}
+
 static const char *state_str(int s)
 {
 	const char *n = rt_entry_state_name(s);
@@ -151,19 +175,11 @@ static int check_batches(struct ck *c)
 		uint64_t serial;
 
 		c->out->batches++;
-		if (k.mv_size != 8) {
-			problem(c, "batches", "?", "key of %zu bytes, not 8",
-			        k.mv_size);
+		if (record_key(c, "batches", &k, &serial, key) != 0)
 			continue;
-		}
-		serial = rt__be64_get(k.mv_data);
-		u64key(key, serial);
 		drc = rt__batch_decode(&rec, d.mv_data, d.mv_size);
 		if (drc) {
-			problem(c, "batches", key, "batch record %s",
-			        drc == RT__DECODE_CHECKSUM
-			                ? "fails its checksum (damaged bytes)"
-			                : "does not decode");
+			undecodable(c, "batches", key, "batch record", drc);
 			continue;
 		}
 		if (serial == 0 || serial >= c->next_batch)
@@ -254,20 +270,12 @@ static int check_entries(struct ck *c)
 		uint8_t st;
 
 		c->out->entries++;
-		if (k.mv_size != 8) {
-			problem(c, "entries", "?", "key of %zu bytes, not 8",
-			        k.mv_size);
+		if (record_key(c, "entries", &k, &seq, key) != 0)
 			continue;
-		}
-		seq = rt__be64_get(k.mv_data);
-		u64key(key, seq);
 		drc = rt__entry_decode(&e, d.mv_data, d.mv_size);
 		if (drc) {
 			c->out->damaged_entries++;
-			problem(c, "entries", key, "entry %s",
-			        drc == RT__DECODE_CHECKSUM
-			                ? "fails its checksum (damaged bytes)"
-			                : "does not decode");
+			undecodable(c, "entries", key, "entry", drc);
 			continue;
 		}
 		c->entries++;

@@ -118,27 +118,11 @@ metrics_match() {
 		fail "cycle $cycle: $(cat "$tmp/mc.err")"
 }
 
-# hold_lock SECONDS: holds the journal's lock from another process, as a
-# running `reftrack run` would (flock, its pid in the file), until killed
-# or SECONDS pass.  Sets holder (its pid) once it holds the lock.
+# hold_lock SECONDS: tl_hold_lock on the journal; the holder is stopped on
+# the way out.
 hold_lock() {
-	rm -f "$tmp/held"
-	"$py" -c '
-import fcntl, os, sys, time
-f = open(sys.argv[1], "a+")
-fcntl.flock(f, fcntl.LOCK_EX)
-f.seek(0); f.truncate(); f.write("%d\n" % os.getpid()); f.flush()
-open(sys.argv[2], "w").close()
-time.sleep(float(sys.argv[3]))
-' "$journal/replay.lock" "$tmp/held" "$1" &
-	holder=$!
+	tl_hold_lock "$journal" "$1"
 	bg_pids+=("$holder")
-	local i
-	for i in $(seq 100); do
-		[ -e "$tmp/held" ] && return 0
-		sleep 0.05
-	done
-	fail "the lock holder never got the lock"
 }
 
 size_at10=0

@@ -16,13 +16,8 @@ names="REFTRACK_FAILPOINT after-inflight-commit mid-window after-write
 final-commit spool-after-submit"
 symbols="rt__failpoint rt__test_journal_map rt__test_journal_presize"
 
-for f in reftrack reference-tracker libreftrack.a hooks/reftrack hooks/libreftrack.a; do
-	if [ ! -f "$build/$f" ]; then
-		echo "no $build/$f (set RT_BUILD; make test-unit builds it)" >&2
-		echo "no-hooks: 0 passed, 1 failed"
-		exit 1
-	fi
-done
+tl_require_built no-hooks "$build/reftrack" "$build/reference-tracker" \
+	"$build/libreftrack.a" "$tl_hooks/reftrack" "$tl_hooks/libreftrack.a"
 
 # has FILE WORD: FILE's printable strings include WORD.
 has() { strings -a "$1" | grep -q -F -e "$2"; }
