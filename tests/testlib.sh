@@ -42,6 +42,7 @@
 #   rados_ns NS ARGS...  the rados tool in pool $pool, namespace NS ("" =
 #                    the default one).
 #   hex              stdin as one line of lowercase hex pairs.
+#   unhex HEX        the bytes HEX spells (any, NUL too) on stdout.
 #
 # The test tree:
 #   tl_hooks         $RT_BUILD/hooks, the tools built with the test hooks
@@ -182,6 +183,10 @@ rados_ns() {
 	else
 		rados -p "$pool" "$@"
 	fi
+}
+
+unhex() {
+	/usr/bin/printf '%b' "$(printf '%s' "$1" | sed 's/../\\x&/g')"
 }
 
 hex() {

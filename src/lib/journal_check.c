@@ -101,6 +101,14 @@ static void undecodable(struct ck *c, const char *table, const char *key,
 	                                   : "does not decode");
 }
 
+/* A cursor on dbi, for a walk over a table. */
+static int open_cursor(struct ck *c, MDB_dbi dbi, MDB_cursor **cur)
+{
+	int rc = mdb_cursor_open(c->t->txn, dbi, cur);
+
+	return rc ? rt__jerr_mdb(c->t->j, c->t, rc, "opening a cursor") : 0;
+}
+
 static const char *state_str(int s)
 {
 	const char *n = rt_entry_state_name(s);
@@ -165,9 +173,8 @@ static int check_batches(struct ck *c)
 	char key[24];
 	int rc, drc;
 
-	rc = mdb_cursor_open(t->txn, t->j->batches, &cur);
-	if (rc)
-		return rt__jerr_mdb(t->j, t, rc, "opening a cursor");
+	if ((rc = open_cursor(c, t->j->batches, &cur)))
+		return rc;
 	for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST);
 	     rc == 0 && !c->stop && !c->broken;
 	     rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
@@ -353,9 +360,8 @@ static int check_index(struct ck *c, MDB_dbi dbi, const char *table,
 	char key[24];
 	int rc, drc;
 
-	rc = mdb_cursor_open(t->txn, dbi, &cur);
-	if (rc)
-		return rt__jerr_mdb(t->j, t, rc, "opening a cursor");
+	if ((rc = open_cursor(c, dbi, &cur)))
+		return rc;
 	for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST);
 	     rc == 0 && !c->stop && !c->broken;
 	     rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
@@ -418,9 +424,8 @@ static int check_batch_ids(struct ck *c)
 	char key[24];
 	int rc;
 
-	rc = mdb_cursor_open(t->txn, t->j->batch_ids, &cur);
-	if (rc)
-		return rt__jerr_mdb(t->j, t, rc, "opening a cursor");
+	if ((rc = open_cursor(c, t->j->batch_ids, &cur)))
+		return rc;
 	for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST);
 	     rc == 0 && !c->stop && !c->broken;
 	     rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {

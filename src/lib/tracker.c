@@ -279,23 +279,37 @@ done:
 	return rc;
 }
 
+/* Applies the request an rt__request_init*() call built (init_rc and msg:
+ * its result) to pool, and frees it.  *out is cleared first either way. */
+static int apply_request(rt_outcome *out, rt_pool *pool, const char *tracker,
+                         struct rt__request *req, int init_rc,
+                         const char *msg)
+{
+	int rc;
+
+	if (out)
+		memset(out, 0, sizeof(*out));
+	if (!pool_usable(pool)) {
+		if (init_rc == 0)
+			rt__request_free(req);
+		return RT_EINVAL;
+	}
+	if (init_rc)
+		return rt__pool_err(pool, init_rc, tracker, "%s", msg);
+	rc = change(out, pool, req);
+	rt__request_free(req);
+	return rc;
+}
+
 int rt_tracker_add(rt_outcome *out, rt_pool *pool, const char *tracker,
                    const char *const *keys, size_t nkeys)
 {
 	struct rt__request req;
 	char msg[RT__ERRMSG_MAX];
-	int rc;
+	int rc = rt__request_init_add(&req, tracker, keys, nkeys, msg,
+	                              sizeof(msg));
 
-	if (out)
-		memset(out, 0, sizeof(*out));
-	if (!pool_usable(pool))
-		return RT_EINVAL;
-	rc = rt__request_init_add(&req, tracker, keys, nkeys, msg, sizeof(msg));
-	if (rc)
-		return rt__pool_err(pool, rc, tracker, "%s", msg);
-	rc = change(out, pool, &req);
-	rt__request_free(&req);
-	return rc;
+	return apply_request(out, pool, tracker, &req, rc, msg);
 }
 
 int rt_tracker_remove(rt_outcome *out, rt_pool *pool, const char *tracker,
@@ -303,19 +317,10 @@ int rt_tracker_remove(rt_outcome *out, rt_pool *pool, const char *tracker,
 {
 	struct rt__request req;
 	char msg[RT__ERRMSG_MAX];
-	int rc;
+	int rc = rt__request_init(&req, RT_OP_REMOVE, tracker, refs, nrefs,
+	                          msg, sizeof(msg));
 
-	if (out)
-		memset(out, 0, sizeof(*out));
-	if (!pool_usable(pool))
-		return RT_EINVAL;
-	rc = rt__request_init(&req, RT_OP_REMOVE, tracker, refs, nrefs, msg,
-	                      sizeof(msg));
-	if (rc)
-		return rt__pool_err(pool, rc, tracker, "%s", msg);
-	rc = change(out, pool, &req);
-	rt__request_free(&req);
-	return rc;
+	return apply_request(out, pool, tracker, &req, rc, msg);
 }
 
 /* ---- reading a whole tracker ----------------------------------------- */
