@@ -27,6 +27,11 @@
 #                    test ("FAIL FN" on stderr) and clears case_name.  With
 #                    tl_timed=1 it also prints "ok FN (N s)" and times the
 #                    FAIL line.
+#   tl_summary_of LOG STATUS  sets p and f, the passed and failed counts of
+#                    a test program from the last summary line in its LOG
+#                    and its exit STATUS: no summary line, or a non-zero
+#                    exit with nothing counted failed, is f=1 (the
+#                    runners, tests/run-suite.sh and run-integration.sh).
 #   finish NAME      prints "NAME: P passed, F failed" - the line
 #                    tests/run-suite.sh and tests/run-integration.sh parse,
 #                    so keep NAME stable - and exits 0 if nothing failed,
@@ -223,4 +228,19 @@ time.sleep(float(sys.argv[3]))
 		sleep 0.05
 	done
 	fail "the lock holder never got the lock"
+}
+
+tl_summary_of() {
+	local tl_line
+	tl_line=$(grep -E '^[A-Za-z0-9_./-]+: [0-9]+ passed, [0-9]+ failed$' "$1" | tail -n 1)
+	if [ -n "$tl_line" ]; then
+		p=$(echo "$tl_line" | sed -E 's/.*: ([0-9]+) passed.*/\1/')
+		f=$(echo "$tl_line" | sed -E 's/.* ([0-9]+) failed$/\1/')
+	else
+		p=0
+		f=1
+	fi
+	if [ "$2" -ne 0 ] && [ "$f" -eq 0 ]; then
+		f=1
+	fi
 }
