@@ -65,13 +65,16 @@ ALL_CFLAGS = $(STD) $(WARNINGS) $(OPT) $(SANFLAGS) -fPIC -Iinclude -Isrc/lib \
              $(CPPFLAGS) $(CFLAGS)
 LIBS = -lrados -llmdb -lyaml -lcrypto -lz -lpthread -lm
 ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
+# The tools see the public headers only.
+CLI_CFLAGS = $(STD) $(WARNINGS) $(OPT) $(SANFLAGS) -Iinclude $(CPPFLAGS) $(CFLAGS)
 
 # sys/ holds the low-level calls for tools and tests (sys/journal.h says
 # what it promises); it is installed and checked like the rest.
 TOP_HEADERS = $(wildcard include/reftrack/*.h)
 SYS_HEADERS = $(wildcard include/reftrack/sys/*.h)
 PUBLIC_HEADERS = $(TOP_HEADERS) $(SYS_HEADERS)
-LIB_SRCS = $(wildcard src/lib/*.c)
+# failpoint.c is the test tree's alone (see HB below).
+LIB_SRCS = $(filter-out src/lib/failpoint.c,$(wildcard src/lib/*.c))
 LIB_HDRS = $(wildcard src/lib/*.h)
 LIB_OBJS = $(LIB_SRCS:src/lib/%.c=$(B)/obj/lib/%.o)
 
@@ -98,6 +101,18 @@ LIB_A = $(B)/libreftrack.a
 LIB_SO = $(B)/libreftrack.so.$(VERSION)
 TOOLS = $(B)/reftrack $(B)/reference-tracker
 
+# The test tree $(HB): the library and the tools with the test hooks
+# (-DRT_TEST_HOOKS: failpoints, src/lib/failpoint.h, and the journal's
+# knobs), which the crash tests and the unit tests need and nothing that
+# ships has.  Only the sources that use a hook (found by the names below)
+# are compiled again for it; every other object is the shipped build's.
+HB = $(B)/hooks
+HOOK_SRCS := $(shell grep -l -i -E 'rt_test_hooks|failpoint|rt__test_' \
+	src/lib/*.c src/cli/*.c)
+hook_objs = $(foreach s,$(1),$(if $(filter $(s),$(HOOK_SRCS)),$(HB),$(B))/obj/$(patsubst src/%.c,%.o,$(s)))
+HOOK_LIB_A = $(HB)/libreftrack.a
+HOOK_TOOLS = $(HB)/reftrack $(HB)/reference-tracker
+
 .PHONY: all test test-unit test-headers test-symbols test-valgrind \
         test-integration test-sanitize check-faults demo bench deps install \
         uninstall clean fuzz check-fuzz fuzz-build fuzz-seeds
@@ -110,7 +125,15 @@ $(B)/obj/lib/%.o: src/lib/%.c $(PUBLIC_HEADERS) $(LIB_HDRS)
 
 $(B)/obj/cli/%.o: src/cli/%.c $(PUBLIC_HEADERS) $(CLI_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(STD) $(WARNINGS) $(OPT) $(SANFLAGS) -Iinclude $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CLI_CFLAGS) -c -o $@ $<
+
+$(HB)/obj/lib/%.o: src/lib/%.c $(PUBLIC_HEADERS) $(LIB_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -DRT_TEST_HOOKS -c -o $@ $<
+
+$(HB)/obj/cli/%.o: src/cli/%.c $(PUBLIC_HEADERS) $(CLI_HDRS) src/lib/failpoint.h
+	@mkdir -p $(@D)
+	$(CC) $(CLI_CFLAGS) -DRT_TEST_HOOKS -c -o $@ $<
 
 $(LIB_A): $(LIB_OBJS)
 	@mkdir -p $(@D)
@@ -133,7 +156,24 @@ $(B)/reftrack: $(REFTRACK_OBJS) $(CLI_COMMON_OBJS) $(LIB_A)
 $(B)/reference-tracker: $(REFTRACKER_OBJS) $(CLI_COMMON_OBJS) $(LIB_A)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(REFTRACKER_OBJS) $(CLI_COMMON_OBJS) $(LIB_A) $(LIBS)
 
+$(HOOK_LIB_A): $(call hook_objs,$(LIB_SRCS) src/lib/failpoint.c)
+	@mkdir -p $(@D)
+	rm -f $@
+	ar rcs $@ $^
+
+$(HB)/reftrack: $(call hook_objs,$(REFTRACK_SRCS) $(CLI_COMMON_SRCS)) $(HOOK_LIB_A)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(HB)/reference-tracker: $(call hook_objs,$(REFTRACKER_SRCS) $(CLI_COMMON_SRCS)) $(HOOK_LIB_A)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
 # Tests may include private module headers (src/lib) to test pure code.
+# The unit tests may set the test hooks, so they link the test tree's
+# library; the others (integration, bench, fuzz seeds) the shipped one.
+$(B)/tests/unit/%: tests/unit/%.c tests/check.h $(HOOK_LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -DRT_TEST_HOOKS -Itests $(ALL_LDFLAGS) -o $@ $< $(HOOK_LIB_A) $(LIBS)
+
 $(B)/tests/%: tests/%.c tests/check.h $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Itests $(ALL_LDFLAGS) -o $@ $< $(LIB_A) $(LIBS)
@@ -142,7 +182,9 @@ test: deps
 	$(MAKE) test-unit test-headers test-symbols test-valgrind test-integration
 	$(MAKE) SANITIZE=1 test-sanitize
 
-test-unit: $(UNIT_BINS) $(TOOLS)
+# The tests run the shipped tools ($(B)); those that crash the process at
+# a failpoint run the test tree's ($(B)/hooks, tests/testlib.sh).
+test-unit: $(UNIT_BINS) $(TOOLS) $(HOOK_TOOLS)
 	@RT_BUILD=$(B) tests/run-suite.sh unit $(UNIT_BINS) $(wildcard tests/unit/*.sh)
 
 # Every public header compiles on its own, pedantically.
@@ -160,7 +202,7 @@ test-symbols: $(LIB_A) $(LIB_SO)
 test-valgrind: $(UNIT_BINS)
 	@tests/run-suite.sh valgrind $(UNIT_BINS)
 
-test-integration: $(INTEG_BINS) $(TOOLS)
+test-integration: $(INTEG_BINS) $(TOOLS) $(HOOK_TOOLS)
 	@tests/run-integration.sh $(B)
 
 # Once, in the plain build: the faults are the cluster's, not the code's,
@@ -173,7 +215,7 @@ check-faults: $(TOOLS)
 	RT_TEST_TIMEOUT=$${RT_TEST_TIMEOUT:-900} tests/run-integration.sh $(B)
 
 # Runs inside the SANITIZE=1 tree (see `test`).
-test-sanitize: $(UNIT_BINS) $(INTEG_BINS) $(TOOLS)
+test-sanitize: $(UNIT_BINS) $(INTEG_BINS) $(TOOLS) $(HOOK_TOOLS)
 	@RT_BUILD=$(B) tests/run-suite.sh unit $(UNIT_BINS) $(wildcard tests/unit/*.sh)
 	@tests/run-integration.sh $(B)
 

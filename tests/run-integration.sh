@@ -74,8 +74,9 @@ for t in "$root/tests/$suite"/test_*.sh; do
 done
 
 cd "$root" || exit 1
-passed=0
-failed=0
+# tl_summary_of; sets passed=0, failed=0.
+# shellcheck disable=SC1091
+. "$root/tests/testlib.sh"
 for t in ${tests[@]+"${tests[@]}"}; do
 	name=${t##*/}
 	case $name in *"$filter"*) ;; *) continue ;; esac
@@ -94,17 +95,7 @@ for t in ${tests[@]+"${tests[@]}"}; do
 	status=$?
 	child=
 	secs=$(($(date +%s) - start_s))
-	line=$(grep -E '^[A-Za-z0-9_./-]+: [0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
-	if [ -n "$line" ]; then
-		p=$(echo "$line" | sed -E 's/.*: ([0-9]+) passed.*/\1/')
-		f=$(echo "$line" | sed -E 's/.* ([0-9]+) failed$/\1/')
-	else
-		p=0
-		f=1
-	fi
-	if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
-		f=1
-	fi
+	tl_summary_of "$log" "$status"
 	passed=$((passed + p))
 	failed=$((failed + f))
 	if [ "$f" -ne 0 ]; then

@@ -5,8 +5,8 @@
 set -u
 mode=$1
 shift
-passed=0
-failed=0
+# tl_summary_of; sets passed=0, failed=0.
+. "$(dirname "$0")/testlib.sh"
 for prog in "$@"; do
 	log=$(mktemp)
 	case $mode in
@@ -21,17 +21,7 @@ for prog in "$@"; do
 		;;
 	esac
 	status=$?
-	line=$(grep -E '^[A-Za-z0-9_./-]+: [0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
-	if [ -n "$line" ]; then
-		p=$(echo "$line" | sed -E 's/.*: ([0-9]+) passed.*/\1/')
-		f=$(echo "$line" | sed -E 's/.* ([0-9]+) failed$/\1/')
-	else
-		p=0
-		f=1
-	fi
-	if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
-		f=1
-	fi
+	tl_summary_of "$log" "$status"
 	passed=$((passed + p))
 	failed=$((failed + f))
 	if [ "$f" -ne 0 ]; then

@@ -9,9 +9,13 @@
 #   tl_require NAME VAR...  exits at once, with NAME's summary line counting
 #                    one failure, unless every VAR is set and non-empty (the
 #                    integration tests get them from tests/run-integration.sh).
+#   tl_require_built NAME FILE...  likewise unless every FILE exists: the
+#                    build the test runs ($RT_BUILD; make's test targets
+#                    set it).
 #
 # Counting (the script's totals are $passed and $failed):
 #   pass             one check passed.
+#   check WHAT CMD...  runs CMD: passes if it succeeds, else fail WHAT.
 #   fail MSG...      inside a case (case_name non-empty): prints
 #                    "SCRIPT: CASE: MSG" on stderr and counts a failure of
 #                    the case in $case_failures; outside a case: prints
@@ -23,6 +27,11 @@
 #                    test ("FAIL FN" on stderr) and clears case_name.  With
 #                    tl_timed=1 it also prints "ok FN (N s)" and times the
 #                    FAIL line.
+#   tl_summary_of LOG STATUS  sets p and f, the passed and failed counts of
+#                    a test program from the last summary line in its LOG
+#                    and its exit STATUS: no summary line, or a non-zero
+#                    exit with nothing counted failed, is f=1 (the
+#                    runners, tests/run-suite.sh and run-integration.sh).
 #   finish NAME      prints "NAME: P passed, F failed" - the line
 #                    tests/run-suite.sh and tests/run-integration.sh parse,
 #                    so keep NAME stable - and exits 0 if nothing failed,
@@ -38,6 +47,21 @@
 #   rados_ns NS ARGS...  the rados tool in pool $pool, namespace NS ("" =
 #                    the default one).
 #   hex              stdin as one line of lowercase hex pairs.
+#   unhex HEX        the bytes HEX spells (any, NUL too) on stdout.
+#
+# The test tree:
+#   tl_hooks         $RT_BUILD/hooks, the tools built with the test hooks
+#                    (make's test targets build it).  The shipped tools in
+#                    $RT_BUILD have no failpoints: a test that crashes a
+#                    tool with REFTRACK_FAILPOINT (README.md, "Test hooks")
+#                    runs $tl_hooks/reftrack for that step.
+#
+# The journal:
+#   tl_hold_lock JOURNAL SECONDS  holds JOURNAL's replay lock from another
+#                    process, as a running `reftrack run` would (flock, its
+#                    pid in the file), until killed or SECONDS pass; sets
+#                    $holder (its pid) once it holds the lock, or fails.
+#                    Needs $tmp.
 #
 # Scratch space:
 #   tl_tmpdir PREFIX makes $tmp, a fresh directory under ${TMPDIR:-/tmp};
@@ -51,6 +75,7 @@ failed=0
 case_name=
 case_failures=0
 tl_timed=0
+tl_hooks=${RT_BUILD:-build}/hooks
 
 tl_require() {
 	local tl_name=$1 tl_v
@@ -58,6 +83,17 @@ tl_require() {
 	for tl_v in "$@"; do
 		eval "[ -n \"\${$tl_v:-}\" ]" && continue
 		echo "${0##*/}: $tl_v is not set; run me through tests/run-integration.sh" >&2
+		echo "$tl_name: 0 passed, 1 failed"
+		exit 1
+	done
+}
+
+tl_require_built() {
+	local tl_name=$1 tl_f
+	shift
+	for tl_f in "$@"; do
+		[ -e "$tl_f" ] && continue
+		echo "${0##*/}: no $tl_f (set RT_BUILD)" >&2
 		echo "$tl_name: 0 passed, 1 failed"
 		exit 1
 	done
@@ -76,6 +112,12 @@ fail() {
 }
 
 case_setup() { :; }
+
+check() {
+	local tl_what=$1
+	shift
+	if "$@"; then pass; else fail "$tl_what"; fi
+}
 on_exit() { :; }
 
 run_case() {
@@ -148,6 +190,10 @@ rados_ns() {
 	fi
 }
 
+unhex() {
+	/usr/bin/printf '%b' "$(printf '%s' "$1" | sed 's/../\\x&/g')"
+}
+
 hex() {
 	od -An -v -tx1 | tr -d ' \n'
 }
@@ -163,4 +209,38 @@ tl_replay_env() {
 	model_py=$RT_SRC/tests/integration/replay_model.py
 	export CEPH_CONF
 	unset CEPH_ARGS REFTRACK_FAILPOINT REFTRACK_JOURNAL
+}
+
+tl_hold_lock() {
+	local tl_i
+	rm -f "$tmp/held"
+	/usr/bin/python3 -c '
+import fcntl, os, sys, time
+f = open(sys.argv[1], "a+")
+fcntl.flock(f, fcntl.LOCK_EX)
+f.seek(0); f.truncate(); f.write("%d\n" % os.getpid()); f.flush()
+open(sys.argv[2], "w").close()
+time.sleep(float(sys.argv[3]))
+' "$1/replay.lock" "$tmp/held" "$2" &
+	holder=$!
+	for tl_i in $(seq 100); do
+		[ -e "$tmp/held" ] && return 0
+		sleep 0.05
+	done
+	fail "the lock holder never got the lock"
+}
+
+tl_summary_of() {
+	local tl_line
+	tl_line=$(grep -E '^[A-Za-z0-9_./-]+: [0-9]+ passed, [0-9]+ failed$' "$1" | tail -n 1)
+	if [ -n "$tl_line" ]; then
+		p=$(echo "$tl_line" | sed -E 's/.*: ([0-9]+) passed.*/\1/')
+		f=$(echo "$tl_line" | sed -E 's/.* ([0-9]+) failed$/\1/')
+	else
+		p=0
+		f=1
+	fi
+	if [ "$2" -ne 0 ] && [ "$f" -eq 0 ]; then
+		f=1
+	fi
 }

@@ -63,7 +63,8 @@ int cli_exit_code(int rt_code);
 int cli_connect_exit_code(int rt_code, int queued);
 
 /* rt_journal_open(out, dir, flags); on failure warns with the journal's
- * message (or rt_strerror() when there is no handle), sets *out to NULL and
+ * message (or "journal: " and rt_strerror() when there is no handle: out
+ * of memory), sets *out to NULL and
  * returns cli_exit_code() of the error.  0 on success. */
 int cli_journal_open(rt_journal **out, const char *dir, unsigned flags);
 
@@ -85,6 +86,16 @@ struct cli_conn {
 	const char *pool;
 	const char *ns;
 };
+
+/* The common options in brief, for the --help of a subcommand that
+ * connects (CLI_CONN_USAGE, below, is the full list `reftrack --help`
+ * gives). */
+#define CLI_CONN_BRIEF_USAGE                                                    \
+	"  -c, --conf FILE, -i, --id, --user ID, -n, --name NAME, -k, "         \
+	"--keyring FILE,\n"                                                     \
+	"      --cluster NAME, --op-timeout DURATION, --CEPH-OPTION VALUE "     \
+	"as for every\n"                                                        \
+	"                         subcommand (`reftrack --help`)\n"
 
 /* Default bound on connecting and on each cluster operation, so that a dead
  * cluster fails a command instead of hanging it for librados' 300 s. */
@@ -216,6 +227,9 @@ unsigned long cli_parse_ulong(const char *what, const char *arg,
 #define CLI_DUR_NEVER 1
 #define CLI_DUR_BARE_SECONDS 2
 long long cli_parse_duration(const char *what, const char *arg, int flags);
+/* Seconds on CLOCK_MONOTONIC, for what the tools time and their
+ * deadlines (never the wall clock, which may step). */
+double cli_mono_now(void);
 
 /* The usage error for what getopt_long just refused (opterr is 0: this is
  * the one message): "option '--x' needs a value" or "unknown option".

@@ -1,10 +1,12 @@
 /*
  * cli_duration.c - durations on the command line ("30s", "7d", "never"),
- * one syntax for every option that takes one (see cli.h).
+ * one syntax for every option that takes one, and the one monotonic clock
+ * the tools measure theirs with (see cli.h).
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 
@@ -65,4 +67,12 @@ bad:
 	        "e.g. 30s, 15m, 12h, 7d%s%s)",
 	        what, arg, flags & CLI_DUR_BARE_SECONDS ? "; bare: seconds" : "",
 	        allow_never ? ", or never" : "");
+}
+
+double cli_mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }

@@ -166,7 +166,10 @@ int cli_journal_open(rt_journal **out, const char *dir, unsigned flags)
 
 	if (rc == 0)
 		return EX_OK;
-	cli_warn("%s", *out ? rt_journal_errmsg(*out) : rt_strerror(rc));
+	if (*out)
+		cli_warn("%s", rt_journal_errmsg(*out));
+	else
+		cli_warn("journal: %s", rt_strerror(rc));
 	rt_journal_close(*out);
 	*out = NULL;
 	return cli_exit_code(rc);

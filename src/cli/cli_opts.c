@@ -291,6 +291,25 @@ struct word {
 	char why[160];
 };
 
+/* A common option's value: `inline_val` ("-wVALUE", "--wait=VALUE"), or
+ * else the next word; malformed when there is none (`dashes` and `name`
+ * spell the option for the message). */
+static void take_value(struct word *w, int argc, char **argv, int i,
+                       const char *inline_val, const char *dashes,
+                       const char *name, int name_len)
+{
+	if (inline_val) {
+		w->val = inline_val;
+	} else if (i + 1 < argc) {
+		w->val = argv[i + 1];
+		w->width = 2;
+	} else {
+		w->kind = 'e';
+		snprintf(w->why, sizeof(w->why), "option '%s%.*s' needs a value",
+		         dashes, name_len, name);
+	}
+}
+
 static void classify(struct word *w, int argc, char **argv, int i,
                      const struct option *longopts, const char *shortopts)
 {
@@ -313,16 +332,8 @@ static void classify(struct word *w, int argc, char **argv, int i,
 		w->co = common_short(a[1]);
 		if (w->co) {
 			w->kind = 'c';
-			if (a[2]) {
-				w->val = a + 2;
-			} else if (i + 1 < argc) {
-				w->val = argv[i + 1];
-				w->width = 2;
-			} else {
-				w->kind = 'e';
-				snprintf(w->why, sizeof(w->why),
-				         "option '-%c' needs a value", a[1]);
-			}
+			take_value(w, argc, argv, i, a[2] ? a + 2 : NULL, "-",
+			           a + 1, 1);
 			return;
 		}
 		w->kind = 's';
@@ -352,15 +363,9 @@ static void classify(struct word *w, int argc, char **argv, int i,
 				         "option '--%s' takes no value",
 				         w->co->name);
 			}
-		} else if (eq) {
-			w->val = eq + 1;
-		} else if (i + 1 < argc) {
-			w->val = argv[i + 1];
-			w->width = 2;
 		} else {
-			w->kind = 'e';
-			snprintf(w->why, sizeof(w->why),
-			         "option '--%s' needs a value", w->co->name);
+			take_value(w, argc, argv, i, eq ? eq + 1 : NULL, "--",
+			           w->co->name, (int)strlen(w->co->name));
 		}
 		return;
 	}

@@ -4,9 +4,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "cli_log.h"
 #include "cli_progress.h"
 
@@ -46,14 +46,6 @@ int cli_progress_wanted(void)
 {
 	return !disabled && isatty(STDERR_FILENO) &&
 	       cli_log_get_format() == CLI_LOG_TEXT;
-}
-
-static double now_sec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* A terminating signal: erase the bar, then let the signal do what it did
@@ -118,7 +110,7 @@ void cli_progress_begin(struct cli_progress *p, const char *label)
 	memset(p, 0, sizeof(*p));
 	p->label = label;
 	p->on = cli_progress_wanted();
-	p->start = now_sec();
+	p->start = cli_mono_now();
 	if (p->on)
 		set_handlers();
 }
@@ -157,7 +149,7 @@ void cli_progress_update(struct cli_progress *p, uint64_t done,
 
 	if (!p->on)
 		return;
-	t = now_sec();
+	t = cli_mono_now();
 	/* A bar a signal erased is drawn again at once. */
 	if (bar_on_screen && t - p->last_draw < REDRAW_SEC)
 		return;
@@ -173,7 +165,7 @@ void cli_progress_end(struct cli_progress *p, uint64_t done, uint64_t total)
 	if (p->shown) {
 		if (!bar_on_screen || done != p->last_done ||
 		    total != p->last_total)
-			draw(p, done, total, now_sec());
+			draw(p, done, total, cli_mono_now());
 		bar_on_screen = 0;
 		fputc('\n', stderr);
 		fflush(stderr);

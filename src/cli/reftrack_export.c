@@ -113,9 +113,9 @@ int reftrack_cmd_export(int argc, char **argv)
 	if (optind != argc)
 		return cli_usage_error("unexpected argument '%s'", argv[optind]);
 
-	rc = rt_journal_open(&j, dir, RT_JOURNAL_NOCREATE);
-	if (rc == 0)
-		rc = rt_journal_txn_begin(&t, j, RT_TXN_RDONLY);
+	if ((status = cli_journal_open(&j, dir, RT_JOURNAL_NOCREATE)))
+		return status;
+	rc = rt_journal_txn_begin(&t, j, RT_TXN_RDONLY);
 	if (rc != 0)
 		goto fail;
 	if (batch_id) {

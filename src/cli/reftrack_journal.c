@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <reftrack/journal.h>
@@ -36,41 +35,6 @@ static const char *state_key(char buf[32], const char *name)
 		buf[i] = name[i] == '-' ? '_' : name[i];
 	buf[i] = '\0';
 	return buf;
-}
-
-/* "2024-05-01T12:00:00Z"; "" for 0 (never). */
-static const char *iso_time(char buf[32], int64_t ns)
-{
-	time_t secs = (time_t)(ns / 1000000000);
-	struct tm tm;
-
-	buf[0] = '\0';
-	if (ns <= 0 || !gmtime_r(&secs, &tm))
-		return buf;
-	strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return buf;
-}
-
-static const char *op_name(rt_op op)
-{
-	return op == RT_OP_ADD ? "add" : op == RT_OP_REMOVE ? "remove" : "?";
-}
-
-/* Opens the journal for a subcommand, printing why it could not.  Returns
- * 0, or the exit status. */
-static int open_journal(rt_journal **j, const char *dir, unsigned flags)
-{
-	int rc = rt_journal_open(j, dir, flags);
-
-	if (rc == 0)
-		return 0;
-	if (*j)
-		cli_warn("%s", rt_journal_errmsg(*j));
-	else
-		cli_warn("journal: %s", rt_strerror(rc));
-	rt_journal_close(*j);
-	*j = NULL;
-	return cli_exit_code(rc);
 }
 
 static void json_counts(struct cli_json *w, const char *key,
@@ -250,7 +214,7 @@ int reftrack_cmd_submit(int argc, char **argv)
 		} else if (rc) {
 			rt_journal_close(j);
 			j = NULL;
-			if ((status = open_journal(&j, dir, RT_JOURNAL_NOCREATE)))
+			if ((status = cli_journal_open(&j, dir, RT_JOURNAL_NOCREATE)))
 				return status;
 		}
 	} else {
@@ -274,7 +238,7 @@ int reftrack_cmd_submit(int argc, char **argv)
 			if (rc)
 				precheck = 1; /* report it below, create nothing */
 		}
-		if (!precheck && (status = open_journal(&j, dir, 0)))
+		if (!precheck && (status = cli_journal_open(&j, dir, 0)))
 			goto done;
 	}
 
@@ -399,7 +363,7 @@ static int status_batch(void *arg, const rt_journal_batch *b)
 	char when[32], nbuf[64];
 	int s, first = 1;
 
-	iso_time(when, b->submitted_ns);
+	cli_iso_time(when, b->submitted_ns);
 	if (c->w) {
 		cli_json_object_begin(c->w);
 		cli_json_kv_string(c->w, "id", b->id);
@@ -441,11 +405,11 @@ static void status_entry(struct status_ctx *c, const rt_journal_entry *e)
 		cli_json_kv_string(c->w, "pool", e->pool);
 		cli_json_kv_string(c->w, "namespace", e->ns);
 		cli_json_kv_string(c->w, "tracker", e->tracker);
-		cli_json_kv_string(c->w, "op", op_name(e->op));
+		cli_json_kv_string(c->w, "op", cli_op_name(e->op));
 		cli_json_kv_uint(c->w, "attempts", e->attempts);
 		cli_json_kv_string(c->w, "error", e->error);
 		cli_json_kv_string(c->w, "updated_at",
-		                   e->updated_ns ? iso_time(when, e->updated_ns)
+		                   e->updated_ns ? cli_iso_time(when, e->updated_ns)
 		                                 : NULL);
 		cli_json_object_end(c->w);
 		return;
@@ -459,7 +423,7 @@ static void status_entry(struct status_ctx *c, const rt_journal_entry *e)
 		       "%s, %u attempt%s\n    %s\n",
 		       (unsigned long long)e->seq,
 		       rt_entry_state_name(e->state), pool, ns, tracker,
-		       op_name(e->op), e->attempts, e->attempts == 1 ? "" : "s",
+		       cli_op_name(e->op), e->attempts, e->attempts == 1 ? "" : "s",
 		       e->error ? e->error : "(no error text)");
 		free(pool);
 		free(ns);
@@ -557,7 +521,7 @@ int reftrack_cmd_status(int argc, char **argv)
 	}
 	if (optind != argc)
 		return cli_usage_error("unexpected argument '%s'", argv[optind]);
-	if ((status = open_journal(&j, dir, RT_JOURNAL_NOCREATE)))
+	if ((status = cli_journal_open(&j, dir, RT_JOURNAL_NOCREATE)))
 		return status;
 
 	/* One snapshot for everything, so the numbers add up. */
@@ -579,7 +543,7 @@ int reftrack_cmd_status(int argc, char **argv)
 		cli_json_kv_string(&w, "dir", rt_journal_dir(j));
 		cli_json_kv_string(&w, "id", rt_journal_id(j));
 		cli_json_kv_uint(&w, "format", st.format);
-		cli_json_kv_string(&w, "created_at", iso_time(when, st.created_ns));
+		cli_json_kv_string(&w, "created_at", cli_iso_time(when, st.created_ns));
 		cli_json_kv_uint(&w, "next_seq", st.next_seq);
 		cli_json_kv_uint(&w, "map_size", st.map_size);
 		cli_json_kv_uint(&w, "used_bytes", st.used_bytes);
@@ -590,7 +554,7 @@ int reftrack_cmd_status(int argc, char **argv)
 	} else {
 		printf("journal %s\n  id %s, format %u, created %s\n",
 		       rt_journal_dir(j), rt_journal_id(j), st.format,
-		       iso_time(when, st.created_ns));
+		       cli_iso_time(when, st.created_ns));
 		printf("entries: %llu total\n", (unsigned long long)total);
 		for (s = 0; s < RT_ENTRY_STATE_SLOTS; s++)
 			if (rt_entry_state_name(s))
@@ -675,7 +639,7 @@ static void show_entry_text(const rt_journal_entry *e)
 	print_escaped("\npool        ", e->pool, "");
 	print_escaped("\nnamespace   \"", e->ns, "\"");
 	print_escaped("\ntracker     ", e->tracker, "\n");
-	printf("op          %s\nrefs       ", op_name(e->op));
+	printf("op          %s\nrefs       ", cli_op_name(e->op));
 	for (i = 0; i < e->nrefs; i++)
 		print_escaped(" ", e->refs[i].key,
 		              e->refs[i].type == RT_REF_MASK ? " (mask)" : "");
@@ -690,11 +654,11 @@ static void show_entry_text(const rt_journal_entry *e)
 	if (e->has_guard)
 		printf("guard       object version %llu\n",
 		       (unsigned long long)e->guard_version);
-	printf("submitted   %s\n", iso_time(when, e->submitted_ns));
+	printf("submitted   %s\n", cli_iso_time(when, e->submitted_ns));
 	if (e->updated_ns)
-		printf("updated     %s\n", iso_time(when, e->updated_ns));
+		printf("updated     %s\n", cli_iso_time(when, e->updated_ns));
 	if (e->done_ns)
-		printf("done        %s\n", iso_time(when, e->done_ns));
+		printf("done        %s\n", cli_iso_time(when, e->done_ns));
 }
 
 const struct option reftrack_show_entry_opts[] = {
@@ -727,7 +691,7 @@ int reftrack_cmd_show_entry(int argc, char **argv)
 	if (argc - optind != 1)
 		return cli_usage_error("exactly one SEQ expected");
 	seq = cli_parse_ulong("SEQ", argv[optind], ULONG_MAX);
-	if ((status = open_journal(&j, dir, RT_JOURNAL_NOCREATE)))
+	if ((status = cli_journal_open(&j, dir, RT_JOURNAL_NOCREATE)))
 		return status;
 	if ((rc = rt_journal_txn_begin(&t, j, RT_TXN_RDONLY)) ||
 	    (rc = rt_journal_entry_get(&e, t, seq))) {

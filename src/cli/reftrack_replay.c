@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <reftrack/journal.h>
@@ -23,14 +22,6 @@ enum {
 	OPT_REASON,
 	OPT_DRY_RUN,
 };
-
-static double now_sec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void replay_usage(FILE *out)
 {
@@ -58,11 +49,7 @@ static void replay_usage(FILE *out)
 	        "      --batch ID         with --dry-run: show only the "
 	        "entries of batch ID\n"
 	        CLI_PROGRESS_USAGE
-	        "  -c, --conf FILE, -i, --id, --user ID, -n, --name NAME, -k, "
-	        "--keyring FILE,\n"
-	        "      --cluster NAME, --op-timeout DURATION, --CEPH-OPTION VALUE "
-	        "as for every\n"
-	        "                         subcommand (`reftrack --help`)\n"
+	        CLI_CONN_BRIEF_USAGE
 	        "  -h, --help             this text\n"
 	        "Exit status: 0 all done, 1 failed, blocked or needs-review "
 	        "entries need an\noperator, 64 usage, 65 unusable journal, "
@@ -274,7 +261,7 @@ static int dry_run(const char *dir, const char *batch, int json,
 	rt_journal_txn *t = NULL;
 	rt_journal_batch *b = NULL;
 	uint64_t pending = 0, need = 0;
-	double start = now_sec();
+	double start = cli_mono_now();
 	int rc, status = EX_OK;
 
 	memset(&d, 0, sizeof(d));
@@ -327,12 +314,12 @@ static int dry_run(const char *dir, const char *batch, int json,
 		cli_json_array_end(&w);
 		if (status == EX_OK)
 			dry_summary_json(&w, &d);
-		cli_json_kv_double(&w, "seconds", now_sec() - start, 3);
+		cli_json_kv_double(&w, "seconds", cli_mono_now() - start, 3);
 		cli_json_object_end(&w);
 		if (cli_json_finish(&w) < 0 && status == EX_OK)
 			status = EX_IOERR;
 	} else if (status == EX_OK && !cli_quiet()) {
-		dry_summary_text(&d, now_sec() - start);
+		dry_summary_text(&d, cli_mono_now() - start);
 	}
 	if (status == EX_OK && fflush(stdout) != 0)
 		status = EX_IOERR;
@@ -406,7 +393,7 @@ int reftrack_cmd_replay(int argc, char **argv)
 	if (dry)
 		return dry_run(dir, batch, json, &conn, &ra.opts);
 
-	start = now_sec();
+	start = cli_mono_now();
 	/* Only submit and run create a journal: a mistyped --journal must
 	 * not become a new, empty journal that replays "nothing to do". */
 	if ((status = cli_journal_open(&j, dir, RT_JOURNAL_NOCREATE))) {
@@ -457,7 +444,7 @@ done:
 	if (json || !cli_quiet()) {
 		if (attention < 0 && j)
 			attention = (int64_t)cli_replay_attention(j, 0);
-		print_summary(&stats, now_sec() - start, json,
+		print_summary(&stats, cli_mono_now() - start, json,
 		              j ? rt_journal_dir(j) : dir, attention, why,
 		              status);
 		if (fflush(stdout) != 0 && status == EX_OK)
@@ -578,10 +565,10 @@ static int run_operator(int argc, char **argv, int is_retry)
 
 	/* The library takes the journal lock for the action, without
 	 * waiting: a running replay makes it RT_ELOCKED, 75. */
-	rc = rt_journal_open(&j, dir, RT_JOURNAL_NOCREATE);
-	if (rc == 0)
-		rc = is_retry ? rt_replay_retry(&count, j, seq, batch)
-		              : rt_replay_skip(j, seq, reason);
+	if ((status = cli_journal_open(&j, dir, RT_JOURNAL_NOCREATE)))
+		return status;
+	rc = is_retry ? rt_replay_retry(&count, j, seq, batch)
+	              : rt_replay_skip(j, seq, reason);
 	if (rc != 0) {
 		cli_warn("%s", j ? rt_journal_errmsg(j) : rt_strerror(rc));
 		status = rc == RT_EINVAL ? EX_DATAERR : cli_exit_code(rc);

@@ -110,11 +110,7 @@ static void run_usage(FILE *out)
 	        "128)\n"
 	        "      --max-attempts N   tries of an entry on transient errors "
 	        "(default 8)\n"
-	        "  -c, --conf FILE, -i, --id, --user ID, -n, --name NAME, -k, "
-	        "--keyring FILE,\n"
-	        "      --cluster NAME, --op-timeout DURATION, --CEPH-OPTION VALUE "
-	        "as for every\n"
-	        "                         subcommand (`reftrack --help`)\n"
+	        CLI_CONN_BRIEF_USAGE
 	        "  -h, --help             this text\n"
 	        "Exit status: 0 all done, 1 entries or spool files need an "
 	        "operator, 75 work\nleft for a later run (journal busy, cluster "
@@ -122,14 +118,6 @@ static void run_usage(FILE *out)
 	        "directory, 73 metrics file not written, 74 I/O\nerror (disk "
 	        "full), 77 permission denied, 78 Ceph configuration "
 	        "unusable.\n");
-}
-
-static double mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static int64_t real_now_ns(void)
@@ -190,7 +178,7 @@ static void replay_step(struct run *r, rt_journal *j, double deadline)
 		return;
 	}
 	if (deadline > 0) {
-		left = deadline - mono_now();
+		left = deadline - cli_mono_now();
 		if (left < 0.001)
 			return; /* budget spent: all of it waits */
 		opts.max_time_ms = (unsigned)(left * 1000);
@@ -442,7 +430,7 @@ int reftrack_cmd_run(int argc, char **argv)
 	cli_replay_args_init(&r.ra);
 	parse_args(&r, argc, argv);
 
-	t0 = mono_now();
+	t0 = cli_mono_now();
 	r.rep.start_ns = real_now_ns();
 	r.rep.spool_dir = r.spool;
 	rc = rt_journal_open(&j, r.journal_arg, 0);
@@ -471,7 +459,7 @@ int reftrack_cmd_run(int argc, char **argv)
 	/* The budget counts from here: time spent waiting for the lock is
 	 * not work. */
 	if (r.ra.opts.max_time_ms)
-		deadline = mono_now() + r.ra.opts.max_time_ms / 1000.0;
+		deadline = cli_mono_now() + r.ra.opts.max_time_ms / 1000.0;
 	cli_log_begin(&ev, CLI_LOG_DETAIL, "run.start");
 	cli_log_str(&ev, "journal", journal_dir);
 	cli_log_str(&ev, "spool", r.spool);
@@ -500,7 +488,7 @@ int reftrack_cmd_run(int argc, char **argv)
 finish:
 	r.interrupted = cli_replay_stopped() != 0;
 	r.rep.end_ns = real_now_ns();
-	r.rep.duration = mono_now() - t0;
+	r.rep.duration = cli_mono_now() - t0;
 	r.rep.exit_status = final_status(&r);
 	if (r.metrics &&
 	    reftrack_metrics_write(r.metrics, journal_dir, j, &r.rep, err,

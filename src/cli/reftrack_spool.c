@@ -26,22 +26,22 @@
  * overwritten: when NAME.yaml is taken there (a writer reuses names), the
  * file becomes NAME.2.yaml, NAME.3.yaml, and so on.
  *
- * Failpoint for the crash tests: REFTRACK_FAILPOINT=spool-after-submit[:N]
- * kills the process with SIGKILL the N-th time a file has been submitted
- * and not yet moved (the same variable as the replayer's failpoints).
+ * Failpoint for the crash tests (test build only): spool-after-submit,
+ * a file submitted and not yet moved.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
+/* The one private header of the library a tool includes: the failpoints
+ * are shared by both, and compile to nothing in what ships. */
+#include "../lib/failpoint.h"
 #include "cli.h"
 #include "cli_log.h"
 #include "cli_replay.h"
@@ -50,30 +50,6 @@
 #define SUFFIX_MAX 100000
 #define ACCEPTED "accepted"
 #define REJECTED "rejected"
-
-static double mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void failpoint(const char *name)
-{
-	static long hits;
-	const char *fp = getenv("REFTRACK_FAILPOINT"), *colon;
-	size_t len;
-
-	if (!fp)
-		return;
-	colon = strchr(fp, ':');
-	len = colon ? (size_t)(colon - fp) : strlen(fp);
-	if (strlen(name) != len || strncmp(fp, name, len) != 0)
-		return;
-	if (++hits >= (colon ? atol(colon + 1) : 1))
-		raise(SIGKILL);
-}
 
 static int is_batch_name(const char *name)
 {
@@ -385,7 +361,7 @@ static int take_file(struct spool *s, const char *name)
 		return cli_exit_code(rc);
 	}
 
-	failpoint("spool-after-submit");
+	RT_FAILPOINT("spool-after-submit");
 	if (move_out(s->dfd, name, s->acc_dfd, moved, NULL) != 0) {
 		/* Journalled already: next run finds it as a duplicate. */
 		snprintf(why, sizeof(why), "submitted, but cannot be moved to "
@@ -476,7 +452,7 @@ int reftrack_spool_submit_all(struct reftrack_spool_result *out,
 	for (i = 0; i < n; i++) {
 		int stopped = cli_replay_stopped();
 
-		if (stopped || (deadline > 0 && mono_now() >= deadline)) {
+		if (stopped || (deadline > 0 && cli_mono_now() >= deadline)) {
 			out->deferred = (unsigned)(n - i);
 			cli_log_begin(&ev, CLI_LOG_DETAIL, "spool.deferred");
 			cli_log_uint(&ev, "files", out->deferred);

@@ -34,8 +34,10 @@
 #define META_MAGIC "reftrack-journal"
 #define ROUND_MAP ((uint64_t)1 << 20)
 
-uint64_t rt__journal_initial_map;
-int rt__journal_presize = 1;
+#ifdef RT_TEST_HOOKS
+uint64_t rt__test_journal_map;
+int rt__test_journal_presize = 1;
+#endif
 
 /* ---- messages ------------------------------------------------------------ */
 
@@ -386,15 +388,6 @@ int rt__tracker_key(rt_journal *j, uint8_t out[RT__TRACKER_KEY_LEN],
 }
 
 /* ---- meta --------------------------------------------------------------------- */
-
-static MDB_val mkval(const void *p, size_t n)
-{
-	MDB_val v;
-
-	v.mv_data = (void *)p;
-	v.mv_size = n;
-	return v;
-}
 
 int rt__meta_get_u64(struct rt_journal_txn *t, const char *key, uint64_t *v)
 {
@@ -1019,8 +1012,8 @@ int rt_journal_open(rt_journal **out, const char *dir, unsigned flags)
 	if (rc < 0)
 		goto done;
 
-	initial = rt__journal_initial_map ? rt__journal_initial_map
-	                                  : RT_JOURNAL_MAP_INITIAL;
+	initial = rt__test_journal_map ? rt__test_journal_map
+	                               : RT_JOURNAL_MAP_INITIAL;
 	if ((rc = mdb_env_create(&j->env)) ||
 	    (rc = mdb_env_set_maxdbs(j->env, 8)) ||
 	    (rc = mdb_env_set_mapsize(j->env, (size_t)initial))) {

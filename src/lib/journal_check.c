@@ -48,15 +48,6 @@ struct ck {
 	uint64_t entries;         /* entries that decoded */
 };
 
-static MDB_val mkval(const void *p, size_t n)
-{
-	MDB_val v;
-
-	v.mv_data = (void *)p;
-	v.mv_size = n;
-	return v;
-}
-
 static void problem(struct ck *c, const char *table, const char *key,
                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
@@ -84,6 +75,38 @@ static const char *u64key(char buf[24], uint64_t v)
 {
 	snprintf(buf, 24, "%llu", (unsigned long long)v);
 	return buf;
+}
+
+/* A batches or entries record's 8-byte big-endian key, as a number and as
+ * text for messages; -1, with the problem noted, for a key of another
+ * size. */
+static int record_key(struct ck *c, const char *table, const MDB_val *k,
+                      uint64_t *out, char key[24])
+{
+	if (k->mv_size != 8) {
+		problem(c, table, "?", "key of %zu bytes, not 8", k->mv_size);
+		return -1;
+	}
+	*out = rt__be64_get(k->mv_data);
+	u64key(key, *out);
+	return 0;
+}
+
+/* A record whose bytes did not decode (drc: the decoder's result). */
+static void undecodable(struct ck *c, const char *table, const char *key,
+                        const char *what, int drc)
+{
+	problem(c, table, key, "%s %s", what,
+	        drc == RT__DECODE_CHECKSUM ? "fails its checksum (damaged bytes)"
+	                                   : "does not decode");
+}
+
+/* A cursor on dbi, for a walk over a table. */
+static int open_cursor(struct ck *c, MDB_dbi dbi, MDB_cursor **cur)
+{
+	int rc = mdb_cursor_open(c->t->txn, dbi, cur);
+
+	return rc ? rt__jerr_mdb(c->t->j, c->t, rc, "opening a cursor") : 0;
 }
 
 static const char *state_str(int s)
@@ -150,9 +173,8 @@ static int check_batches(struct ck *c)
 	char key[24];
 	int rc, drc;
 
-	rc = mdb_cursor_open(t->txn, t->j->batches, &cur);
-	if (rc)
-		return rt__jerr_mdb(t->j, t, rc, "opening a cursor");
+	if ((rc = open_cursor(c, t->j->batches, &cur)))
+		return rc;
 	for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST);
 	     rc == 0 && !c->stop && !c->broken;
 	     rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
@@ -160,19 +182,11 @@ static int check_batches(struct ck *c)
 		uint64_t serial;
 
 		c->out->batches++;
-		if (k.mv_size != 8) {
-			problem(c, "batches", "?", "key of %zu bytes, not 8",
-			        k.mv_size);
+		if (record_key(c, "batches", &k, &serial, key) != 0)
 			continue;
-		}
-		serial = rt__be64_get(k.mv_data);
-		u64key(key, serial);
 		drc = rt__batch_decode(&rec, d.mv_data, d.mv_size);
 		if (drc) {
-			problem(c, "batches", key, "batch record %s",
-			        drc == RT__DECODE_CHECKSUM
-			                ? "fails its checksum (damaged bytes)"
-			                : "does not decode");
+			undecodable(c, "batches", key, "batch record", drc);
 			continue;
 		}
 		if (serial == 0 || serial >= c->next_batch)
@@ -263,20 +277,12 @@ static int check_entries(struct ck *c)
 		uint8_t st;
 
 		c->out->entries++;
-		if (k.mv_size != 8) {
-			problem(c, "entries", "?", "key of %zu bytes, not 8",
-			        k.mv_size);
+		if (record_key(c, "entries", &k, &seq, key) != 0)
 			continue;
-		}
-		seq = rt__be64_get(k.mv_data);
-		u64key(key, seq);
 		drc = rt__entry_decode(&e, d.mv_data, d.mv_size);
 		if (drc) {
 			c->out->damaged_entries++;
-			problem(c, "entries", key, "entry %s",
-			        drc == RT__DECODE_CHECKSUM
-			                ? "fails its checksum (damaged bytes)"
-			                : "does not decode");
+			undecodable(c, "entries", key, "entry", drc);
 			continue;
 		}
 		c->entries++;
@@ -354,9 +360,8 @@ static int check_index(struct ck *c, MDB_dbi dbi, const char *table,
 	char key[24];
 	int rc, drc;
 
-	rc = mdb_cursor_open(t->txn, dbi, &cur);
-	if (rc)
-		return rt__jerr_mdb(t->j, t, rc, "opening a cursor");
+	if ((rc = open_cursor(c, dbi, &cur)))
+		return rc;
 	for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST);
 	     rc == 0 && !c->stop && !c->broken;
 	     rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
@@ -419,9 +424,8 @@ static int check_batch_ids(struct ck *c)
 	char key[24];
 	int rc;
 
-	rc = mdb_cursor_open(t->txn, t->j->batch_ids, &cur);
-	if (rc)
-		return rt__jerr_mdb(t->j, t, rc, "opening a cursor");
+	if ((rc = open_cursor(c, t->j->batch_ids, &cur)))
+		return rc;
 	for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST);
 	     rc == 0 && !c->stop && !c->broken;
 	     rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {

@@ -12,15 +12,6 @@
 
 #include "journal_int.h"
 
-static MDB_val mkval(const void *p, size_t n)
-{
-	MDB_val v;
-
-	v.mv_data = (void *)p;
-	v.mv_size = n;
-	return v;
-}
-
 /* ---- batch records ---------------------------------------------------------- */
 
 static int batch_read(rt_journal_txn *t, uint64_t serial,

@@ -42,11 +42,27 @@
 
 #define RT__TRACKER_KEY_LEN 16
 
-/* Test hook: the map size a journal is created or opened with, when not 0
- * (so a test can make MDB_MAP_FULL happen with little data). */
-extern uint64_t rt__journal_initial_map;
-/* Test hook: 0 stops submit from sizing the map for the batch up front. */
-extern int rt__journal_presize;
+/* An MDB_val over the n bytes at p, for keys and values LMDB only reads. */
+static inline MDB_val mkval(const void *p, size_t n)
+{
+	MDB_val v;
+
+	v.mv_data = (void *)p;
+	v.mv_size = n;
+	return v;
+}
+
+/* Test hooks, variables only in a -DRT_TEST_HOOKS build: the map
+ * size a journal is created or opened with, when not 0 (so a test can make
+ * MDB_MAP_FULL happen with little data); and 0 stops submit from sizing
+ * the map for the batch up front.  What ships has the defaults built in. */
+#ifdef RT_TEST_HOOKS
+extern uint64_t rt__test_journal_map;
+extern int rt__test_journal_presize;
+#else
+#define rt__test_journal_map ((uint64_t)0)
+#define rt__test_journal_presize 1
+#endif
 
 struct rt_journal {
 	MDB_env *env;

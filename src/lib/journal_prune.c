@@ -28,15 +28,6 @@
  * transaction that finds little to delete among many young entries. */
 #define SCAN_FACTOR 8
 
-static MDB_val mkval(const void *p, size_t n)
-{
-	MDB_val v;
-
-	v.mv_data = (void *)p;
-	v.mv_size = n;
-	return v;
-}
-
 /* ---- optional meta records ------------------------------------------------ */
 
 static int meta_get_opt_counts(rt_journal_txn *t, const char *key,

@@ -43,15 +43,6 @@ struct input {
 	int last_nl;
 };
 
-static MDB_val mkval(const void *p, size_t n)
-{
-	MDB_val v;
-
-	v.mv_data = (void *)p;
-	v.mv_size = n;
-	return v;
-}
-
 /* A rejection of the file itself: goes into out->error and, when there is
  * a journal, into its message. */
 static int file_err(rt_submit_result *out, rt_journal *j,
@@ -870,7 +861,7 @@ int rt_journal_submit(rt_submit_result *out, rt_journal *j, const char *path,
 	/* Room for the batch up front: its entries are smaller than its YAML,
 	 * so three times the file bounds entries plus indexes.  A MAP_FULL
 	 * below still grows the map and redoes the transaction. */
-	if (rt__journal_presize) {
+	if (rt__test_journal_presize) {
 		rc = rt__journal_reserve(j, rt__journal_used(j) +
 		                                3 * (uint64_t)in.st.st_size +
 		                                ((uint64_t)1 << 20));

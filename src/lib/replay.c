@@ -66,13 +66,9 @@
  * with a version conflict did not land: its entries go back to pending in
  * the next commit and are read and planned again.
  *
- * Failpoints, for the crash tests: REFTRACK_FAILPOINT=NAME[:N] kills the
- * process with SIGKILL the N-th time (default 1st) the replayer passes NAME:
- *   after-inflight-commit  in-flight marks durable, writes not yet sent
- *   mid-window             half of a round's writes sent
- *   after-write            a write's completion handled, its done record
- *                          not yet committed
- *   final-commit           just before the run's last journal commit
+ * Failpoints, for the crash tests (failpoint.h: test build only): the
+ * replayer passes after-inflight-commit, mid-window, after-write and
+ * final-commit.  A dry run passes none.
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -367,14 +363,12 @@ static int replay_main(rt_replay_stats *stats, rt_journal *j,
 	r.loaded_cap = 16 * (size_t)r.opts.inflight + 4096;
 	r.window = r.opts.inflight;
 	r.deadline = mono_now() + r.opts.max_time_ms / 1000.0;
-	r.failpoint = getenv("REFTRACK_FAILPOINT");
 	if (predict) {
 		r.dry_run = 1;
 		r.predict = predict;
 		r.predict_arg = predict_arg;
 		/* Every entry is planned; no crash test stops a dry run. */
 		r.opts.max_time_ms = 0;
-		r.failpoint = NULL;
 	}
 	if (!cluster || !cluster->connected)
 		return rt__jerr(j, RT_EINVAL, "replay needs a connected cluster");

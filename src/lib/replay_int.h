@@ -32,10 +32,12 @@
 #include <reftrack/replay.h>
 
 #include "error.h"
+#include "failpoint.h"
 #include "journal_int.h"
 #include "plan.h"
 #include "replay_group.h"
 #include "request.h"
+#include "retry.h"
 #include "tracker_io.h"
 
 /* Bounds on one group, so that one op stays a reasonable size for the OSD
@@ -193,38 +195,22 @@ struct replay {
 	int dry_run;
 	rt_replay_predict_fn predict;
 	void *predict_arg;
-	const char *failpoint;
-	long failpoint_hits;
 	char errbuf[RT__ERRMSG_MAX];
 };
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static inline double mono_now(void)
-{
-	struct timespec ts;
+/* The library's one monotonic clock (retry.h). */
+#define mono_now() rt__mono_now()
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Failpoints, for the crash tests: REFTRACK_FAILPOINT=NAME[:N] kills the
- * process with SIGKILL the N-th time (default 1st) the replayer passes
- * NAME (the names are listed at the top of replay.c). */
-static inline void failpoint(struct replay *r, const char *name)
-{
-	const char *colon;
-	size_t len;
-
-	if (!r->failpoint)
-		return;
-	colon = strchr(r->failpoint, ':');
-	len = colon ? (size_t)(colon - r->failpoint) : strlen(r->failpoint);
-	if (strlen(name) != len || strncmp(r->failpoint, name, len) != 0)
-		return;
-	if (++r->failpoint_hits >= (colon ? atol(colon + 1) : 1))
-		raise(SIGKILL);
-}
+/* Failpoints, for the crash tests (failpoint.h: test build only; the names
+ * are listed at the top of replay.c).  A dry run writes nothing, so no
+ * crash test stops one. */
+#define failpoint(r, name) \
+	do { \
+		if (!(r)->dry_run) \
+			RT_FAILPOINT(name); \
+	} while (0)
 
 /* ---- replay_slot.c: slots and their states ------------------------------ */
 

@@ -110,3 +110,11 @@ void rt__sleep_ms(unsigned ms)
 	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
 		;
 }
+
+double rt__mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}

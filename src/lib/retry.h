@@ -4,8 +4,8 @@
  * retry.c owns the retry policy's defaults and the backoff arithmetic:
  * exponential with full jitter, so that writers that collided once do not
  * collide again in lockstep.  The arithmetic is pure given a random number
- * (tests/unit/test_retry.c); the randomness and the sleep are separate
- * helpers, safe to call from any thread.
+ * (tests/unit/test_retry.c); the randomness, the sleep and the monotonic
+ * clock are separate helpers, safe to call from any thread.
  */
 #ifndef REFTRACK_RETRY_H
 #define REFTRACK_RETRY_H
@@ -52,5 +52,8 @@ unsigned rt__retry_transient_ms(const rt_retry_policy *p, unsigned n,
 uint64_t rt__random64(void);
 /* Sleeps ms milliseconds, resuming after signals. */
 void rt__sleep_ms(unsigned ms);
+/* Seconds on CLOCK_MONOTONIC: the clock deadlines and waits are measured
+ * with (never the wall clock, which may step). */
+double rt__mono_now(void);
 
 #endif

@@ -20,13 +20,13 @@
  * a reset connection, ...) back off and retry within max_attempts.
  */
 #include <errno.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cluster.h"
 #include "error.h"
+#include "failpoint.h"
 #include "format.h"
 #include "plan.h"
 #include "request.h"
@@ -282,23 +282,37 @@ done:
 	return rc;
 }
 
+/* Applies the request an rt__request_init*() call built (init_rc and msg:
+ * its result) to pool, and frees it.  *out is cleared first either way. */
+static int apply_request(rt_outcome *out, rt_pool *pool, const char *tracker,
+                         struct rt__request *req, int init_rc,
+                         const char *msg)
+{
+	int rc;
+
+	if (out)
+		memset(out, 0, sizeof(*out));
+	if (!pool_usable(pool)) {
+		if (init_rc == 0)
+			rt__request_free(req);
+		return RT_EINVAL;
+	}
+	if (init_rc)
+		return rt__pool_err(pool, init_rc, tracker, "%s", msg);
+	rc = change(out, pool, req);
+	rt__request_free(req);
+	return rc;
+}
+
 int rt_tracker_add(rt_outcome *out, rt_pool *pool, const char *tracker,
                    const char *const *keys, size_t nkeys)
 {
 	struct rt__request req;
 	char msg[RT__ERRMSG_MAX];
-	int rc;
+	int rc = rt__request_init_add(&req, tracker, keys, nkeys, msg,
+	                              sizeof(msg));
 
-	if (out)
-		memset(out, 0, sizeof(*out));
-	if (!pool_usable(pool))
-		return RT_EINVAL;
-	rc = rt__request_init_add(&req, tracker, keys, nkeys, msg, sizeof(msg));
-	if (rc)
-		return rt__pool_err(pool, rc, tracker, "%s", msg);
-	rc = change(out, pool, &req);
-	rt__request_free(&req);
-	return rc;
+	return apply_request(out, pool, tracker, &req, rc, msg);
 }
 
 int rt_tracker_remove(rt_outcome *out, rt_pool *pool, const char *tracker,
@@ -306,19 +320,10 @@ int rt_tracker_remove(rt_outcome *out, rt_pool *pool, const char *tracker,
 {
 	struct rt__request req;
 	char msg[RT__ERRMSG_MAX];
-	int rc;
+	int rc = rt__request_init(&req, RT_OP_REMOVE, tracker, refs, nrefs,
+	                          msg, sizeof(msg));
 
-	if (out)
-		memset(out, 0, sizeof(*out));
-	if (!pool_usable(pool))
-		return RT_EINVAL;
-	rc = rt__request_init(&req, RT_OP_REMOVE, tracker, refs, nrefs, msg,
-	                      sizeof(msg));
-	if (rc)
-		return rt__pool_err(pool, rc, tracker, "%s", msg);
-	rc = change(out, pool, &req);
-	rt__request_free(&req);
-	return rc;
+	return apply_request(out, pool, tracker, &req, rc, msg);
 }
 
 /* ---- reading a whole tracker ----------------------------------------- */
@@ -607,18 +612,6 @@ static int census_whole(struct rt__snapshot *snap, rt_pool *pool,
 	return read_rest(snap, &rd, pool, req, msg, msgsz, rc);
 }
 
-/* Failpoint for the test of the write's guard (test_repair.sh):
- * REFTRACK_FAILPOINT=NAME stops the process with SIGSTOP at NAME, so that
- * the test can change the tracker between the read and the write, at a
- * point it knows has been reached, and then resume it with SIGCONT. */
-static void failpoint_stop(const char *name)
-{
-	const char *fp = getenv("REFTRACK_FAILPOINT");
-
-	if (fp && strcmp(fp, name) == 0)
-		raise(SIGSTOP);
-}
-
 int rt_tracker_recount(rt_recount *out, rt_pool *pool, const char *tracker,
                        uint64_t expect_version, unsigned flags)
 {
@@ -704,7 +697,8 @@ int rt_tracker_recount(rt_recount *out, rt_pool *pool, const char *tracker,
 		rc = rt__pool_err(pool, RT_ENOMEM, tracker, "out of memory");
 		goto done;
 	}
-	failpoint_stop("recount-before-write");
+	/* test_repair.sh changes the tracker here (failpoint.h). */
+	RT_STOPPOINT("recount-before-write");
 	r = rt__tio_write_run(wop, pool->io, tracker, &ver);
 	rados_release_write_op(wop);
 	switch (rt__tio_write_status(&plan, r)) {

@@ -12,6 +12,7 @@
 #define REFTRACK_TESTS_BENCH_H
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,6 +21,51 @@
 #include <time.h>
 
 static const char *bench_prog = "bench";
+
+/* The cluster options every probe takes: -c CONF, --id ID, -p POOL,
+ * -N NAMESPACE. */
+#define BENCH_CONN_LONGOPTS                                                     \
+	{ "conf", required_argument, NULL, 'c' },                              \
+	{ "id", required_argument, NULL, 'i' },                                \
+	{ "pool", required_argument, NULL, 'p' },                              \
+	{ "namespace", required_argument, NULL, 'N' }
+#define BENCH_CONN_SHORTOPTS "c:p:N:"
+
+/* Where a probe works: CONF (NULL: $CEPH_CONF), client ID (admin), POOL
+ * ($RT_TEST_POOL, else rt) and NAMESPACE (none). */
+struct bench_conn {
+	const char *conf, *id, *pool, *ns;
+};
+
+static inline void bench_conn_init(struct bench_conn *c)
+{
+	c->conf = NULL;
+	c->id = "admin";
+	c->pool = getenv("RT_TEST_POOL") ? getenv("RT_TEST_POOL") : "rt";
+	c->ns = "";
+}
+
+/* getopt_long() over opts (which hold BENCH_CONN_LONGOPTS, and -h), the
+ * cluster options applied to c on the way: the next other option, or -1
+ * at the end. */
+static inline int bench_getopt(int argc, char **argv,
+                               const struct option *opts,
+                               struct bench_conn *c)
+{
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, BENCH_CONN_SHORTOPTS "h", opts,
+	                          NULL)) != -1) {
+		switch (opt) {
+		case 'c': c->conf = optarg; break;
+		case 'i': c->id = optarg; break;
+		case 'p': c->pool = optarg; break;
+		case 'N': c->ns = optarg; break;
+		default: return opt;
+		}
+	}
+	return -1;
+}
 
 /* Prints "PROG: message" on stderr and exits 1; a format ending in ':' gets
  * strerror(errno) appended, or strerror(-err) when err (a negative errno as

@@ -296,10 +296,7 @@ static void usage(FILE *out, int status)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"conf", required_argument, NULL, 'c'},
-		{"id", required_argument, NULL, 'i'},
-		{"pool", required_argument, NULL, 'p'},
-		{"namespace", required_argument, NULL, 'N'},
+		BENCH_CONN_LONGOPTS,
 		{"expect", required_argument, NULL, 'e'},
 		{"prefix", required_argument, NULL, 'P'},
 		{"trackers", required_argument, NULL, 't'},
@@ -308,7 +305,7 @@ int main(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *conf = NULL, *id = "admin", *pool, *ns = "";
+	struct bench_conn conn;
 	const char *expect = NULL, *prefix = NULL;
 	unsigned long n = 0, want_total = 0, i;
 	int has_total = 0, opt;
@@ -320,13 +317,9 @@ int main(int argc, char **argv)
 	char *name;
 
 	bench_prog = "bench_check";
-	pool = getenv("RT_TEST_POOL") ? getenv("RT_TEST_POOL") : "rt";
-	while ((opt = getopt_long(argc, argv, "c:p:N:h", opts, NULL)) != -1) {
+	bench_conn_init(&conn);
+	while ((opt = bench_getopt(argc, argv, opts, &conn)) != -1) {
 		switch (opt) {
-		case 'c': conf = optarg; break;
-		case 'i': id = optarg; break;
-		case 'p': pool = optarg; break;
-		case 'N': ns = optarg; break;
 		case 'e': expect = optarg; break;
 		case 'P': prefix = optarg; break;
 		case 't': n = bench_count("--trackers", optarg, 1); break;
@@ -352,7 +345,7 @@ int main(int argc, char **argv)
 		}
 	}
 
-	bench_rados_open(&cluster, &io, conf, id, pool, ns);
+	bench_rados_open(&cluster, &io, &conn);
 	bench_queue_init(&q, nslots);
 	slots = calloc(nslots, sizeof(*slots));
 	if (!slots)

@@ -17,13 +17,12 @@
 /* Connects as client.`id` with configuration file `conf` (NULL: $CEPH_CONF,
  * then Ceph's default search path) and opens pool/ns.  Dies on failure. */
 static inline void bench_rados_open(rados_t *cluster, rados_ioctx_t *io,
-                                    const char *conf, const char *id,
-                                    const char *pool, const char *ns)
+                                    const struct bench_conn *c)
 {
+	const char *conf = c->conf ? c->conf : getenv("CEPH_CONF");
+	const char *id = c->id, *pool = c->pool;
 	int r;
 
-	if (!conf)
-		conf = getenv("CEPH_CONF");
 	r = rados_create(cluster, id);
 	if (r < 0)
 		bench_die_rados(r, "rados_create(%s):", id);
@@ -39,7 +38,7 @@ static inline void bench_rados_open(rados_t *cluster, rados_ioctx_t *io,
 	r = rados_ioctx_create(*cluster, pool, io);
 	if (r < 0)
 		bench_die_rados(r, "pool %s:", pool);
-	rados_ioctx_set_namespace(*io, ns);
+	rados_ioctx_set_namespace(*io, c->ns);
 }
 
 /* Finished operations, in the order librados reported them.  The callback

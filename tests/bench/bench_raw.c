@@ -333,10 +333,7 @@ static void usage(FILE *out, int status)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"conf", required_argument, NULL, 'c'},
-		{"id", required_argument, NULL, 'i'},
-		{"pool", required_argument, NULL, 'p'},
-		{"namespace", required_argument, NULL, 'N'},
+		BENCH_CONN_LONGOPTS,
 		{"prefix", required_argument, NULL, 'P'},
 		{"trackers", required_argument, NULL, 't'},
 		{"inflight", required_argument, NULL, 'j'},
@@ -348,7 +345,7 @@ int main(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *conf = NULL, *id = "admin", *pool, *ns = "";
+	struct bench_conn conn;
 	const char *mode_name;
 	rados_t cluster;
 	bench_queue q;
@@ -359,13 +356,9 @@ int main(int argc, char **argv)
 	int opt;
 
 	bench_prog = "bench_raw";
-	pool = getenv("RT_TEST_POOL") ? getenv("RT_TEST_POOL") : "rt";
-	while ((opt = getopt_long(argc, argv, "c:p:N:h", opts, NULL)) != -1) {
+	bench_conn_init(&conn);
+	while ((opt = bench_getopt(argc, argv, opts, &conn)) != -1) {
 		switch (opt) {
-		case 'c': conf = optarg; break;
-		case 'i': id = optarg; break;
-		case 'p': pool = optarg; break;
-		case 'N': ns = optarg; break;
 		case 'P': prefix = optarg; break;
 		case 'K': key_prefix = optarg; break;
 		case 't': ntrackers = (unsigned)bench_count("--trackers", optarg, 1); break;
@@ -398,7 +391,7 @@ int main(int argc, char **argv)
 	}
 
 	t0 = bench_now();
-	bench_rados_open(&cluster, &io, conf, id, pool, ns);
+	bench_rados_open(&cluster, &io, &conn);
 	tconn = bench_now() - t0;
 	bench_queue_init(&q, nslots);
 	slots = calloc(nslots, sizeof(*slots));

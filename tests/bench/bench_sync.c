@@ -70,17 +70,14 @@ static entry *read_ops(const char *path, size_t *n)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"conf", required_argument, NULL, 'c'},
-		{"id", required_argument, NULL, 'i'},
-		{"pool", required_argument, NULL, 'p'},
-		{"namespace", required_argument, NULL, 'N'},
+		BENCH_CONN_LONGOPTS,
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	rt_connect_opts copts = RT_CONNECT_OPTS_INIT;
 	rt_cluster *cluster = NULL;
 	rt_pool *pool = NULL;
-	const char *pool_name, *ns = "";
+	struct bench_conn conn;
 	const char *keys[1];
 	rt_ref ref;
 	entry *v;
@@ -89,15 +86,9 @@ int main(int argc, char **argv)
 	int opt, r;
 
 	bench_prog = "bench_sync";
-	pool_name = getenv("RT_TEST_POOL") ? getenv("RT_TEST_POOL") : "rt";
-	copts.id = "admin";
-	copts.op_timeout_sec = 60;
-	while ((opt = getopt_long(argc, argv, "c:p:N:h", opts, NULL)) != -1) {
+	bench_conn_init(&conn);
+	while ((opt = bench_getopt(argc, argv, opts, &conn)) != -1) {
 		switch (opt) {
-		case 'c': copts.conf_path = optarg; break;
-		case 'i': copts.id = optarg; break;
-		case 'p': pool_name = optarg; break;
-		case 'N': ns = optarg; break;
 		case 'h':
 		default:
 			fprintf(opt == 'h' ? stdout : stderr,
@@ -109,14 +100,17 @@ int main(int argc, char **argv)
 	if (optind + 1 != argc)
 		bench_die("exactly one OPSFILE expected");
 	v = read_ops(argv[optind], &n);
+	copts.conf_path = conn.conf;
+	copts.id = conn.id;
+	copts.op_timeout_sec = 60;
 
 	r = rt_cluster_connect(&cluster, &copts);
 	if (r < 0)
 		bench_die("connecting: %s", cluster ? rt_cluster_errmsg(cluster) :
 		          rt_strerror(r));
-	r = rt_pool_open(&pool, cluster, pool_name, ns);
+	r = rt_pool_open(&pool, cluster, conn.pool, conn.ns);
 	if (r < 0)
-		bench_die("pool %s: %s", pool_name,
+		bench_die("pool %s: %s", conn.pool,
 		          pool ? rt_pool_errmsg(pool) : rt_strerror(r));
 
 	t0 = bench_now();

@@ -81,15 +81,6 @@ expect_raw() {
 
 # craft NS OBJ XATTR_HEX DATA_HEX KEY:VALHEX...: writes an object byte by
 # byte with the rados tool ("-" as XATTR_HEX: no version xattr).
-unhex() {
-	local h=$1 s=""
-	while [ -n "$h" ]; do
-		s="$s\\x${h:0:2}"
-		h=${h:2}
-	done
-	printf '%b' "$s"
-}
-
 craft() {
 	local n=$1 obj=$2 x=$3 d=$4 kv
 	shift 4

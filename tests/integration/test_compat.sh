@@ -39,15 +39,6 @@ tohex() {
 	printf '%s' "$1" | hex
 }
 
-unhex() {
-	local h=$1 s=""
-	while [ -n "$h" ]; do
-		s="$s\\x${h:0:2}"
-		h=${h:2}
-	done
-	printf '%b' "$s"
-}
-
 # ---- the second implementation ------------------------------------------
 
 # listomapvals prints "KEY" (or "key (N bytes):" and a hex dump when the key

@@ -184,14 +184,33 @@ done:
 	itest_close(&t);
 }
 
+/* Rounds a request took, added to the tallies; -1 (a failed check) if it
+ * failed. */
+struct tally {
+	unsigned most, retried;
+};
+
+static int tally(struct tally *ty, int r, const rt_outcome *o,
+                 rt_pool *pool)
+{
+	CHECK_INT(r, 0);
+	if (r != 0) {
+		fprintf(stderr, "  %s\n", rt_pool_errmsg(pool));
+		return -1;
+	}
+	ty->retried += o->attempts > 1;
+	ty->most = o->attempts > ty->most ? o->attempts : ty->most;
+	return 0;
+}
+
 static void test_conflict__default_budget(void)
 {
 	struct itest t;
 	struct rival rv;
-	unsigned i, most = 0, retried = 0;
+	struct tally ty = { 0, 0 };
+	unsigned i;
 	char key[32];
 	rt_outcome o;
-	int r;
 
 	if (itest_open(&t) || start_rival(&rv, &t))
 		goto done;
@@ -200,25 +219,14 @@ static void test_conflict__default_budget(void)
 		const rt_ref refs[] = { { key, RT_REF_NORMAL } };
 
 		snprintf(key, sizeof(key), "d%u", i);
-		r = rt_tracker_add(&o, t.pool, TRACKER, keys, 1);
-		CHECK_INT(r, 0);
-		if (r != 0) {
-			fprintf(stderr, "  %s\n", rt_pool_errmsg(t.pool));
+		if (tally(&ty, rt_tracker_add(&o, t.pool, TRACKER, keys, 1),
+		          &o, t.pool) != 0 ||
+		    tally(&ty, rt_tracker_remove(&o, t.pool, TRACKER, refs, 1),
+		          &o, t.pool) != 0)
 			break;
-		}
-		retried += o.attempts > 1;
-		most = o.attempts > most ? o.attempts : most;
-		r = rt_tracker_remove(&o, t.pool, TRACKER, refs, 1);
-		CHECK_INT(r, 0);
-		if (r != 0) {
-			fprintf(stderr, "  %s\n", rt_pool_errmsg(t.pool));
-			break;
-		}
-		retried += o.attempts > 1;
-		most = o.attempts > most ? o.attempts : most;
 	}
 	printf("  default budget: %u requests, %u took more than one round, "
-	       "at most %u\n", 2 * i, retried, most);
+	       "at most %u\n", 2 * i, ty.retried, ty.most);
 	stop_rival(&rv, &t);
 done:
 	itest_close(&t);

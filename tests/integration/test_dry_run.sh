@@ -98,7 +98,7 @@ case_predictions() {
 	# blocked entries stay so), then the rest submitted.
 	rtk submit --journal "$jdir" "${files[0]}"
 	expect_rc 0
-	REFTRACK_FAILPOINT=mid-window:20 rtk replay --journal "$jdir" --inflight 16
+	REFTRACK_FAILPOINT=mid-window:20 reftrack=$tl_hooks/reftrack rtk replay --journal "$jdir" --inflight 16
 	expect_rc 137
 	rtk submit --journal "$jdir" "$tmp/$case_name/extra.yaml"
 	expect_rc 0

@@ -25,15 +25,6 @@ unset CEPH_ARGS
 tl_tmpdir rt-hostile
 tries=0
 
-unhex() {
-	local h=$1 s=""
-	while [ -n "$h" ]; do
-		s="$s\\x${h:0:2}"
-		h=${h:2}
-	done
-	printf '%b' "$s"
-}
-
 R() { rados_ns "$ns" "$@"; }
 
 # plant OBJ XATTR_HEX DATA_HEX [KEY=VALHEX...]: the object, byte by byte

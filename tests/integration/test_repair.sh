@@ -197,7 +197,7 @@ on_exit() {
 case_guard() {
 	local b i state=
 	plant guarded 2 1
-	REFTRACK_FAILPOINT=recount-before-write "$reftrack" -p "$pool" \
+	REFTRACK_FAILPOINT=recount-before-write "$tl_hooks/reftrack" -p "$pool" \
 		-N "$ns" repair guarded --recount --yes >"$tmp/g.out" 2>"$tmp/g.err" &
 	stopped=$!
 	# Stopped ("T" in /proc/PID/stat), or gone; at most 120 s.

@@ -140,13 +140,13 @@ failpoint_case() {
 	local fp=$1 n=$2 s=$3 inflight
 	gen --seed "$s" --entries 40 --trackers t:8:mask --keys 3
 	submit "$tmp/$case_name/gen/batch-00.yaml"
-	REFTRACK_FAILPOINT=$fp:$n rtk replay --journal "$jdir" --inflight 8
+	REFTRACK_FAILPOINT=$fp:$n reftrack=$tl_hooks/reftrack rtk replay --journal "$jdir" --inflight 8
 	expect_rc 137
 	# The crash left writes whose fate the next run must work out.
 	inflight=$(count_of in_flight)
 	[ "$inflight" -gt 0 ] ||
 		fail "after the crash at $fp:$n no entry is in flight"
-	REFTRACK_FAILPOINT=$fp:1 rtk replay --journal "$jdir" --inflight 8
+	REFTRACK_FAILPOINT=$fp:1 reftrack=$tl_hooks/reftrack rtk replay --journal "$jdir" --inflight 8
 	[ "$rc" -eq 137 ] || [ "$rc" -eq 0 ] ||
 		fail "second run with $fp:1: exit $rc, want 137 or 0: $err"
 	replay_until_done
@@ -384,7 +384,7 @@ EOF
 	expect_rc 0
 	expect_tracker T "a:01 count=00000001"
 	submit "$tmp/$case_name/b2.yaml"
-	REFTRACK_FAILPOINT=after-write:1 rtk replay --journal "$jdir"
+	REFTRACK_FAILPOINT=after-write:1 reftrack=$tl_hooks/reftrack rtk replay --journal "$jdir"
 	expect_rc 137
 	expect_tracker T absent
 	expect_entries 3:state=in-flight

@@ -118,27 +118,11 @@ metrics_match() {
 		fail "cycle $cycle: $(cat "$tmp/mc.err")"
 }
 
-# hold_lock SECONDS: holds the journal's lock from another process, as a
-# running `reftrack run` would (flock, its pid in the file), until killed
-# or SECONDS pass.  Sets holder (its pid) once it holds the lock.
+# hold_lock SECONDS: tl_hold_lock on the journal; the holder is stopped on
+# the way out.
 hold_lock() {
-	rm -f "$tmp/held"
-	"$py" -c '
-import fcntl, os, sys, time
-f = open(sys.argv[1], "a+")
-fcntl.flock(f, fcntl.LOCK_EX)
-f.seek(0); f.truncate(); f.write("%d\n" % os.getpid()); f.flush()
-open(sys.argv[2], "w").close()
-time.sleep(float(sys.argv[3]))
-' "$journal/replay.lock" "$tmp/held" "$1" &
-	holder=$!
+	tl_hold_lock "$journal" "$1"
 	bg_pids+=("$holder")
-	local i
-	for i in $(seq 100); do
-		[ -e "$tmp/held" ] && return 0
-		sleep 0.05
-	done
-	fail "the lock holder never got the lock"
 }
 
 size_at10=0
@@ -160,7 +144,7 @@ for cycle in $(seq 1 20); do
 	7)
 		# SIGKILL in the middle of the replay (the replayer's own
 		# failpoint, after its 3rd completed write).
-		cycle_run REFTRACK_FAILPOINT=after-write:3
+		rt=$tl_hooks/reftrack cycle_run REFTRACK_FAILPOINT=after-write:3
 		expect_rc 137
 		;;
 	11)
@@ -213,7 +197,7 @@ for cycle in $(seq 1 20); do
 	17)
 		# SIGKILL after the spool step journalled the first file and
 		# before it moved it: the next cycle takes it as a duplicate.
-		cycle_run REFTRACK_FAILPOINT=spool-after-submit:1
+		rt=$tl_hooks/reftrack cycle_run REFTRACK_FAILPOINT=spool-after-submit:1
 		expect_rc 137
 		f=$(ls "$gen"/c17/ | head -n 1)
 		[ -f "$spool/$f" ] || fail "cycle 17: $f is not in the spool after the kill"

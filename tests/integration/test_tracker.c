@@ -471,6 +471,25 @@ static void corrupt_all_ops(const char *file, int line, struct itest *t,
 	}
 }
 
+/* c: a tracker with the version xattr and data header given (xattr NULL:
+ * none) and one normal key "k1". */
+static void craft_k1(struct itest_craft *c, const char *xattr,
+                     size_t xattr_len, const char *data, size_t data_len)
+{
+	static const char *const keys[] = { "k1" }, *const vals[] = { "\x01" };
+	static const size_t lens[] = { 1 };
+
+	memset(c, 0, sizeof(*c));
+	c->xattr = xattr;
+	c->xattr_len = xattr_len;
+	c->data = data;
+	c->data_len = data_len;
+	c->n = 1;
+	c->keys = keys;
+	c->vals = vals;
+	c->lens = lens;
+}
+
 static void test_tracker__corrupt_bad_version(void)
 {
 	struct itest t;
@@ -478,15 +497,7 @@ static void test_tracker__corrupt_bad_version(void)
 
 	if (itest_open(&t))
 		goto done;
-	memset(&c, 0, sizeof(c));
-	c.xattr = "\x00\x00\x00\x02";
-	c.xattr_len = 4;
-	c.data = "\x00\x00\x00\x01";
-	c.data_len = 4;
-	c.n = 1;
-	c.keys = (const char *const[]){ "k1" };
-	c.vals = (const char *const[]){ "\x01" };
-	c.lens = (const size_t[]){ 1 };
+	craft_k1(&c, "\x00\x00\x00\x02", 4, "\x00\x00\x00\x01", 4);
 	if (CRAFT(t.io, "v2", &c) == 0)
 		corrupt_all_ops(ITEST_AT, &t, "v2", RT_EVERSION, RT_EVERSION,
 		                "unknown tracker version 2", "k1");
@@ -510,13 +521,7 @@ static void test_tracker__corrupt_missing_version(void)
 
 	if (itest_open(&t))
 		goto done;
-	memset(&c, 0, sizeof(c));
-	c.data = "\x00\x00\x00\x01";
-	c.data_len = 4;
-	c.n = 1;
-	c.keys = (const char *const[]){ "k1" };
-	c.vals = (const char *const[]){ "\x01" };
-	c.lens = (const size_t[]){ 1 };
+	craft_k1(&c, NULL, 0, "\x00\x00\x00\x01", 4);
 	if (CRAFT(t.io, "noxattr", &c) == 0)
 		corrupt_all_ops(ITEST_AT, &t, "noxattr", RT_EFOREIGN,
 		                RT_EFOREIGN, "noxattr", "k1");
@@ -549,15 +554,8 @@ static void corrupt_headers(const struct bad_header *bad, size_t n)
 	if (itest_open(&t))
 		goto done;
 	for (i = 0; i < n; i++) {
-		memset(&c, 0, sizeof(c));
-		c.xattr = bad[i].xattr;
-		c.xattr_len = bad[i].xattr_len;
-		c.data = bad[i].data;
-		c.data_len = bad[i].data_len;
-		c.n = 1;
-		c.keys = (const char *const[]){ "k1" };
-		c.vals = (const char *const[]){ "\x01" };
-		c.lens = (const size_t[]){ 1 };
+		craft_k1(&c, bad[i].xattr, bad[i].xattr_len, bad[i].data,
+		         bad[i].data_len);
 		if (CRAFT(t.io, bad[i].oid, &c) == 0)
 			corrupt_all_ops(ITEST_AT, &t, bad[i].oid, RT_ECORRUPT,
 			                RT_ECORRUPT, bad[i].oid, "k1");

@@ -20,17 +20,7 @@ py=${PYTHON:-/usr/bin/python3}
 . "$(dirname "$0")/../testlib.sh"
 tl_tmpdir rt-dry-cli
 
-check() {
-	local what=$1
-	shift
-	if "$@"; then pass; else fail "$what"; fi
-}
-
-if [ ! -x "$rt" ]; then
-	echo "no $rt (set RT_BUILD)" >&2
-	echo "dry-run-cli: 0 passed, 1 failed"
-	exit 1
-fi
+tl_require_built dry-run-cli "$rt"
 
 cat >"$tmp/b.yaml" <<'YAML'
 version: 1

@@ -26,18 +26,6 @@
 #include "journal_codec.h"
 #include "journal_int.h"
 
-static char base[64];
-static int ncase;
-
-/* A fresh directory name per case, under one temporary base. */
-static const char *newdir(const char *name)
-{
-	static char path[128];
-
-	snprintf(path, sizeof(path), "%s/%d-%s", base, ++ncase, name);
-	return path;
-}
-
 static void write_file(const char *path, const char *text, size_t len)
 {
 	FILE *f = fopen(path, "wb");
@@ -204,7 +192,7 @@ static void test_journal__create_with_modes(void)
 	struct stat st;
 	const char *id;
 
-	snprintf(top, sizeof(top), "%s", newdir("modes"));
+	snprintf(top, sizeof(top), "%s", check_scratch_dir("modes"));
 	snprintf(mid, sizeof(mid), "%s/state", top);
 	snprintf(dir, sizeof(dir), "%s/journal", mid);
 	CHECK_INT(rt_journal_open(&j, dir, 0), 0);
@@ -226,7 +214,7 @@ static void test_journal__create_with_modes(void)
 
 static void test_journal__reopen_keeps_id_and_data(void)
 {
-	const char *dir = newdir("reopen");
+	const char *dir = check_scratch_dir("reopen");
 	rt_journal *j = NULL;
 	rt_submit_result res;
 	char id[37];
@@ -249,7 +237,7 @@ static void test_journal__reopen_keeps_id_and_data(void)
 
 static void test_journal__nocreate_creates_nothing(void)
 {
-	const char *dir = newdir("nocreate");
+	const char *dir = check_scratch_dir("nocreate");
 	rt_journal *j = NULL;
 	struct stat st;
 
@@ -329,7 +317,7 @@ static void set_format(const char *dir, uint32_t format)
 
 static void test_journal__newer_format_refused_untouched(void)
 {
-	const char *dir = newdir("newer");
+	const char *dir = check_scratch_dir("newer");
 	char data[300];
 	rt_journal *j = NULL;
 	rt_submit_result res;
@@ -398,7 +386,7 @@ static void make_format1(const char *dir)
 /* A format-1 journal is migrated at open, every record readable after. */
 static void test_journal__format1_migrated(void)
 {
-	const char *dir = newdir("format1");
+	const char *dir = check_scratch_dir("format1");
 	rt_journal *j = NULL;
 	rt_journal_txn *t = NULL;
 	rt_journal_entry *e = NULL;
@@ -445,7 +433,7 @@ static void test_journal__garbage_data_file_refused(void)
 		rt_journal *j = NULL;
 		size_t la;
 
-		snprintf(dir, sizeof(dir), "%s", newdir("garbage"));
+		snprintf(dir, sizeof(dir), "%s", check_scratch_dir("garbage"));
 		CHECK(mkdir(dir, 0700) == 0);
 		for (k = 0; k < sizes[i]; k++)
 			junk[k] = (char)("not an lmdb file "[k % 17] ^ (k / 17));
@@ -464,7 +452,7 @@ static void test_journal__garbage_data_file_refused(void)
 
 static void test_journal__foreign_lmdb_refused(void)
 {
-	const char *dir = newdir("foreign");
+	const char *dir = check_scratch_dir("foreign");
 	MDB_env *env = NULL;
 	MDB_txn *txn = NULL;
 	MDB_dbi dbi;
@@ -485,7 +473,7 @@ static void test_journal__foreign_lmdb_refused(void)
 	rt_journal_close(j);
 
 	/* A "meta" table without our magic is foreign too. */
-	snprintf(dir2, sizeof(dir2), "%s", newdir("foreign-meta"));
+	snprintf(dir2, sizeof(dir2), "%s", check_scratch_dir("foreign-meta"));
 	CHECK(mkdir(dir2, 0700) == 0);
 	CHECK_INT(mdb_env_create(&env), 0);
 	mdb_env_set_maxdbs(env, 4);
@@ -502,7 +490,7 @@ static void test_journal__foreign_lmdb_refused(void)
 
 static void test_journal__file_instead_of_dir(void)
 {
-	const char *dir = newdir("file");
+	const char *dir = check_scratch_dir("file");
 	rt_journal *j = NULL;
 
 	write_file(dir, "x", 1);
@@ -515,7 +503,7 @@ static void test_journal__file_instead_of_dir(void)
 
 static void test_journal__submit_records_entries(void)
 {
-	const char *dir = newdir("submit");
+	const char *dir = check_scratch_dir("submit");
 	static const char text[] =
 		"version: 1\n"
 		"defaults:\n"
@@ -617,7 +605,7 @@ static void test_journal__submit_records_entries(void)
 
 static void test_journal__duplicate_submit_adds_nothing(void)
 {
-	const char *dir = newdir("dup");
+	const char *dir = check_scratch_dir("dup");
 	const char *path = batch_file(dir, "b", 50, 7, 0, "d");
 	rt_journal *j = NULL;
 	rt_submit_result r1, r2;
@@ -641,7 +629,7 @@ static void test_journal__duplicate_submit_adds_nothing(void)
 
 static void test_journal__parse_error_writes_nothing(void)
 {
-	const char *dir = newdir("atomic");
+	const char *dir = check_scratch_dir("atomic");
 	const char *bad;
 	rt_journal *j = NULL;
 	rt_submit_result res;
@@ -684,7 +672,7 @@ static void test_journal__parse_error_writes_nothing(void)
 
 static void test_journal__missing_file(void)
 {
-	const char *dir = newdir("missing");
+	const char *dir = check_scratch_dir("missing");
 	rt_journal *j = NULL;
 	rt_submit_result res;
 
@@ -697,7 +685,7 @@ static void test_journal__missing_file(void)
 
 static void test_journal__dry_run_writes_nothing(void)
 {
-	const char *dir = newdir("dry");
+	const char *dir = check_scratch_dir("dry");
 	const char *path = batch_file(dir, "b", 30, 5, 0, "y");
 	rt_journal *j = NULL;
 	rt_submit_result res;
@@ -719,7 +707,7 @@ static void test_journal__dry_run_writes_nothing(void)
 
 static void test_journal__stdin_is_spooled(void)
 {
-	const char *dir = newdir("stdin");
+	const char *dir = check_scratch_dir("stdin");
 	const char *path = batch_file(dir, "b", 40, 5, 0, "s");
 	char *text, want[65];
 	size_t len;
@@ -788,7 +776,7 @@ static void check_consistent(rt_journal *j)
 
 static void test_journal__updates_keep_indexes(void)
 {
-	const char *dir = newdir("update");
+	const char *dir = check_scratch_dir("update");
 	rt_journal *j = NULL;
 	rt_journal_txn *t = NULL;
 	rt_journal_iter *it = NULL;
@@ -1086,7 +1074,7 @@ static int grow_fn(void *arg, rt_journal_txn *t)
 
 static void test_journal__map_full_grows(void)
 {
-	const char *dir = newdir("grow");
+	const char *dir = check_scratch_dir("grow");
 	rt_journal *j = NULL;
 	rt_journal_txn *t = NULL;
 	rt_journal_stat st;
@@ -1096,8 +1084,8 @@ static void test_journal__map_full_grows(void)
 
 	/* A map far too small for the batch, and no sizing up front: only
 	 * MDB_MAP_FULL handling can get it in. */
-	rt__journal_initial_map = 128 << 10;
-	rt__journal_presize = 0;
+	rt__test_journal_map = 128 << 10;
+	rt__test_journal_presize = 0;
 	CHECK_INT(rt_journal_open(&j, dir, 0), 0);
 	CHECK_INT(rt_journal_submit(&res, j,
 	                            batch_file(dir, "big", 20000, 500, 0, "g"),
@@ -1123,8 +1111,8 @@ static void test_journal__map_full_grows(void)
 	free(err);
 	check_consistent(j);
 	rt_journal_close(j);
-	rt__journal_initial_map = 0;
-	rt__journal_presize = 1;
+	rt__test_journal_map = 0;
+	rt__test_journal_presize = 1;
 }
 
 /* ---- codec -------------------------------------------------------------------------- */
@@ -1333,7 +1321,7 @@ static void just_open(const char *dir)
  * rt_journal_open(), in another child, must free the slot. */
 static void test_journal__stale_readers_cleared(void)
 {
-	const char *dir = newdir("stale");
+	const char *dir = check_scratch_dir("stale");
 	rt_journal *holder = NULL;
 	pid_t dead = 0;
 
@@ -1361,13 +1349,8 @@ static void test_journal__state_names(void)
 
 int main(void)
 {
-	char cmd[128];
-
-	snprintf(base, sizeof(base), "/tmp/rt-test-journal-XXXXXX");
-	if (!mkdtemp(base)) {
-		perror("mkdtemp");
+	if (check_scratch_init("journal") != 0)
 		return 1;
-	}
 	RUN(test_journal__create_with_modes);
 	RUN(test_journal__reopen_keeps_id_and_data);
 	RUN(test_journal__nocreate_creates_nothing);
@@ -1390,8 +1373,6 @@ int main(void)
 	RUN(test_journal__codec_round_trip_and_damage);
 	RUN(test_journal__state_names);
 	RUN(test_journal__stale_readers_cleared);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", base);
+	check_scratch_remove();
 	return check_summary("journal");
 }

@@ -31,11 +31,7 @@ py=${PYTHON:-/usr/bin/python3}
 . "$(dirname "$0")/../testlib.sh"
 tl_tmpdir rt-journal-damage
 
-if [ ! -x "$rt" ]; then
-	echo "no $rt (set RT_BUILD)" >&2
-	echo "journal-damage: 0 passed, 1 failed"
-	exit 1
-fi
+tl_require_built journal-damage "$rt"
 unset REFTRACK_JOURNAL
 
 # no_signal: fails if the last command died of a signal.

@@ -15,11 +15,7 @@ py=${PYTHON:-python3}
 . "$(dirname "$0")/../testlib.sh"
 tl_tmpdir rt-json-outputs
 
-if [ ! -x "$rt" ]; then
-	echo "no $rt (set RT_BUILD)" >&2
-	echo "json-outputs: 0 passed, 1 failed"
-	exit 1
-fi
+tl_require_built json-outputs "$rt"
 
 # both NAME SCHEMA WANT_RC [--many] [--copy] -- ARGS...: runs reftrack ARGS
 # with --format json and with -f json-pretty (each on a fresh copy of $j,

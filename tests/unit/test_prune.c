@@ -17,17 +17,6 @@
 #include "check.h"
 #include "journal_int.h"
 
-static char base[64];
-static int ncase;
-
-static const char *newdir(const char *name)
-{
-	static char path[128];
-
-	snprintf(path, sizeof(path), "%s/%d-%s", base, ++ncase, name);
-	return path;
-}
-
 /* A batch file of n one-key adds over `ntrackers` trackers; `tag` makes
  * its bytes (so its batch id) differ from other batches'. */
 static const char *batch_file(const char *dir, const char *name, size_t n,
@@ -173,7 +162,7 @@ static int64_t far_future(void)
 
 static void test_prune__only_done_and_skipped(void)
 {
-	const char *dir = newdir("states");
+	const char *dir = check_scratch_dir("states");
 	rt_journal *j = NULL;
 	rt_submit_result res;
 	rt_prune_result pr;
@@ -249,7 +238,7 @@ static void test_prune__only_done_and_skipped(void)
  * cutoff go, entries done after it stay, whatever their seq. */
 static void test_prune__by_finish_time(void)
 {
-	const char *dir = newdir("age");
+	const char *dir = check_scratch_dir("age");
 	rt_journal *j = NULL;
 	rt_submit_result res;
 	rt_prune_result pr;
@@ -287,7 +276,7 @@ static void test_prune__by_finish_time(void)
 /* Small chunks: many transactions, the same end state as one big one. */
 static void test_prune__chunked(void)
 {
-	const char *dir = newdir("chunks");
+	const char *dir = check_scratch_dir("chunks");
 	rt_journal *j = NULL;
 	rt_submit_result res;
 	rt_prune_result pr;
@@ -324,7 +313,7 @@ static void test_prune__chunked(void)
  * batches that still hold entries are never forgotten. */
 static void test_prune__tombstones(void)
 {
-	const char *dir = newdir("tomb");
+	const char *dir = check_scratch_dir("tomb");
 	const char *pa, *pb;
 	char a_path[512], b_path[512];
 	rt_journal *j = NULL;
@@ -404,7 +393,7 @@ static void test_prune__tombstones(void)
 /* A prune inside an open transaction is refused, and says so. */
 static void test_prune__refused_inside_txn(void)
 {
-	const char *dir = newdir("intxn");
+	const char *dir = check_scratch_dir("intxn");
 	rt_journal *j = NULL;
 	rt_journal_txn *t = NULL;
 	rt_prune_result pr;
@@ -424,7 +413,7 @@ static void test_prune__refused_inside_txn(void)
  * last part checks, so the first part can fail. */
 static void test_prune__size_stable_over_cycles(void)
 {
-	const char *dir = newdir("cycles"), *path;
+	const char *dir = check_scratch_dir("cycles"), *path;
 	rt_journal *j = NULL;
 	rt_submit_result res;
 	rt_prune_result pr;
@@ -470,21 +459,14 @@ static void test_prune__size_stable_over_cycles(void)
 
 int main(void)
 {
-	char cmd[128];
-
-	snprintf(base, sizeof(base), "/tmp/rt-test-prune-XXXXXX");
-	if (!mkdtemp(base)) {
-		perror("mkdtemp");
+	if (check_scratch_init("prune") != 0)
 		return 1;
-	}
 	RUN(test_prune__only_done_and_skipped);
 	RUN(test_prune__by_finish_time);
 	RUN(test_prune__chunked);
 	RUN(test_prune__tombstones);
 	RUN(test_prune__refused_inside_txn);
 	RUN(test_prune__size_stable_over_cycles);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", base);
+	check_scratch_remove();
 	return check_summary("prune");
 }

@@ -19,11 +19,7 @@ check_metrics="$py tests/check_metrics.py"
 . "$(dirname "$0")/../testlib.sh"
 tl_tmpdir rt-run-spool
 
-if [ ! -x "$rt" ]; then
-	echo "no $rt (set RT_BUILD)" >&2
-	echo "run-spool: 0 passed, 1 failed"
-	exit 1
-fi
+tl_require_built run-spool "$rt" "$tl_hooks/reftrack"
 # Nothing answers on port 1; 2 s bounds the attempt.  A well-formed
 # configuration with a key, so that "unreachable" (75) is what is tested,
 # not a configuration without a keyring (78).
@@ -172,7 +168,7 @@ test_kill_between_submit_and_move() {
 	# In a subshell whose stderr is closed, so that its "Killed" notice
 	# does not end up in the log.
 	rc=$( (
-		REFTRACK_FAILPOINT=spool-after-submit:2 "$rt" run --spool "$s" \
+		REFTRACK_FAILPOINT=spool-after-submit:2 "$tl_hooks/reftrack" run --spool "$s" \
 			--journal "$j" "${conn[@]}" >/dev/null 2>&1
 		echo $?
 	) 2>/dev/null)
@@ -191,28 +187,6 @@ test_kill_between_submit_and_move() {
 	[ "$(count pending)" = 2 ] || fail "after the next run: $(count pending) pending, want 2"
 }
 
-# hold_lock JOURNAL SECONDS: holds the journal's lock from another process
-# as a running `reftrack run` would (flock, its pid in the file) until
-# killed or SECONDS pass; sets holder once it holds it.
-hold_lock() {
-	rm -f "$tmp/held"
-	"$py" -c '
-import fcntl, os, sys, time
-f = open(sys.argv[1], "a+")
-fcntl.flock(f, fcntl.LOCK_EX)
-f.seek(0); f.truncate(); f.write("%d\n" % os.getpid()); f.flush()
-open(sys.argv[2], "w").close()
-time.sleep(float(sys.argv[3]))
-' "$1/replay.lock" "$tmp/held" "$2" &
-	holder=$!
-	local i
-	for i in $(seq 100); do
-		[ -e "$tmp/held" ] && return 0
-		sleep 0.05
-	done
-	fail "the lock holder never got the lock"
-}
-
 # A second run while the journal is locked exits 75 at once, and neither
 # the spool nor the metrics file nor the journal changes.  --wait waits.
 test_overlapping_run() {
@@ -222,7 +196,7 @@ test_overlapping_run() {
 	expect_rc 0
 	batch "$s/a.yaml" ta k1
 	before=$(md5sum "$tmp/m4.prom" "$j/data.mdb")
-	hold_lock "$j" 60
+	tl_hold_lock "$j" 60
 	t0=$(date +%s%N)
 	run "$rt" run --spool "$s" --journal "$j" "${conn[@]}" --metrics-file "$tmp/m4.prom"
 	t1=$(date +%s%N)
@@ -238,7 +212,7 @@ test_overlapping_run() {
 	kill "$holder"
 	wait "$holder" 2>/dev/null
 	# --wait: it waits for a holder that lets go after 2 s, then works.
-	hold_lock "$j" 2
+	tl_hold_lock "$j" 2
 	t0=$(date +%s%N)
 	run "$rt" run --spool "$s" --journal "$j" "${conn[@]}" --wait=30
 	t1=$(date +%s%N)

@@ -34,11 +34,7 @@ field() { # file python-expression-on-d
 	"$py" -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"
 }
 
-if [ ! -x "$rt" ]; then
-	echo "no $rt (set RT_BUILD)" >&2
-	echo "status-schema: 0 passed, 1 failed"
-	exit 1
-fi
+tl_require_built status-schema "$rt"
 
 j=$tmp/journal
 # A rejected batch creates no journal; a run with an empty spool makes an

@@ -27,18 +27,7 @@ py=${PYTHON:-/usr/bin/python3}
 . "$(dirname "$0")/../testlib.sh"
 tl_tmpdir rt-submit-cli
 
-# check DESCRIPTION CMD...: one assertion.
-check() {
-	local what=$1
-	shift
-	if "$@"; then pass; else fail "$what"; fi
-}
-
-if [ ! -x "$rt" ]; then
-	echo "no $rt (set RT_BUILD)" >&2
-	echo "submit-cli: 0 passed, 1 failed"
-	exit 1
-fi
+tl_require_built submit-cli "$rt"
 unset REFTRACK_JOURNAL
 
 mode_of() { stat -c %a "$1" 2>/dev/null; }

@@ -16,11 +16,7 @@ py=${PYTHON:-python3}
 . "$(dirname "$0")/../testlib.sh"
 tl_tmpdir rt-submit-kill
 
-if [ ! -x "$rt" ]; then
-	echo "no $rt (set RT_BUILD)" >&2
-	echo "submit-kill: 0 passed, 1 failed"
-	exit 1
-fi
+tl_require_built submit-kill "$rt"
 
 # 100,000 one-key requests over 5,000 trackers.
 awk -v n=$entries 'BEGIN {
