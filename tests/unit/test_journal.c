@@ -986,7 +986,7 @@ static int move_entry(rt_journal *j, uint64_t seq, rt_entry_state state)
  * nothing. */
 static void test_journal__done_never_changes(void)
 {
-	const char *dir = newdir("done-final");
+	const char *dir = check_scratch_dir("done-final");
 	rt_journal *j = NULL;
 	rt_journal_txn *t = NULL;
 	rt_journal_entry *e = NULL;

@@ -231,7 +231,7 @@ test_operator_action_locked() {
 	run "$rt" submit --journal "$j" "$tmp/b8.yaml"
 	expect_rc 0
 	before=$(md5sum <"$j/data.mdb")
-	hold_lock "$j" 60
+	tl_hold_lock "$j" 60
 	run "$rt" skip --journal "$j" 1 --reason "not wanted"
 	expect_rc 75
 	case $err in *"is being replayed by pid $holder"*) ;; *) fail "busy skip message: $err" ;; esac
