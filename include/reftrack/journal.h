@@ -412,6 +412,10 @@ typedef struct rt_check_result {
 	uint64_t batches;         /* batch records looked at */
 	uint64_t index_rows;      /* rows of by_state, by_tracker, batch_ids */
 	uint64_t problems;        /* everything reported, 0 = clean */
+	uint64_t staged_entries;  /* of a batch being submitted (or left by
+	                           * a submit that died: discarded at the next
+	                           * submit or open); not checked or counted
+	                           * above */
 } rt_check_result;
 
 /* Verifies the whole journal in one read transaction (so it neither waits

@@ -33,6 +33,7 @@
 #define REFTRACK_JOURNAL_INT_H
 
 #include <lmdb.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <reftrack/journal.h>
@@ -52,7 +53,9 @@ struct rt_journal {
 	MDB_dbi meta, batches, batch_ids, entries, by_tracker, by_state;
 	char *dir;
 	char id[37];
-	uint32_t format;        /* as found at open (migrated: the new one) */
+	uint32_t format;        /* as found at open (migrated: the new one),
+	                         * without RT__FORMAT_STAGING */
+	int staging;            /* RT__FORMAT_STAGING was set at open */
 	int restored;           /* a backup copy never written to since: the
 	                         * first write transaction starts a new seq
 	                         * range (journal.c, restore_bump()) */
@@ -108,6 +111,50 @@ const void *rt__journal_md(rt_journal *j);
 int rt__tracker_key(rt_journal *j, uint8_t out[RT__TRACKER_KEY_LEN],
                     const char *pool, size_t pool_len, const char *ns,
                     size_t ns_len, const char *tracker, size_t tracker_len);
+
+/* A batch being staged (journal_submit.c): meta "staging" -> u64 BE, the
+ * first seq of its entries, is there while entries at or past next_seq
+ * (and their index rows) exist; readers never look past next_seq.  While
+ * it is there, meta "format" also carries RT__FORMAT_STAGING, so that a
+ * release older than staged batches, which would take those rows for
+ * visible ones, refuses the journal as newer than itself. */
+#define RT__META_STAGING "staging"
+#define RT__FORMAT_STAGING 0x80000000u
+/* Entry bytes per staging transaction when not 0 (test hook). */
+extern uint64_t rt__submit_stage_bytes;
+/* Pairs submit holds before it writes them as a sorted run, when not 0 and
+ * below its buffer (test hook). */
+extern size_t rt__submit_run_pairs;
+/* In a write transaction: records that a staged batch from `first_seq` on
+ * exists / that none does any more.  0 or an RT_E* code. */
+int rt__staging_mark(struct rt_journal_txn *t, uint64_t first_seq);
+int rt__staging_clear(struct rt_journal_txn *t);
+/* The first seq readers must not see (meta next_seq). */
+int rt__visible_end(struct rt_journal_txn *t, uint64_t *end);
+/* Discards the rows of a staged batch whose submit is gone, in bounded
+ * transactions; does nothing while a live submit holds its lock (a flock
+ * on data.mdb).
+ * 0 or an RT_E* code. */
+int rt__journal_discard_staged(rt_journal *j);
+
+/* A by_tracker row as submit sorts them: tracker key, then seq (u64 BE),
+ * so that memcmp order is index order.  journal_runs.c: */
+#define RT__PAIR_LEN (RT__TRACKER_KEY_LEN + 8)
+struct rt__runs;
+/* Sorts n pairs in place. */
+void rt__pairs_sort(uint8_t *pairs, size_t n);
+/* Runs of sorted pairs in the file `fd` (taken over: closed by
+ * rt__runs_free(), also when this fails).  0 or RT_ENOMEM. */
+int rt__runs_open(struct rt__runs **out, int fd);
+size_t rt__runs_count(const struct rt__runs *r);
+/* Sorts `pairs` and appends them as one run.  0, RT_ENOMEM or RT_EIO
+ * (errno says why). */
+int rt__runs_add(struct rt__runs *r, uint8_t *pairs, size_t n);
+/* Calls put with every pair of every run, in order; stops at the first
+ * non-zero return and returns it, or RT_ENOMEM / RT_EIO. */
+int rt__runs_merge(struct rt__runs *r,
+                   int (*put)(void *arg, const uint8_t *pair), void *arg);
+void rt__runs_free(struct rt__runs *r);
 
 /* The meta key that marks a backup copy (see journal_check.c). */
 #define RT__META_BACKUP "backup_next_seq"
