@@ -21,6 +21,7 @@
 #include <string.h>
 #include <dirent.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -409,6 +410,38 @@ int rt__meta_get_u64(struct rt_journal_txn *t, const char *key, uint64_t *v)
 		return rt__jerr(t->j, RT_EJOURNAL, "meta record \"%s\" %s", key,
 		                rc ? "missing" : "malformed");
 	return rt__jerr_mdb(t->j, t, rc, "reading the meta record");
+}
+
+/* Values below this are not worth a look at /proc/self/maps. */
+#define DROP_BYTES (1 << 20)
+
+void rt__journal_drop_value(rt_journal *j, const void *p, size_t len)
+{
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), lo, hi, ms, me;
+	unsigned long long ino;
+	struct stat st;
+	char line[512];
+	mdb_filehandle_t fd;
+	FILE *f;
+
+	if (len < DROP_BYTES || page == 0 || mdb_env_get_fd(j->env, &fd) ||
+	    fstat(fd, &st) != 0)
+		return;
+	/* Whole pages inside the value only: LMDB gives a large value
+	 * pages of its own, but the edges are not ours to judge. */
+	lo = ((uintptr_t)p + page - 1) / page * page;
+	hi = ((uintptr_t)p + len) / page * page;
+	if (hi <= lo || !(f = fopen("/proc/self/maps", "re")))
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx %*s %*s %*s %llu", &ms, &me, &ino) != 3)
+			continue;
+		if (ino == (unsigned long long)st.st_ino && lo >= ms && hi <= me) {
+			(void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
+			break;
+		}
+	}
+	fclose(f);
 }
 
 int rt__visible_end(struct rt_journal_txn *t, uint64_t *end)

@@ -200,6 +200,7 @@ int rt_journal_entry_get(rt_journal_entry **out, rt_journal_txn *t,
 	ent->updated_ns = (int64_t)e.updated_ns;
 	ent->done_ns = (int64_t)e.done_ns;
 	*out = ent;
+	rt__journal_drop_value(t->j, d.mv_data, d.mv_size);
 	return 0;
 }
 
@@ -278,6 +279,7 @@ int rt_journal_entry_update(rt_journal_txn *t, uint64_t seq,
 	rt__entry_encode(&t->buf, &e);
 	if (t->buf.oom)
 		return rt__jerr(t->j, RT_ENOMEM, "out of memory");
+	rt__journal_drop_value(t->j, d.mv_data, d.mv_size);
 	rt__be64_put(kb, seq);
 	k = mkval(kb, 8);
 	d = mkval(t->buf.p, t->buf.len);

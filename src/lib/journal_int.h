@@ -156,6 +156,14 @@ int rt__runs_merge(struct rt__runs *r,
                    int (*put)(void *arg, const uint8_t *pair), void *arg);
 void rt__runs_free(struct rt__runs *r);
 
+/* Once a large value (an entry of maximum-size requests) has been copied
+ * out, unmaps its pages from this process when they lie in data.mdb's
+ * mapping (they stay in the page cache; a later read maps them again), so
+ * that a run over many such entries does not keep each one resident.  A
+ * value in a write transaction's own dirty pages (heap memory) is left
+ * alone. */
+void rt__journal_drop_value(rt_journal *j, const void *p, size_t len);
+
 /* The meta key that marks a backup copy (see journal_check.c). */
 #define RT__META_BACKUP "backup_next_seq"
 
