@@ -119,9 +119,8 @@ static int check_child(const char *dir, int json, FILE *out)
 	}
 	if (!json && res.staged_entries)
 		fprintf(out,
-		        "journal %s: %llu staged entries of a batch not yet "
-		        "submitted (a submit in progress, or one that died: the "
-		        "next submit discards them)\n",
+		        "journal %s: %llu staged entries of a batch being "
+		        "submitted (not part of the journal yet; not checked)\n",
 		        rt_journal_dir(j), (unsigned long long)res.staged_entries);
 	rt_journal_close(j);
 	return res.problems ? EX_DATAERR : EX_OK;

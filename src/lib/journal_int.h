@@ -3,7 +3,9 @@
  *
  * journal.c        open/close, meta record, transactions, map growth
  * journal_entry.c  entries, iterators, batches, counts
- * journal_submit.c hashing, spooling and writing a batch
+ * journal_submit.c hashing, spooling and writing a batch (staged, then
+ *                  made visible), discarding a staged batch
+ * journal_runs.c   a large batch's tracker-index rows, sorted on disk
  * journal_prune.c  retention: pruning entries, forgetting batch tombstones,
  *                  the running totals that outlive both
  * journal_codec.c  byte encodings (pure)
@@ -17,7 +19,9 @@
  *               "backup_next_seq" -> u64 BE: only in a copy made by
  *               rt_journal_backup() and not written to since,
  *               "skipped_seqs" -> u64 BE: seqs never given out because a
- *               restored backup started a new range (optional, 0)
+ *               restored backup started a new range (optional, 0),
+ *               "staging" -> u64 BE: present while a batch is staged
+ *               (see RT__META_STAGING below)
  *   batches     batch serial (u64 BE) -> batch record
  *   batch_ids   raw SHA-256 (32 bytes) -> batch serial (u64 BE)
  *   entries     seq (u64 BE) -> entry record
