@@ -151,7 +151,9 @@ RT_EXTERN int rt_journal_resolve_dir(char **out, const char *dir);
 
 /* Opens the journal in `dir` (resolved as by rt_journal_resolve_dir()),
  * creating it if needed: missing directories with mode 0700, files with
- * 0600.  Clears reader slots left by dead processes.  On failure *out is
+ * 0600.  Clears reader slots left by dead processes, and discards the
+ * staged entries a killed rt_journal_submit() left (never those of a
+ * submit still running).  On failure *out is
  * still set (unless RT_ENOMEM) so that rt_journal_errmsg() can say why;
  * close it in either case.
  * Errors: RT_ENOTFOUND (RT_JOURNAL_NOCREATE and no journal there),
@@ -189,8 +191,13 @@ typedef struct rt_submit_result {
 } rt_submit_result;
 
 /* Validates the batch file `path` ("-" reads standard input) and, unless
- * RT_SUBMIT_DRY_RUN, writes its batch record and all its entries in one
- * write transaction: all of it or nothing.  Submitting bytes whose batch id
+ * RT_SUBMIT_DRY_RUN, writes its batch record and all its entries: all of it
+ * or nothing.  The entries go in as a staged batch, in write transactions
+ * of bounded size that no reader sees, and one small last transaction
+ * makes the batch visible, so memory does not grow with the file.  One
+ * submit stages at a time per journal (a second one waits); the staged rows
+ * of a submit that failed are discarded, those of one that was killed at
+ * the next submit or rt_journal_open().  Submitting bytes whose batch id
  * is already in the journal adds nothing and sets already_present.
  * `name` is recorded as the batch's file name (NULL: `path`).  Standard
  * input and other non-regular files are spooled to an unlinked temporary
@@ -392,6 +399,9 @@ typedef struct rt_check_result {
 	uint64_t batches;         /* batch records looked at */
 	uint64_t index_rows;      /* rows of by_state, by_tracker, batch_ids */
 	uint64_t problems;        /* everything reported, 0 = clean */
+	uint64_t staged_entries;  /* of a batch being submitted (staged, not
+	                           * part of the journal yet); not checked or
+	                           * counted above */
 } rt_check_result;
 
 /* Verifies the whole journal in one read transaction (so it neither waits

@@ -100,6 +100,7 @@ static int check_child(const char *dir, int json, FILE *out)
 		cli_json_kv_uint(&r.w, "entries", res.entries);
 		cli_json_kv_uint(&r.w, "batches", res.batches);
 		cli_json_kv_uint(&r.w, "index_rows", res.index_rows);
+		cli_json_kv_uint(&r.w, "staged_entries", res.staged_entries);
 		cli_json_kv_uint(&r.w, "problem_count", res.problems);
 		cli_json_object_end(&r.w);
 		cli_json_finish(&r.w);
@@ -116,6 +117,11 @@ static int check_child(const char *dir, int json, FILE *out)
 		fprintf(out, "journal %s: DAMAGED: %llu problems\n",
 		        rt_journal_dir(j), (unsigned long long)res.problems);
 	}
+	if (!json && res.staged_entries)
+		fprintf(out,
+		        "journal %s: %llu staged entries of a batch being "
+		        "submitted (not part of the journal yet; not checked)\n",
+		        rt_journal_dir(j), (unsigned long long)res.staged_entries);
 	rt_journal_close(j);
 	return res.problems ? EX_DATAERR : EX_OK;
 }

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <dirent.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -404,6 +405,80 @@ int rt__meta_get_u64(struct rt_journal_txn *t, const char *key, uint64_t *v)
 	return rt__jerr_mdb(t->j, t, rc, "reading the meta record");
 }
 
+/* Values below this are not worth a look at /proc/self/maps. */
+#define DROP_BYTES (1 << 20)
+
+void rt__journal_drop_value(rt_journal *j, const void *p, size_t len)
+{
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), lo, hi, ms, me;
+	unsigned long long ino;
+	struct stat st;
+	char line[512];
+	mdb_filehandle_t fd;
+	FILE *f;
+
+	if (len < DROP_BYTES || page == 0 || mdb_env_get_fd(j->env, &fd) ||
+	    fstat(fd, &st) != 0)
+		return;
+	/* Whole pages inside the value only: LMDB gives a large value
+	 * pages of its own, but the edges are not ours to judge. */
+	lo = ((uintptr_t)p + page - 1) / page * page;
+	hi = ((uintptr_t)p + len) / page * page;
+	if (hi <= lo || !(f = fopen("/proc/self/maps", "re")))
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx %*s %*s %*s %llu", &ms, &me, &ino) != 3)
+			continue;
+		if (ino == (unsigned long long)st.st_ino && lo >= ms && hi <= me) {
+			(void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
+			break;
+		}
+	}
+	fclose(f);
+}
+
+int rt__visible_end(struct rt_journal_txn *t, uint64_t *end)
+{
+	return rt__meta_get_u64(t, "next_seq", end);
+}
+
+/* Sets or clears RT__FORMAT_STAGING in meta "format". */
+static int format_staging(struct rt_journal_txn *t, int on)
+{
+	MDB_val k = mkval("format", 6), d;
+	uint8_t b[4];
+	int rc = mdb_get(t->txn, t->j->meta, &k, &d);
+
+	if (rc)
+		return rt__jerr_mdb(t->j, t, rc, "reading the format");
+	if (d.mv_size != 4)
+		return rt__jerr(t->j, RT_EJOURNAL, "meta record has no valid format");
+	memcpy(b, d.mv_data, 4);
+	if (!!(b[0] & 0x80) == on)
+		return 0;
+	b[0] = on ? (uint8_t)(b[0] | 0x80) : (uint8_t)(b[0] & 0x7f);
+	d = mkval(b, 4);
+	rc = mdb_put(t->txn, t->j->meta, &k, &d, 0);
+	return rc ? rt__jerr_mdb(t->j, t, rc, "writing the format") : 0;
+}
+
+int rt__staging_mark(struct rt_journal_txn *t, uint64_t first_seq)
+{
+	int rc = rt__meta_put_u64(t, RT__META_STAGING, first_seq);
+
+	return rc ? rc : format_staging(t, 1);
+}
+
+int rt__staging_clear(struct rt_journal_txn *t)
+{
+	MDB_val k = mkval(RT__META_STAGING, strlen(RT__META_STAGING));
+	int rc = mdb_del(t->txn, t->j->meta, &k, NULL);
+
+	if (rc && rc != MDB_NOTFOUND)
+		return rt__jerr_mdb(t->j, t, rc, "writing the meta record");
+	return format_staging(t, 0);
+}
+
 int rt__meta_put_u64(struct rt_journal_txn *t, const char *key, uint64_t v)
 {
 	uint8_t b[8];
@@ -761,6 +836,8 @@ static int validate(rt_journal *j)
 	         (uint32_t)((const uint8_t *)d.mv_data)[1] << 16 |
 	         (uint32_t)((const uint8_t *)d.mv_data)[2] << 8 |
 	         ((const uint8_t *)d.mv_data)[3];
+	j->staging = !!(format & RT__FORMAT_STAGING);
+	format &= ~RT__FORMAT_STAGING;
 	if (format > RT_JOURNAL_FORMAT) {
 		rc = rt__jerr(j, RT_EVERSION,
 		              "journal format %u is newer than this reftrack "
@@ -1061,6 +1138,8 @@ int rt_journal_open(rt_journal **out, const char *dir, unsigned flags)
 	}
 	if (rc == 0 && j->format < RT_JOURNAL_FORMAT)
 		rc = migrate(j);
+	if (rc == 0 && j->staging)
+		rc = rt__journal_discard_staged(j);
 done:
 	if (rc && j->env) {
 		/* A handle that failed to open is never used: no transaction

@@ -93,10 +93,14 @@ static int entry_raw(rt_journal_txn *t, uint64_t seq, MDB_val *d,
 {
 	uint8_t kb[8];
 	MDB_val k = mkval(kb, 8);
+	uint64_t end;
 	int rc;
 
+	/* Past next_seq lie only the rows of a batch being staged. */
+	if ((rc = rt__visible_end(t, &end)))
+		return rc;
 	rt__be64_put(kb, seq);
-	rc = mdb_get(t->txn, t->j->entries, &k, d);
+	rc = seq < end ? mdb_get(t->txn, t->j->entries, &k, d) : MDB_NOTFOUND;
 	if (rc == MDB_NOTFOUND)
 		return rt__jerr(t->j, RT_ENOTFOUND, "no entry %llu",
 		                (unsigned long long)seq);
@@ -188,6 +192,7 @@ int rt_journal_entry_get(rt_journal_entry **out, rt_journal_txn *t,
 	ent->updated_ns = (int64_t)e.updated_ns;
 	ent->done_ns = (int64_t)e.done_ns;
 	*out = ent;
+	rt__journal_drop_value(t->j, d.mv_data, d.mv_size);
 	return 0;
 }
 
@@ -323,6 +328,7 @@ int rt_journal_entry_update(rt_journal_txn *t, uint64_t seq,
 	rt__entry_encode(&t->buf, &e);
 	if (t->buf.oom)
 		return rt__jerr(t->j, RT_ENOMEM, "out of memory");
+	rt__journal_drop_value(t->j, d.mv_data, d.mv_size);
 	rt__be64_put(kb, seq);
 	k = mkval(kb, 8);
 	d = mkval(t->buf.p, t->buf.len);
@@ -428,12 +434,16 @@ static int iter_fill(rt_journal_iter *it)
 	rt_journal_txn *t = it->txn;
 	MDB_cursor *cur = NULL;
 	uint8_t sb[8];
+	uint64_t seq, visible_end;
 	MDB_val k, d;
 	int rc;
 
 	it->nbuf = it->pos = 0;
 	it->end = 0;
 	it->mods = t->mods;
+	/* Rows at or past next_seq belong to a batch being staged. */
+	if ((rc = rt__visible_end(t, &visible_end)))
+		return rc;
 	rc = mdb_cursor_open(t->txn, it->dbi, &cur);
 	if (rc)
 		return rt__jerr_mdb(t->j, t, rc, "opening a cursor");
@@ -453,7 +463,12 @@ static int iter_fill(rt_journal_iter *it)
 			rc = rt__jerr(t->j, RT_EJOURNAL, "malformed index row");
 			goto done;
 		}
-		it->buf[it->nbuf++] = rt__be64_get(v->mv_data);
+		seq = rt__be64_get(v->mv_data);
+		if (seq >= visible_end) {
+			rc = MDB_NOTFOUND;
+			break;
+		}
+		it->buf[it->nbuf++] = seq;
 		rc = mdb_cursor_get(cur, &k, &d,
 		                    it->kind == ITER_ALL ? MDB_NEXT : MDB_NEXT_DUP);
 	}

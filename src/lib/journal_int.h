@@ -3,7 +3,9 @@
  *
  * journal.c        open/close, meta record, transactions, map growth
  * journal_entry.c  entries, iterators, batches, counts
- * journal_submit.c hashing, spooling and writing a batch
+ * journal_submit.c hashing, spooling and writing a batch (staged, then
+ *                  made visible), discarding a staged batch
+ * journal_runs.c   a large batch's tracker-index rows, sorted on disk
  * journal_prune.c  retention: pruning entries, forgetting batch tombstones,
  *                  the running totals that outlive both
  * journal_codec.c  byte encodings (pure)
@@ -17,7 +19,9 @@
  *               "backup_next_seq" -> u64 BE: only in a copy made by
  *               rt_journal_backup() and not written to since,
  *               "skipped_seqs" -> u64 BE: seqs never given out because a
- *               restored backup started a new range (optional, 0)
+ *               restored backup started a new range (optional, 0),
+ *               "staging" -> u64 BE: present while a batch is staged
+ *               (see RT__META_STAGING below)
  *   batches     batch serial (u64 BE) -> batch record
  *   batch_ids   raw SHA-256 (32 bytes) -> batch serial (u64 BE)
  *   entries     seq (u64 BE) -> entry record
@@ -33,6 +37,7 @@
 #define REFTRACK_JOURNAL_INT_H
 
 #include <lmdb.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <reftrack/journal.h>
@@ -63,13 +68,25 @@ extern int rt__test_journal_presize;
 #define rt__test_journal_map ((uint64_t)0)
 #define rt__test_journal_presize 1
 #endif
+/* Also test hooks: the entry bytes per staging transaction of submit, when
+ * not 0; and the pairs submit holds before it writes them as a sorted run,
+ * when not 0 and below its buffer (journal_submit.c). */
+#ifdef RT_TEST_HOOKS
+extern uint64_t rt__test_submit_stage_bytes;
+extern size_t rt__test_submit_run_pairs;
+#else
+#define rt__test_submit_stage_bytes ((uint64_t)0)
+#define rt__test_submit_run_pairs ((size_t)0)
+#endif
 
 struct rt_journal {
 	MDB_env *env;
 	MDB_dbi meta, batches, batch_ids, entries, by_tracker, by_state;
 	char *dir;
 	char id[37];
-	uint32_t format;        /* as found at open (migrated: the new one) */
+	uint32_t format;        /* as found at open (migrated: the new one),
+	                         * without RT__FORMAT_STAGING */
+	int staging;            /* RT__FORMAT_STAGING was set at open */
 	int restored;           /* a backup copy never written to since: the
 	                         * first write transaction starts a new seq
 	                         * range (journal.c, restore_bump()) */
@@ -140,6 +157,53 @@ int rt__journal_lock_need(rt_journal *j, struct rt_journal_lock **taken);
 /* At rt_journal_close(): the handle's lock, if any, stays held until it
  * is released, but no longer points to the handle. */
 void rt__journal_lock_detach(rt_journal *j);
+
+/* A batch being staged (journal_submit.c): meta "staging" -> u64 BE, the
+ * first seq of its entries, is there while entries at or past next_seq
+ * (and their index rows) exist; readers never look past next_seq.  While
+ * it is there, meta "format" also carries RT__FORMAT_STAGING, so that a
+ * release older than staged batches, which would take those rows for
+ * visible ones, refuses the journal as newer than itself. */
+#define RT__META_STAGING "staging"
+#define RT__FORMAT_STAGING 0x80000000u
+/* In a write transaction: records that a staged batch from `first_seq` on
+ * exists / that none does any more.  0 or an RT_E* code. */
+int rt__staging_mark(struct rt_journal_txn *t, uint64_t first_seq);
+int rt__staging_clear(struct rt_journal_txn *t);
+/* The first seq readers must not see (meta next_seq). */
+int rt__visible_end(struct rt_journal_txn *t, uint64_t *end);
+/* Discards the rows of a staged batch whose submit is gone, in bounded
+ * transactions; does nothing while a live submit holds its lock (a flock
+ * on data.mdb).
+ * 0 or an RT_E* code. */
+int rt__journal_discard_staged(rt_journal *j);
+
+/* A by_tracker row as submit sorts them: tracker key, then seq (u64 BE),
+ * so that memcmp order is index order.  journal_runs.c: */
+#define RT__PAIR_LEN (RT__TRACKER_KEY_LEN + 8)
+struct rt__runs;
+/* Sorts n pairs in place. */
+void rt__pairs_sort(uint8_t *pairs, size_t n);
+/* Runs of sorted pairs in the file `fd` (taken over: closed by
+ * rt__runs_free(), also when this fails).  0 or RT_ENOMEM. */
+int rt__runs_open(struct rt__runs **out, int fd);
+size_t rt__runs_count(const struct rt__runs *r);
+/* Sorts `pairs` and appends them as one run.  0, RT_ENOMEM or RT_EIO
+ * (errno says why). */
+int rt__runs_add(struct rt__runs *r, uint8_t *pairs, size_t n);
+/* Calls put with every pair of every run, in order; stops at the first
+ * non-zero return and returns it, or RT_ENOMEM / RT_EIO. */
+int rt__runs_merge(struct rt__runs *r,
+                   int (*put)(void *arg, const uint8_t *pair), void *arg);
+void rt__runs_free(struct rt__runs *r);
+
+/* Once a large value (an entry of maximum-size requests) has been copied
+ * out, unmaps its pages from this process when they lie in data.mdb's
+ * mapping (they stay in the page cache; a later read maps them again), so
+ * that a run over many such entries does not keep each one resident.  A
+ * value in a write transaction's own dirty pages (heap memory) is left
+ * alone. */
+void rt__journal_drop_value(rt_journal *j, const void *p, size_t len);
 
 /* The meta key that marks a backup copy (see journal_check.c). */
 #define RT__META_BACKUP "backup_next_seq"

@@ -2,12 +2,22 @@
  * journal_submit.c - putting a batch file into the journal, all or nothing.
  *
  * The file is read twice: once to hash it (the batch id decides whether it
- * is already there, before the write lock is taken), once by the streaming
- * parser, whose callback puts each entry straight into the open write
- * transaction.  Nothing is held per entry in memory, and a parse error
- * aborts the transaction, so no partial batch can ever become visible; a
- * kill -9 at any point leaves the last committed state, as LMDB commits by
- * a single meta-page write.
+ * is already there), once by the streaming parser, whose callback puts each
+ * entry straight into the journal.
+ *
+ * Memory does not grow with the batch: LMDB holds a write transaction's
+ * dirty pages in memory until it commits, so the entries go in as a staged
+ * batch, in transactions of about STAGE_BYTES each.  Staged rows have seqs
+ * at or past meta next_seq, which no reader looks at (journal_entry.c), and
+ * meta "staging" says they are there.  Only when the whole file has parsed
+ * does one small transaction make the batch visible: its batch record,
+ * next_seq past its entries, the counts.  A parse error, a changed file or
+ * any failure discards the staged rows; a kill -9 leaves them behind, and
+ * the next submit or open of the journal discards them
+ * (rt__journal_discard_staged()).  So a batch is in the journal whole or
+ * not at all, as before.  One submit stages at a time: its flock on
+ * data.mdb, which the kernel drops when its holder dies, is what tells a
+ * live submit's staged rows from a dead one's.
  *
  * Both reads go through the same open file.  A regular file is checked for
  * changes (size, mtime) after the parse and the submit refused if it
@@ -21,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -30,6 +41,13 @@
 #include "journal_int.h"
 
 #define IO_CHUNK (1 << 20)
+/* Staged entries a discarding transaction deletes at most. */
+#define DISCARD_PER_TXN 32768
+
+#ifdef RT_TEST_HOOKS
+uint64_t rt__test_submit_stage_bytes;
+size_t rt__test_submit_run_pairs;
+#endif
 
 struct input {
 	const char *display; /* name for messages */
@@ -299,6 +317,11 @@ static int parse_err(rt_submit_result *out, rt_journal *j,
  */
 #define BLOCK_BYTES (256 * 1024)
 #define NBLOCKS 4
+/* Entry bytes per staging transaction.  What LMDB holds for one is its
+ * dirty pages: the entries, their index rows and the branch pages above
+ * them, a few times this in all.  Larger saves little: a commit costs
+ * a few milliseconds. */
+#define STAGE_BYTES (16 << 20)
 #define STOPPED 1 /* the callback's "stop": the writer has failed */
 
 struct block {
@@ -312,10 +335,17 @@ struct submit_ctx {
 	uint64_t serial;
 	uint64_t first_seq;
 	uint64_t n;            /* entries written */
+	uint64_t pending_done; /* of which have their by_state rows */
+	uint64_t txn_bytes;    /* entry bytes in the open transaction */
 	uint64_t parsed;       /* entries handed over by the parser */
 	int cb_rc;             /* the writer's error (a journal error) */
 	uint8_t *pairs;        /* tracker key + seq BE, waiting for by_tracker */
 	size_t npairs;
+	struct rt__runs *runs; /* sorted runs of them, once they overflow */
+	MDB_cursor *tcur;      /* by_tracker, while the rows go in */
+	uint8_t last_key[RT__TRACKER_KEY_LEN];
+	uint64_t txn_keys;     /* trackers the open transaction put rows of */
+	uint64_t txn_rows;     /* by_tracker rows it put */
 	rt_journal *j;         /* for its progress callback */
 	uint64_t nlines;       /* the file's */
 
@@ -345,52 +375,115 @@ static int count_cb(void *arg, size_t index, const rt_request *req)
 	return 0;
 }
 
-#define PAIR_LEN (RT__TRACKER_KEY_LEN + 8)
-#define PAIRS_MAX 65536
+/* Pairs held in memory before they are sorted and written as a run. */
+#define PAIRS_MAX 262144
+/* Limits of one transaction of by_tracker rows: a tracker that had rows
+ * before dirties (at least) its last page, new rows fill pages. */
+#define INDEX_KEYS_PER_TXN 4096
+#define INDEX_ROWS_PER_TXN (1 << 20)
 
-static int pair_cmp(const void *a, const void *b)
-{
-	return memcmp(a, b, PAIR_LEN);
-}
+static int stage_commit(struct submit_ctx *c);
 
-/* Writer: puts the waiting (tracker key, seq) pairs into by_tracker.  In
- * key order, consecutive puts land on the same or neighbouring pages, which
- * is far cheaper than one random B-tree walk per entry; within a key the
- * seqs are the largest yet, hence MDB_APPENDDUP. */
-static int flush_pairs(struct submit_ctx *c)
+/* Writer: puts one (tracker key, seq) pair into by_tracker.  Pairs come in
+ * key order, so consecutive puts land on the same or neighbouring pages;
+ * within a key the seqs are the largest yet, hence MDB_APPENDDUP. */
+static int put_pair(void *arg, const uint8_t *p)
 {
-	rt_journal_txn *t = c->t;
-	MDB_cursor *cur = NULL;
+	struct submit_ctx *c = arg;
+	rt_journal_txn *t;
 	MDB_val k, d;
-	size_t i;
 	int rc;
 
-	if (c->npairs == 0)
-		return 0;
-	qsort(c->pairs, c->npairs, PAIR_LEN, pair_cmp);
-	rc = mdb_cursor_open(t->txn, t->j->by_tracker, &cur);
-	if (rc)
-		return rt__jerr_mdb(t->j, t, rc, "opening a cursor");
-	for (i = 0; i < c->npairs; i++) {
-		uint8_t *p = c->pairs + i * PAIR_LEN;
-
-		k = mkval(p, RT__TRACKER_KEY_LEN);
-		d = mkval(p + RT__TRACKER_KEY_LEN, 8);
-		rc = mdb_cursor_put(cur, &k, &d, MDB_APPENDDUP);
-		if (rc == MDB_KEYEXIST) {
-			rc = rt__jerr(t->j, RT_EJOURNAL,
-			              "tracker index is inconsistent at entry %llu",
-			              (unsigned long long)rt__be64_get(d.mv_data));
-			goto done;
+	if (memcmp(p, c->last_key, RT__TRACKER_KEY_LEN) != 0) {
+		if ((c->txn_keys >= INDEX_KEYS_PER_TXN ||
+		     c->txn_rows >= INDEX_ROWS_PER_TXN)) {
+			mdb_cursor_close(c->tcur);
+			c->tcur = NULL;
+			if ((rc = stage_commit(c)))
+				return c->cb_rc = rc;
+			c->txn_keys = c->txn_rows = 0;
 		}
-		if (rc) {
-			rc = rt__jerr_mdb(t->j, t, rc, "writing the tracker index");
-			goto done;
-		}
+		memcpy(c->last_key, p, RT__TRACKER_KEY_LEN);
+		c->txn_keys++;
 	}
+	t = c->t;
+	if (!c->tcur && (rc = mdb_cursor_open(t->txn, t->j->by_tracker,
+	                                      &c->tcur)))
+		return c->cb_rc = rt__jerr_mdb(t->j, t, rc, "opening a cursor");
+	k = mkval(p, RT__TRACKER_KEY_LEN);
+	d = mkval(p + RT__TRACKER_KEY_LEN, 8);
+	rc = mdb_cursor_put(c->tcur, &k, &d, MDB_APPENDDUP);
+	if (rc == MDB_KEYEXIST)
+		return c->cb_rc = rt__jerr(t->j, RT_EJOURNAL,
+		                           "tracker index is inconsistent at "
+		                           "entry %llu",
+		                           (unsigned long long)rt__be64_get(
+		                                   d.mv_data));
+	if (rc)
+		return c->cb_rc = rt__jerr_mdb(t->j, t, rc,
+		                               "writing the tracker index");
+	c->txn_rows++;
+	return 0;
+}
+
+/* Writer: sorts the waiting pairs into a run on disk. */
+static int spill_pairs(struct submit_ctx *c)
+{
+	rt_journal *j = c->t->j;
+	int fd, rc;
+
+	if (!c->runs) {
+		fd = spool_file(j->dir);
+		if (fd < 0)
+			return rt__jerr(j, errno_code(errno),
+			                "cannot create a file for the tracker "
+			                "index: %s",
+			                strerror(errno));
+		if ((rc = rt__runs_open(&c->runs, fd)))
+			return rt__jerr(j, rc, "out of memory");
+	}
+	rc = rt__runs_add(c->runs, c->pairs, c->npairs);
+	if (rc == RT_EIO)
+		return rt__jerr(j, errno_code(errno),
+		                "writing the tracker index file: %s",
+		                strerror(errno));
+	if (rc)
+		return rt__jerr(j, rc, "out of memory");
 	c->npairs = 0;
-done:
-	mdb_cursor_close(cur);
+	return 0;
+}
+
+/* Writer, once every entry is in: puts all the pairs into by_tracker, in
+ * transactions of bounded size. */
+static int index_trackers(struct submit_ctx *c)
+{
+	size_t i;
+	int rc = 0;
+
+	memset(c->last_key, 0, sizeof(c->last_key));
+	c->txn_keys = c->txn_rows = 0;
+	if (c->runs) {
+		if (c->npairs && (rc = spill_pairs(c)))
+			return rc;
+		rc = rt__runs_merge(c->runs, put_pair, c);
+		/* put_pair's own errors come back as they are (and with
+		 * their message); the others are the run file's. */
+		if (c->cb_rc)
+			rc = c->cb_rc;
+		else if (rc == RT_EIO)
+			rc = rt__jerr(c->j, errno_code(errno),
+			              "reading the tracker index file: %s",
+			              strerror(errno));
+		else if (rc == RT_ENOMEM)
+			rc = rt__jerr(c->j, rc, "out of memory");
+	} else {
+		rt__pairs_sort(c->pairs, c->npairs);
+		for (i = 0; rc == 0 && i < c->npairs; i++)
+			rc = put_pair(c, c->pairs + i * RT__PAIR_LEN);
+		c->npairs = 0;
+	}
+	mdb_cursor_close(c->tcur);
+	c->tcur = NULL;
 	return rc;
 }
 
@@ -423,17 +516,87 @@ static int write_block(struct submit_ctx *c, const struct block *b)
 			                (unsigned long long)seq);
 		if (rc)
 			return rt__jerr_mdb(j, t, rc, "writing an entry");
-		if (c->npairs == PAIRS_MAX && (rc = flush_pairs(c)))
+		if ((c->npairs == PAIRS_MAX ||
+		     (rt__test_submit_run_pairs &&
+		      c->npairs >= rt__test_submit_run_pairs)) &&
+		    (rc = spill_pairs(c)))
 			return rc;
-		memcpy(c->pairs + c->npairs * PAIR_LEN, p + 4,
+		memcpy(c->pairs + c->npairs * RT__PAIR_LEN, p + 4,
 		       RT__TRACKER_KEY_LEN);
-		memcpy(c->pairs + c->npairs * PAIR_LEN + RT__TRACKER_KEY_LEN, kb,
-		       8);
+		memcpy(c->pairs + c->npairs * RT__PAIR_LEN + RT__TRACKER_KEY_LEN,
+		       kb, 8);
 		c->npairs++;
 		c->n++;
+		c->txn_bytes += len;
 		p += 4 + RT__TRACKER_KEY_LEN + len;
 	}
 	return 0;
+}
+
+/* Adds the entries written since the last call to the pending rows of
+ * by_state, many per call (MDB_MULTIPLE), at the end of the set (they are
+ * the largest). */
+static int put_pending(struct submit_ctx *c)
+{
+	rt_journal_txn *t = c->t;
+	MDB_cursor *cur = NULL;
+	uint8_t state = RT_ENTRY_PENDING, *chunk = NULL;
+	uint64_t done = c->pending_done;
+	size_t per = 4096, i, m;
+	MDB_val k, d[2];
+	int rc = 0;
+
+	if (c->n == done)
+		return 0;
+	chunk = malloc(per * 8);
+	if (!chunk)
+		return rt__jerr(t->j, RT_ENOMEM, "out of memory");
+	rc = mdb_cursor_open(t->txn, t->j->by_state, &cur);
+	if (rc) {
+		rc = rt__jerr_mdb(t->j, t, rc, "opening a cursor");
+		goto done;
+	}
+	while (done < c->n) {
+		m = c->n - done < per ? (size_t)(c->n - done) : per;
+		for (i = 0; i < m; i++)
+			rt__be64_put(chunk + 8 * i, c->first_seq + done + i);
+		k = mkval(&state, 1);
+		d[0] = mkval(chunk, 8);
+		d[1] = mkval(NULL, m);
+		rc = mdb_cursor_put(cur, &k, d, MDB_MULTIPLE);
+		if (rc) {
+			rc = rt__jerr_mdb(t->j, t, rc, "writing the state index");
+			goto done;
+		}
+		/* d[1].mv_size now says how many were stored. */
+		if (d[1].mv_size == 0) {
+			rc = rt__jerr(t->j, RT_EJOURNAL, "state index refused rows");
+			goto done;
+		}
+		done += d[1].mv_size;
+	}
+	c->pending_done = done;
+done:
+	mdb_cursor_close(cur);
+	free(chunk);
+	return rc;
+}
+
+/* Writer: commits the open transaction's rows as staged ones (invisible
+ * until write_batch() makes the batch visible) and begins the next. */
+static int stage_commit(struct submit_ctx *c)
+{
+	int rc;
+
+	if ((rc = put_pending(c)) ||
+	    (rc = rt__staging_mark(c->t, c->first_seq)))
+		return rc;
+	rc = rt_journal_txn_commit(c->t);
+	c->t = NULL;
+	if (rc)
+		return rc;
+	c->txn_bytes = 0;
+	return rt_journal_txn_begin(&c->t, c->j, 0);
 }
 
 /* Writes one block (on the caller's thread) and tells the progress
@@ -442,6 +605,10 @@ static int write_block_told(struct submit_ctx *c, const struct block *b)
 {
 	int rc = write_block(c, b);
 
+	if (rc == 0 && c->txn_bytes >= (rt__test_submit_stage_bytes
+	                                     ? rt__test_submit_stage_bytes
+	                                     : STAGE_BYTES))
+		rc = stage_commit(c);
 	if (rc == 0 && c->j->submit_progress)
 		c->j->submit_progress(c->j->submit_progress_arg, b->last_line,
 		                      c->nlines);
@@ -592,7 +759,7 @@ static int parse_into_txn(struct submit_ctx *c, rt_journal *j)
 
 	c->md = rt__journal_md(j);
 	c->mdctx = EVP_MD_CTX_new();
-	c->pairs = malloc(PAIRS_MAX * PAIR_LEN);
+	c->pairs = malloc(PAIRS_MAX * RT__PAIR_LEN);
 	if (!c->md || !c->mdctx || !c->pairs) {
 		c->cb_rc = rt__jerr(j, RT_ENOMEM, "out of memory");
 		goto done;
@@ -620,62 +787,16 @@ static int parse_into_txn(struct submit_ctx *c, rt_journal *j)
 	if (c->prc == RT_ENOMEM && !c->cb_rc)
 		c->cb_rc = rt__jerr(j, RT_ENOMEM, "out of memory");
 	if (!c->cb_rc && !c->prc)
-		c->cb_rc = flush_pairs(c);
+		c->cb_rc = index_trackers(c);
 done:
 	rc = c->cb_rc || c->prc;
 	EVP_MD_CTX_free(c->mdctx);
 	free(c->pairs);
+	rt__runs_free(c->runs);
 	for (i = 0; i < NBLOCKS; i++)
 		rt__buf_free(&c->blocks[i].buf);
 	rt__buf_free(&c->refs);
 	rt__buf_free(&c->ent);
-	return rc;
-}
-
-/* Adds first_seq .. first_seq + n - 1 to the pending rows of by_state, many
- * per call (MDB_MULTIPLE), at the end of the set (they are the largest). */
-static int put_pending(struct submit_ctx *c)
-{
-	rt_journal_txn *t = c->t;
-	MDB_cursor *cur = NULL;
-	uint8_t state = RT_ENTRY_PENDING, *chunk = NULL;
-	uint64_t done = 0;
-	size_t per = 4096, i, m;
-	MDB_val k, d[2];
-	int rc = 0;
-
-	if (c->n == 0)
-		return 0;
-	chunk = malloc(per * 8);
-	if (!chunk)
-		return rt__jerr(t->j, RT_ENOMEM, "out of memory");
-	rc = mdb_cursor_open(t->txn, t->j->by_state, &cur);
-	if (rc) {
-		rc = rt__jerr_mdb(t->j, t, rc, "opening a cursor");
-		goto done;
-	}
-	while (done < c->n) {
-		m = c->n - done < per ? (size_t)(c->n - done) : per;
-		for (i = 0; i < m; i++)
-			rt__be64_put(chunk + 8 * i, c->first_seq + done + i);
-		k = mkval(&state, 1);
-		d[0] = mkval(chunk, 8);
-		d[1] = mkval(NULL, m);
-		rc = mdb_cursor_put(cur, &k, d, MDB_MULTIPLE);
-		if (rc) {
-			rc = rt__jerr_mdb(t->j, t, rc, "writing the state index");
-			goto done;
-		}
-		/* d[1].mv_size now says how many were stored. */
-		if (d[1].mv_size == 0) {
-			rc = rt__jerr(t->j, RT_EJOURNAL, "state index refused rows");
-			goto done;
-		}
-		done += d[1].mv_size;
-	}
-done:
-	mdb_cursor_close(cur);
-	free(chunk);
 	return rc;
 }
 
@@ -757,6 +878,7 @@ static int write_batch(rt_journal *j, struct input *in, const char *name,
 	if (rc)
 		goto done;
 
+	/* The batch becomes visible: a few small records. */
 	memset(&rec, 0, sizeof(rec));
 	memcpy(rec.id, in->id, 32);
 	rec.submitted_ns = (uint64_t)rt__now_ns();
@@ -792,7 +914,8 @@ static int write_batch(rt_journal *j, struct input *in, const char *name,
 	counts[RT_ENTRY_PENDING] += c->n;
 	if ((rc = rt__meta_put_counts(c->t, counts)) ||
 	    (rc = rt__meta_put_u64(c->t, "next_seq", c->first_seq + c->n)) ||
-	    (rc = rt__meta_put_u64(c->t, "next_batch", c->serial + 1)))
+	    (rc = rt__meta_put_u64(c->t, "next_batch", c->serial + 1)) ||
+	    (rc = rt__staging_clear(c->t)))
 		goto done;
 	/* Last check before the point of no return. */
 	rc = input_unchanged(in, out, j);
@@ -809,6 +932,150 @@ done:
 	return rc;
 }
 
+/* ---- staged batches ---------------------------------------------------------- */
+
+/* Takes the submit lock, waiting for it if `wait`: a flock on data.mdb
+ * (LMDB locks with lock.mdb alone, so it has no other use for it; and no
+ * extra file in the journal's directory).
+ * Returns the descriptor, -1 (another submit holds it, without `wait`), or
+ * a negative RT_E* code below -1 with the message set. */
+static int submit_lock(rt_journal *j, int wait)
+{
+	char *path = NULL;
+	int fd, rc;
+
+	if (asprintf(&path, "%s/data.mdb", j->dir) < 0)
+		return rt__jerr(j, RT_ENOMEM, "out of memory");
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		rc = rt__jerr(j, errno_code(errno), "%s: %s", path,
+		              strerror(errno));
+		free(path);
+		return rc;
+	}
+	while ((rc = flock(fd, wait ? LOCK_EX : LOCK_EX | LOCK_NB)) != 0 &&
+	       errno == EINTR)
+		;
+	if (rc != 0) {
+		rc = errno == EWOULDBLOCK
+		         ? -1
+		         : rt__jerr(j, RT_EIO, "%s: flock: %s", path,
+		                    strerror(errno));
+		close(fd);
+		fd = rc;
+	}
+	free(path);
+	return fd;
+}
+
+/* Deletes up to DISCARD_PER_TXN staged entries with their index rows, the
+ * highest first; once none is left, the staging mark.  *left says whether
+ * any remain. */
+static int discard_some(rt_journal_txn *t, int *left)
+{
+	rt_journal *j = t->j;
+	MDB_cursor *cur = NULL;
+	struct rt__entry_rec e;
+	uint8_t state = RT_ENTRY_PENDING, tk[RT__TRACKER_KEY_LEN], sb[8];
+	uint64_t end, first, seq;
+	MDB_val k, d, ik, id;
+	int rc, n;
+
+	*left = 0;
+	rc = rt__meta_get_u64(t, RT__META_STAGING, &first);
+	if (rc == RT_EJOURNAL) {
+		/* No staging mark: only the format bit may be left. */
+		return rt__staging_clear(t);
+	}
+	if (rc || (rc = rt__visible_end(t, &end)))
+		return rc;
+	rc = mdb_cursor_open(t->txn, j->entries, &cur);
+	if (rc)
+		return rt__jerr_mdb(j, t, rc, "opening a cursor");
+	rc = mdb_cursor_get(cur, &k, &d, MDB_LAST);
+	for (n = 0; rc == 0; n++) {
+		if (k.mv_size != 8 || (seq = rt__be64_get(k.mv_data)) < end)
+			break;
+		if (n == DISCARD_PER_TXN) {
+			*left = 1;
+			break;
+		}
+		rt__be64_put(sb, seq);
+		id = mkval(sb, 8);
+		ik = mkval(&state, 1);
+		rc = mdb_del(t->txn, j->by_state, &ik, &id);
+		/* A staged entry that does not decode (damage) loses its
+		 * by_tracker row to `reftrack check`, not the journal. */
+		if ((rc == 0 || rc == MDB_NOTFOUND) &&
+		    rt__entry_decode(&e, d.mv_data, d.mv_size) == 0) {
+			if (rt__tracker_key(j, tk, e.pool.s, e.pool.len, e.ns.s,
+			                    e.ns.len, e.tracker.s,
+			                    e.tracker.len)) {
+				rc = rt__jerr(j, RT_ENOMEM, "out of memory");
+				goto done;
+			}
+			ik = mkval(tk, sizeof(tk));
+			id = mkval(sb, 8);
+			rc = mdb_del(t->txn, j->by_tracker, &ik, &id);
+		}
+		if (rc == 0 || rc == MDB_NOTFOUND)
+			rc = mdb_cursor_del(cur, 0);
+		if (rc) {
+			rc = rt__jerr_mdb(j, t, rc, "discarding a staged entry");
+			goto done;
+		}
+		rc = mdb_cursor_get(cur, &k, &d, MDB_PREV);
+	}
+	if (rc && rc != MDB_NOTFOUND) {
+		rc = rt__jerr_mdb(j, t, rc, "walking the staged entries");
+		goto done;
+	}
+	rc = *left ? 0 : rt__staging_clear(t);
+	t->mods++;
+done:
+	mdb_cursor_close(cur);
+	return rc;
+}
+
+/* Discards the staged rows, the caller holding the submit lock. */
+static int discard_locked(rt_journal *j)
+{
+	rt_journal_txn *t;
+	int rc, left;
+
+	do {
+		rc = rt_journal_txn_begin(&t, j, 0);
+		if (rc)
+			return rc;
+		rc = discard_some(t, &left);
+		if (rc == 0)
+			rc = rt_journal_txn_commit(t);
+		else
+			rt_journal_txn_abort(t);
+		/* A map that filled up was enlarged: go on. */
+		if (rc == RT_ETRANSIENT && j->map_grown) {
+			left = 1;
+			rc = 0;
+		}
+	} while (rc == 0 && left);
+	if (rc == 0)
+		j->staging = 0;
+	return rc;
+}
+
+int rt__journal_discard_staged(rt_journal *j)
+{
+	int fd = submit_lock(j, 0), rc;
+
+	if (fd == -1)
+		return 0; /* a live submit's rows */
+	if (fd < 0)
+		return fd;
+	rc = discard_locked(j);
+	close(fd);
+	return rc;
+}
+
 int rt_journal_submit(rt_submit_result *out, rt_journal *j, const char *path,
                       const char *name, unsigned flags)
 {
@@ -816,7 +1083,7 @@ int rt_journal_submit(rt_submit_result *out, rt_journal *j, const char *path,
 	uint64_t parsed = 0;
 	rt_journal_txn *t = NULL;
 	rt_batch_error perr;
-	int rc, prc;
+	int rc, prc, lock = -1;
 
 	memset(out, 0, sizeof(*out));
 	memset(&in, 0, sizeof(in));
@@ -868,8 +1135,27 @@ int rt_journal_submit(rt_submit_result *out, rt_journal *j, const char *path,
 		if (rc)
 			goto done;
 	}
+	/* One submit stages at a time; rows a dead one staged go first. */
+	lock = submit_lock(j, 1);
+	if (lock < 0) {
+		rc = lock;
+		goto done;
+	}
+	if ((rc = discard_locked(j)))
+		goto done;
 	for (;;) {
 		rc = write_batch(j, &in, name, out);
+		if (rc) {
+			/* Whatever was staged goes; the error stays the one
+			 * that stopped the submit. */
+			char msg[sizeof(j->errmsg)];
+			int grown = j->map_grown;
+
+			memcpy(msg, j->errmsg, sizeof(msg));
+			(void)discard_locked(j);
+			memcpy(j->errmsg, msg, sizeof(msg));
+			j->map_grown = grown;
+		}
 		if (rc == RT_ETRANSIENT && j->map_grown) {
 			/* The parse restarts from the top of the same file. */
 			out->nentries = out->first_seq = 0;
@@ -879,6 +1165,8 @@ int rt_journal_submit(rt_submit_result *out, rt_journal *j, const char *path,
 	}
 done:
 	rt_journal_txn_abort(t);
+	if (lock >= 0)
+		close(lock);
 	input_close(&in);
 	return rc;
 }

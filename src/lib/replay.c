@@ -5,8 +5,9 @@
  * owns what, and src/lib/README for the slot states).
  *
  * Pipeline.  Entries are loaded in seq order from the journal's pending
- * index (never the whole journal: at most `loaded_cap` at a time) and queued
- * on their tracker's slot.  A slot has at most one op outstanding, so the
+ * index (never the whole journal: at most `loaded_cap` entries and about
+ * `loaded_bytes_cap` bytes of them at a time) and queued on their tracker's
+ * slot.  A slot has at most one op outstanding, so the
  * entries of one tracker apply strictly in seq order; up to `inflight`
  * slots have an asynchronous op outstanding on the one cluster connection.
  * A slot's unit of work is a group: its oldest entry and the entries queued
@@ -84,12 +85,30 @@
 #include "retry.h"
 
 #define DEFAULT_INFLIGHT 128
+/* Entry bytes loaded at most (beyond which only one more entry is loaded,
+ * so that a single entry larger than this still goes).  A few hundred
+ * thousand ordinary entries: the count bound comes first for them; 16 MiB
+ * keeps a run of maximum-size entries (20 MiB each, and the tracker state
+ * and ops built from one are as large again) to one or two at a time. */
+#define LOADED_BYTES_CAP (16 << 20)
 #define MARKER_PREFIX "reftrack.j."
 /* What stands for the op timeout when the connection has none (see the
  * stall bound in replay.h). */
 #define NO_TIMEOUT_SEC 30
 
 /* ---- loading entries ---------------------------------------------------- */
+
+/* What an entry holds in memory: its record and its keys. */
+static size_t entry_bytes(const rt_journal_entry *e)
+{
+	size_t n = sizeof(*e) + strlen(e->pool) + strlen(e->ns) +
+	           strlen(e->tracker) + e->nrefs * (sizeof(rt_ref) + 1);
+	size_t i;
+
+	for (i = 0; i < e->nrefs; i++)
+		n += strlen(e->refs[i].key);
+	return n;
+}
 
 static int enqueue(struct replay *r, rt_journal_entry *e, int recovering)
 {
@@ -101,6 +120,7 @@ static int enqueue(struct replay *r, rt_journal_entry *e, int recovering)
 		return RT_ENOMEM;
 	}
 	job->e = e;
+	job->bytes = entry_bytes(e);
 	job->attempts = e->attempts;
 	job->recovering = recovering;
 	if (recovering) {
@@ -118,6 +138,7 @@ static int enqueue(struct replay *r, rt_journal_entry *e, int recovering)
 		s->head = job;
 	s->tail = job;
 	r->loaded++;
+	r->loaded_bytes += job->bytes;
 	/* Started once the whole load is queued (rt__sched_start_queued()),
 	 * so that a group can take the entries loaded behind its head. */
 	if (!rt__slot_busy(s))
@@ -173,7 +194,8 @@ static int load(struct replay *r, rt_entry_state state, int recovering,
 	if (rc == 0 && r->dry_run && state == RT_ENTRY_PENDING)
 		rc = rt_journal_iter_state(&m.it[1], txn, RT_ENTRY_BLOCKED,
 		                           r->next_seq);
-	while (rc == 0 && (all || r->loaded < r->loaded_cap)) {
+	while (rc == 0 && (all || (r->loaded < r->loaded_cap &&
+	                           r->loaded_bytes < r->loaded_bytes_cap))) {
 		rc = merged_next(&m, &seq);
 		if (rc == RT_ENOTFOUND) {
 			*exhausted = 1;
@@ -361,6 +383,7 @@ static int replay_main(rt_replay_stats *stats, rt_journal *j,
 	/* Entries queued behind busy trackers are loaded too, up to a bound
 	 * that keeps memory flat whatever the journal's size. */
 	r.loaded_cap = 16 * (size_t)r.opts.inflight + 4096;
+	r.loaded_bytes_cap = LOADED_BYTES_CAP;
 	r.window = r.opts.inflight;
 	r.deadline = mono_now() + r.opts.max_time_ms / 1000.0;
 	if (predict) {

@@ -111,8 +111,7 @@ int rt__settle_head(struct replay *r, struct slot *s, rt_entry_state state,
 		s->tail = NULL;
 	if (s->ngroup)
 		s->ngroup--;
-	r->loaded--;
-	rt__job_free(job);
+	rt__job_unload(r, job);
 	return 0;
 }
 

@@ -81,6 +81,7 @@ struct job {
 	uint64_t guard;
 	rt_entry_outcome planned;
 	uint32_t attempts;       /* persisted */
+	size_t bytes;            /* what its entry holds (entry_bytes()) */
 	struct job *qnext;       /* the next entry of the same tracker */
 };
 
@@ -159,6 +160,9 @@ struct replay {
 	struct slot **slots;
 	size_t nbuckets;
 	size_t loaded, loaded_cap;
+	/* The entries' bytes too: one request may hold 10,000 keys of
+	 * 2,048 bytes, so a count alone does not bound memory. */
+	size_t loaded_bytes, loaded_bytes_cap;
 	size_t active;           /* slots holding a window share */
 	uint64_t next_seq;       /* next pending seq to load */
 	int exhausted;           /* no more pending entries to load */
@@ -236,6 +240,9 @@ void rt__slot_release_if_idle(struct replay *r, struct slot *s);
 /* Frees every slot and its entries (the end of a run). */
 void rt__slot_free_all(struct replay *r);
 void rt__job_free(struct job *job);
+/* Frees a loaded job that is done with, and takes it off the counts of
+ * what is loaded. */
+void rt__job_unload(struct replay *r, struct job *job);
 /* Entries of the slot's tracker from seq on are blocked behind it. */
 void rt__slot_block(struct slot *s, uint64_t seq);
 /* The job of the group's last entry. */

@@ -323,8 +323,7 @@ int rt__sched_start_slot(struct replay *r, struct slot *s)
 				r->stats->pending++;
 			}
 			s->head = job->qnext;
-			r->loaded--;
-			rt__job_free(job);
+			rt__job_unload(r, job);
 			continue;
 		}
 		if (s->blocked && s->head->e->seq > s->blocked_by) {

@@ -263,6 +263,13 @@ void rt__job_free(struct job *job)
 	free(job);
 }
 
+void rt__job_unload(struct replay *r, struct job *job)
+{
+	r->loaded--;
+	r->loaded_bytes -= job->bytes;
+	rt__job_free(job);
+}
+
 /* Blocked and deferred slots are kept: they hold back later entries of
  * their tracker; so is a dry run's overlay. */
 void rt__slot_release_if_idle(struct replay *r, struct slot *s)

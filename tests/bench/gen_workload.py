@@ -6,13 +6,16 @@
                     [--yaml FILE] [--ops FILE] [--expect FILE]
                     [--noop-yaml FILE] [--noop-entries N]
 
-SHAPE is w1, w1d, w2 or w3 (see issue 5):
+SHAPE is w1, w1d, w2, w3 (see issue 5) or limits (issue 13):
   w1  one key per entry, trackers picked at random, adds and removes mixed
   w1d as w1, but every entry on a tracker of its own, so that a replayer
       has nothing to merge: one read and one write per entry, as the raw
       probe does
   w2  runs of entries on one tracker, mostly removals (a cleanup batch)
   w3  many entries for `reftrack submit` alone; no model, no expect file
+  limits  requests at the documented limits: each adds 10,000 keys of
+      2,048 bytes to a tracker of its own (50 of them make a 0.96 GiB file,
+      within the 1 GiB limit); --yaml only
 
 Trackers are PREFIX000000 .. (PREFIX defaults to "w1.t" etc.) and must exist
 before the run, as `bench_raw --setup --keys K` makes them: the normal key
@@ -50,7 +53,9 @@ SHAPES = {
     "w1d": (20000, 20000, 4),
     "w2": (20000, 200, 60),
     "w3": (1000000, 10000, 0),
+    "limits": (16, 16, 0),
 }
+KEYS_MAX, KEY_MAX = 10000, 2048  # RT_BATCH_KEYS_MAX, RT_KEY_MAX
 
 
 class Model:
@@ -186,6 +191,16 @@ def write_w3(path, entries, names, pool, ns, rng):
         out.write("".join(buf))
 
 
+def write_limits(path, entries, names, pool, ns):
+    """Maximum-size requests, one key per line, streamed."""
+    with open(path, "w", buffering=1 << 20) as out:
+        yaml_header(out, pool, ns, "limits, %d maximum-size requests" % entries)
+        for i in range(entries):
+            out.write("  - tracker: %s\n    add:\n" % names[i % len(names)])
+            out.write("".join("      - %s\n" % ("r%dk%d-" % (i, k)).ljust(KEY_MAX, "x")
+                              for k in range(KEYS_MAX)))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("shape", choices=sorted(SHAPES))
@@ -210,6 +225,14 @@ def main():
     prefix = a.prefix or a.shape + ".t"
     rng = random.Random("%s/%d" % (a.shape, a.seed))
     names = tracker_names(prefix, ntrackers)
+
+    if a.shape == "limits":
+        if a.ops or a.expect or a.noop_yaml:
+            sys.exit("gen_workload.py: limits has no model: --yaml only")
+        if a.yaml:
+            write_limits(a.yaml, entries, tracker_names(prefix, entries),
+                         a.pool, a.namespace)
+        return
 
     if a.shape == "w3":
         if a.ops or a.expect or a.noop_yaml:

@@ -1115,6 +1115,177 @@ static void test_journal__map_full_grows(void)
 	rt__test_journal_presize = 1;
 }
 
+/* ---- staged batches ------------------------------------------------------------- */
+
+/* What a second handle sees while a submit is staging: only the batch that
+ * was already there. */
+struct stage_watch {
+	const char *dir;
+	int calls, exit_at;
+	uint64_t staged_seen;
+};
+
+static void check_only_first_batch(rt_journal *j, uint64_t n)
+{
+	rt_journal_txn *t = NULL;
+	rt_journal_iter *it = NULL;
+	rt_journal_entry *e = NULL;
+	rt_journal_stat st;
+
+	CHECK_INT(rt_journal_txn_begin(&t, j, RT_TXN_RDONLY), 0);
+	CHECK_INT(rt_journal_stat_get(&st, t), 0);
+	CHECK_INT(st.next_seq, n + 1);
+	CHECK_INT(st.nbatches, 1);
+	CHECK_INT(count_state(t, RT_ENTRY_PENDING), n);
+	CHECK_INT(rt_journal_iter_all(&it, t, 0), 0);
+	CHECK_INT(count_iter(it, NULL, 0), n);
+	rt_journal_iter_free(it);
+	CHECK_INT(rt_journal_iter_tracker(&it, t, "rbd", "csi", "t1", 0), 0);
+	CHECK_INT(count_iter(it, NULL, 0), 1);
+	rt_journal_iter_free(it);
+	CHECK_INT(rt_journal_entry_get(&e, t, n + 1), RT_ENOTFOUND);
+	rt_journal_txn_abort(t);
+}
+
+static void stage_progress(void *arg, uint64_t line, uint64_t lines)
+{
+	struct stage_watch *w = arg;
+	rt_journal *j2 = NULL;
+	rt_check_result cr;
+
+	(void)line;
+	(void)lines;
+	if (++w->calls == w->exit_at)
+		_exit(0); /* as a kill -9 would: nothing runs after it */
+	if (w->calls != 2)
+		return;
+	/* Opening does not discard a live submit's rows. */
+	CHECK_INT(rt_journal_open(&j2, w->dir, 0), 0);
+	check_only_first_batch(j2, 5);
+	CHECK_INT(rt_journal_check(&cr, j2, NULL, NULL), 0);
+	CHECK_INT(cr.problems, 0);
+	CHECK_INT(cr.entries, 5);
+	w->staged_seen = cr.staged_entries;
+	rt_journal_close(j2);
+}
+
+static uint32_t raw_format(const char *dir)
+{
+	MDB_env *env = NULL;
+	MDB_txn *txn = NULL;
+	MDB_dbi dbi;
+	MDB_val k = { 6, "format" }, d;
+	uint32_t f = 0;
+
+	CHECK_INT(mdb_env_create(&env), 0);
+	mdb_env_set_maxdbs(env, 8);
+	CHECK_INT(mdb_env_open(env, dir, MDB_RDONLY, 0600), 0);
+	CHECK_INT(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+	CHECK_INT(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
+	if (mdb_get(txn, dbi, &k, &d) == 0 && d.mv_size == 4)
+		f = (uint32_t)((const uint8_t *)d.mv_data)[0] << 24 |
+		    ((const uint8_t *)d.mv_data)[3];
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+	return f;
+}
+
+/* A batch larger than a staging transaction: invisible while it is being
+ * written (other handles, iterators, entry reads and check see only what
+ * was there), whole once submitted, and discarded when its submit dies or
+ * fails. */
+static void test_journal__staged_batch_all_or_nothing(void)
+{
+	const char *dir = newdir("staged");
+	char big[512], bad[512];
+	struct stage_watch w;
+	rt_journal *j = NULL;
+	rt_submit_result res;
+	rt_check_result cr;
+	pid_t pid;
+	int status;
+
+	CHECK_INT(rt_journal_open(&j, dir, 0), 0);
+	CHECK_INT(rt_journal_submit(&res, j, batch_file(dir, "small", 5, 5, 0,
+	                                                 "s"),
+	                            NULL, 0),
+	          0);
+	snprintf(big, sizeof(big), "%s", batch_file(dir, "big", 30000, 700, 0,
+	                                             "b"));
+	snprintf(bad, sizeof(bad), "%s", batch_file(dir, "bad", 30000, 700, 1,
+	                                             "b"));
+	/* A transaction per 256 KiB block, and the tracker index through
+	 * sorted runs on disk, as a batch of millions would go. */
+	rt__test_submit_stage_bytes = 1;
+	rt__test_submit_run_pairs = 4000;
+
+	/* Refused at its last line: nothing of it is left. */
+	CHECK_INT(rt_journal_submit(&res, j, bad, NULL, 0), RT_EINVAL);
+	check_only_first_batch(j, 5);
+	CHECK_INT(raw_format(dir), RT_JOURNAL_FORMAT);
+	rt_journal_close(j);
+	j = NULL;
+
+	/* Killed mid-way (after the second staging transaction). */
+	fflush(NULL);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		memset(&w, 0, sizeof(w));
+		w.dir = dir;
+		w.exit_at = 3;
+		if (rt_journal_open(&j, dir, 0) != 0)
+			_exit(2);
+		rt_journal_set_submit_progress(j, stage_progress, &w);
+		rt_journal_submit(&res, j, big, NULL, 0);
+		_exit(3); /* the submit was to die first */
+	}
+	CHECK_INT(waitpid(pid, &status, 0), pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	/* Left behind, marked so that an older reftrack refuses it. */
+	CHECK_INT(raw_format(dir), 0x80000000u | RT_JOURNAL_FORMAT);
+
+	/* The next open discards it. */
+	CHECK_INT(rt_journal_open(&j, dir, 0), 0);
+	CHECK_INT(raw_format(dir), RT_JOURNAL_FORMAT);
+	check_only_first_batch(j, 5);
+	CHECK_INT(rt_journal_check(&cr, j, NULL, NULL), 0);
+	CHECK_INT(cr.problems, 0);
+	CHECK_INT(cr.staged_entries, 0);
+
+	/* In full, watched by a second handle part of the way. */
+	memset(&w, 0, sizeof(w));
+	w.dir = dir;
+	rt_journal_set_submit_progress(j, stage_progress, &w);
+	CHECK_INT(rt_journal_submit(&res, j, big, NULL, 0), 0);
+	rt_journal_set_submit_progress(j, NULL, NULL);
+	CHECK(w.calls > 2);
+	CHECK(w.staged_seen > 0);
+	CHECK_INT(res.nentries, 30000);
+	CHECK_INT(res.first_seq, 6);
+	CHECK_INT(rt_journal_check(&cr, j, NULL, NULL), 0);
+	CHECK_INT(cr.problems, 0);
+	CHECK_INT(cr.entries, 30005);
+	CHECK_INT(cr.staged_entries, 0);
+	check_consistent(j);
+	{
+		rt_journal_txn *t = NULL;
+		rt_journal_iter *it = NULL;
+
+		/* t1 has the small batch's entry and 30000/700 of the big
+		 * one's (t1, t701, ...: 43). */
+		CHECK_INT(rt_journal_txn_begin(&t, j, RT_TXN_RDONLY), 0);
+		CHECK_INT(rt_journal_iter_tracker(&it, t, "rbd", "csi", "t1", 0),
+		          0);
+		CHECK_INT(count_iter(it, NULL, 0), 1 + 43);
+		rt_journal_iter_free(it);
+		rt_journal_txn_abort(t);
+	}
+	rt__test_submit_stage_bytes = 0;
+	rt__test_submit_run_pairs = 0;
+	rt_journal_close(j);
+}
+
 /* ---- codec -------------------------------------------------------------------------- */
 
 static void test_journal__codec_round_trip_and_damage(void)
@@ -1370,6 +1541,7 @@ int main(void)
 	RUN(test_journal__transition_table);
 	RUN(test_journal__done_never_changes);
 	RUN(test_journal__map_full_grows);
+	RUN(test_journal__staged_batch_all_or_nothing);
 	RUN(test_journal__codec_round_trip_and_damage);
 	RUN(test_journal__state_names);
 	RUN(test_journal__stale_readers_cleared);

@@ -10,11 +10,12 @@ build=${RT_BUILD:-build}
 . "$(dirname "$0")/../testlib.sh"
 tl_tmpdir rt-no-hooks
 
-# The failpoints and stop points of src/lib/failpoint.h, the variable that arms them, and
-# the symbols only the test build defines.
+# The failpoints and stop points of src/lib/failpoint.h, the variable that
+# arms them, and the symbols only the test build defines.
 names="REFTRACK_FAILPOINT after-inflight-commit mid-window after-write
 final-commit spool-after-submit recount-before-write"
-symbols="rt__failpoint rt__test_journal_map rt__test_journal_presize"
+symbols="rt__failpoint rt__test_journal_map rt__test_journal_presize
+rt__test_submit_stage_bytes rt__test_submit_run_pairs"
 
 tl_require_built no-hooks "$build/reftrack" "$build/reference-tracker" \
 	"$build/libreftrack.a" "$tl_hooks/reftrack" "$tl_hooks/libreftrack.a"
