@@ -516,9 +516,11 @@ static int write_block(struct submit_ctx *c, const struct block *b)
 			                (unsigned long long)seq);
 		if (rc)
 			return rt__jerr_mdb(j, t, rc, "writing an entry");
+		/* (npairs + 1 > hook: npairs >= hook, in a form the compiler
+		 * takes without a warning when the hook is the constant 0.) */
 		if ((c->npairs == PAIRS_MAX ||
 		     (rt__test_submit_run_pairs &&
-		      c->npairs >= rt__test_submit_run_pairs)) &&
+		      c->npairs + 1 > rt__test_submit_run_pairs)) &&
 		    (rc = spill_pairs(c)))
 			return rc;
 		memcpy(c->pairs + c->npairs * RT__PAIR_LEN, p + 4,
