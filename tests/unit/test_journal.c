@@ -1196,7 +1196,7 @@ static uint32_t raw_format(const char *dir)
  * fails. */
 static void test_journal__staged_batch_all_or_nothing(void)
 {
-	const char *dir = newdir("staged");
+	const char *dir = check_scratch_dir("staged");
 	char big[512], bad[512];
 	struct stage_watch w;
 	rt_journal *j = NULL;
