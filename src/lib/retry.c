@@ -24,6 +24,15 @@ rt_retry_policy rt__retry_effective(const rt_retry_policy *p)
 	return out;
 }
 
+rt_retry_policy rt__retry_replay(unsigned max_attempts)
+{
+	rt_retry_policy p = { 0, 0, 0 };
+
+	p.max_attempts = max_attempts ? max_attempts
+	                              : RT__RETRY_REPLAY_MAX_ATTEMPTS;
+	return rt__retry_effective(&p);
+}
+
 unsigned rt__backoff_cap_ms(unsigned n, unsigned base_ms, unsigned max_ms)
 {
 	uint64_t cap = base_ms;

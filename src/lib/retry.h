@@ -15,6 +15,10 @@
 #include <reftrack/reftrack.h>
 
 #define RT__RETRY_MAX_ATTEMPTS 64
+/* The replay's bound on transient errors of one group in a run
+ * (rt_replay_opts.max_attempts): lower, as a replay that gives up leaves
+ * the entries pending for its next run rather than failing them. */
+#define RT__RETRY_REPLAY_MAX_ATTEMPTS 8
 #define RT__RETRY_BASE_MS 1
 #define RT__RETRY_MAX_MS 250
 /* Conflicts re-read at once this many times in a row before backing off:
@@ -24,6 +28,9 @@
 
 /* The policy `p` says, zero fields replaced by the defaults above. */
 rt_retry_policy rt__retry_effective(const rt_retry_policy *p);
+/* The replay's policy: the defaults above, with max_attempts the bound on
+ * transient errors of one group in a run (0: RT__RETRY_REPLAY_MAX_ATTEMPTS). */
+rt_retry_policy rt__retry_replay(unsigned max_attempts);
 
 /* The jitter ceiling for backoff n (0-based): min(max_ms, base_ms * 2^n),
  * without overflow. */

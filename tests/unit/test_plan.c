@@ -12,6 +12,7 @@
 #include "check.h"
 #include "error.h"
 #include "plan.h"
+#include "replay_group.h"
 #include "request.h"
 
 #define CHECK_HAS(s, sub) CHECK(strstr((s), (sub)) != NULL)
@@ -589,18 +590,25 @@ static void test_plan__diff_create_delete_nothing(void)
 }
 
 /* Entries planned one after another on the state each leaves, then sent
- * as one diff, give the tracker that applying them one by one gives. */
+ * as one diff, give the tracker that applying them one by one gives.  The
+ * chaining is the replayer's own group planner (replay_group.c; its
+ * random cases are in test_replay_group.c). */
 static void test_plan__diff_of_chained_plans(void)
 {
 	struct rt__request all, add, rm;
-	struct rt__snapshot before, step;
-	struct rt__plan p, diff;
+	const struct rt__request *reqs[2] = { &add, &rm };
+	struct rt__group_planner gp;
+	struct rt__snapshot before;
+	struct rt__plan diff;
+	struct rt__group g;
+	struct rt__group_state end;
+	enum rt__group_result result;
+	rt_entry_outcome planned[2];
 	unsigned char state[3];
-	size_t i;
+	size_t nplanned = 0, i;
 
+	memset(&gp, 0, sizeof(gp));
 	memset(&before, 0, sizeof(before));
-	memset(&step, 0, sizeof(step));
-	memset(&p, 0, sizeof(p));
 	memset(&diff, 0, sizeof(diff));
 	CHECK_INT(rt__request_init_add(&all, "t", KEYS("a", "b", "c"), msg,
 	                               sizeof(msg)), 0);
@@ -614,36 +622,35 @@ static void test_plan__diff_of_chained_plans(void)
 	before.version = 7;
 	before.refcount = 1;
 	before.found[0] = RT_REF_NORMAL;
-	/* add b c: count 3 */
-	CHECK_INT(rt__snapshot_reset(&step, 2), 0);
-	step.exists = 1;
-	step.version = 7;
-	step.refcount = 1;
-	CHECK_INT(rt__plan_make(&p, &add, &step, msg, sizeof(msg)), 0);
-	CHECK_INT(p.added, 2);
-	/* then remove a, mask b: count 1 (c) */
-	CHECK_INT(rt__snapshot_reset(&step, 2), 0);
-	step.exists = 1;
-	step.version = 7;
-	step.refcount = 3;
-	step.found[0] = RT_REF_NORMAL;
-	step.found[1] = RT_REF_NORMAL;
-	CHECK_INT(rt__plan_make(&p, &rm, &step, msg, sizeof(msg)), 0);
-	CHECK_INT(p.kind, RT__PLAN_UPDATE);
-	CHECK_INT(p.refcount, 1);
-	state[0] = 0;
-	state[1] = RT_REF_MASK;
-	state[2] = RT_REF_NORMAL;
-	CHECK_INT(rt__plan_diff(&diff, &all, &before, 1, p.refcount, state), 0);
+	/* add b c: count 3; then remove a, mask b: count 1 (c) */
+	g.ureq = &all;
+	g.snap = &before;
+	g.reqs = reqs;
+	g.n = 2;
+	end.after = state;
+	CHECK_INT(rt__group_plan(&gp, &result, &nplanned, planned, &end, &g,
+	                         msg, sizeof(msg)), 0);
+	CHECK_INT(result, RT__GROUP_PLANNED);
+	CHECK_INT(nplanned, 2);
+	CHECK_INT(planned[0].added, 2);
+	CHECK_INT(planned[1].result, RT_RESULT_CHANGED);
+	CHECK_INT(planned[1].removed, 1);
+	CHECK_INT(planned[1].masked, 1);
+	CHECK_INT(end.exists, 1);
+	CHECK_INT(end.refcount, 1);
+	CHECK_INT(state[0], 0);
+	CHECK_INT(state[1], RT_REF_MASK);
+	CHECK_INT(state[2], RT_REF_NORMAL);
+	CHECK_INT(rt__plan_diff(&diff, &all, &before, end.exists, end.refcount,
+	                        state), 0);
 	CHECK_INT(diff.kind, RT__PLAN_UPDATE);
 	CHECK_INT(diff.guard_version, 7);
 	CHECK_STR(changes(&diff), "+b=2 +c=1 -a");
 	for (i = 0; i < 4; i++)
 		CHECK_INT(diff.count_be[i], i == 3 ? 1 : 0);
-	rt__plan_free(&p);
+	rt__group_planner_free(&gp);
 	rt__plan_free(&diff);
 	rt__snapshot_free(&before);
-	rt__snapshot_free(&step);
 	rt__request_free(&all);
 	rt__request_free(&add);
 	rt__request_free(&rm);

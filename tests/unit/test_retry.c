@@ -1,6 +1,7 @@
 /*
- * test_retry.c - the retry policy's defaults and backoff arithmetic
- * (retry.c), with chosen random numbers in place of real ones.
+ * test_retry.c - the retry policy's defaults (the pool API's and the
+ * replay's) and backoff arithmetic (retry.c), with chosen random numbers
+ * in place of real ones.
  */
 #include <stdint.h>
 #include <time.h>
@@ -24,6 +25,28 @@ static void test_retry__defaults(void)
 	CHECK_INT(e.max_attempts, 5);
 	CHECK_INT(e.base_delay_ms, 1);
 	CHECK_INT(e.max_delay_ms, 40);
+}
+
+/* The replay's policy is the pool API's with its own default bound on
+ * transient errors (rt_replay_opts.max_attempts: 0 means 8). */
+static void test_retry__replay_policy(void)
+{
+	rt_retry_policy pool = rt__retry_effective(NULL), e;
+
+	e = rt__retry_replay(0);
+	CHECK_INT(e.max_attempts, 8);
+	CHECK_INT(e.max_attempts, RT__RETRY_REPLAY_MAX_ATTEMPTS);
+	CHECK_INT(e.base_delay_ms, pool.base_delay_ms);
+	CHECK_INT(e.max_delay_ms, pool.max_delay_ms);
+	e = rt__retry_replay(3);
+	CHECK_INT(e.max_attempts, 3);
+	CHECK_INT(e.base_delay_ms, pool.base_delay_ms);
+	CHECK_INT(e.max_delay_ms, pool.max_delay_ms);
+	/* so its backoffs are the pool's */
+	CHECK_INT(rt__retry_transient_ms(&e, 4, UINT64_MAX),
+	          rt__retry_transient_ms(&pool, 4, UINT64_MAX));
+	CHECK_INT(rt__retry_conflict_ms(&e, 5, UINT64_MAX),
+	          rt__retry_conflict_ms(&pool, 5, UINT64_MAX));
 }
 
 static void test_retry__cap_doubles_to_max(void)
@@ -115,6 +138,7 @@ static void test_retry__sleep_waits(void)
 int main(void)
 {
 	RUN(test_retry__defaults);
+	RUN(test_retry__replay_policy);
 	RUN(test_retry__cap_doubles_to_max);
 	RUN(test_retry__full_jitter_range);
 	RUN(test_retry__conflicts_immediate_then_backoff);
