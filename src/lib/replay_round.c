@@ -18,6 +18,10 @@
 
 #include "replay_int.h"
 
+/* Settled entries' records a round may hold back, waiting for a round
+ * with writes to share its commit. */
+#define ROUND_MAX_HELD 4096
+
 int rt__round_queue(struct replay *r, uint64_t seq,
                     const rt_entry_change *change, const char *error)
 {
@@ -158,7 +162,17 @@ int rt__round_run(struct replay *r, int idle)
 {
 	int rc;
 
-	if (!r->nupdates && !r->to_write.head)
+	/* A commit (an fdatasync) is what a planned write waits for; the
+	 * records of settled entries, or of entries put back to pending,
+	 * can wait for the next commit that a write needs, unless nothing
+	 * else will come to carry them (the run is over, or no op is out).
+	 * Held back, a done entry is still in flight in the journal: after
+	 * a crash its marker proves it landed, and recovery records the
+	 * same outcome (invariant 1 holds the outcome, invariant 2 the
+	 * marker). */
+	if (!r->to_write.head &&
+	    !(r->nupdates && (idle || r->outstanding == 0 ||
+	                      r->nupdates >= ROUND_MAX_HELD)))
 		return 0;
 	if (idle)
 		failpoint(r, "final-commit");
