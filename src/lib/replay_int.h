@@ -193,6 +193,8 @@ struct replay {
 	struct slot_list queued, timers, to_write;
 	struct update *updates;
 	size_t nupdates, cap_updates;
+	int unmarked;            /* a queued change puts entries back to
+	                          * pending: commit it with the next round */
 	/* Scratch for planning a group. */
 	struct rt__group_planner gp;
 	const struct rt__request **greqs;  /* RT__GROUP_MAX_ENTRIES */

@@ -96,6 +96,7 @@ int rt__round_unmark(struct replay *r, struct slot *s)
 		if (rc != 0)
 			return rc;
 	}
+	r->unmarked = 1;
 	return 0;
 }
 
@@ -163,17 +164,20 @@ int rt__round_run(struct replay *r, int idle)
 	int rc;
 
 	/* A commit (an fdatasync) is what a planned write waits for; the
-	 * records of settled entries, or of entries put back to pending,
-	 * can wait for the next commit that a write needs, unless nothing
-	 * else will come to carry them (the run is over, or no op is out).
-	 * Held back, a done entry is still in flight in the journal: after
-	 * a crash its marker proves it landed, and recovery records the
-	 * same outcome (invariant 1 holds the outcome, invariant 2 the
-	 * marker). */
-	if (!r->to_write.head &&
+	 * records of settled entries can wait for the next commit that a
+	 * write needs, unless nothing else will come to carry them (the run
+	 * is over, or no op is out).  Held back, a done entry is still in
+	 * flight in the journal: after a crash its marker proves it landed
+	 * (or, for a delete, the tracker's absence), and recovery records
+	 * the same outcome (invariant 1 holds the outcome, invariant 2 the
+	 * marker).  Entries a conflict put back to pending go at once: left
+	 * in flight, a refused removal on a tracker others changed would be
+	 * an ambiguous verdict after a crash. */
+	if (!r->to_write.head && !r->unmarked &&
 	    !(r->nupdates && (idle || r->outstanding == 0 ||
 	                      r->nupdates >= ROUND_MAX_HELD)))
 		return 0;
+	r->unmarked = 0;
 	if (idle)
 		failpoint(r, "final-commit");
 	rc = commit_updates(r);
