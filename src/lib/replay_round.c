@@ -79,7 +79,9 @@ int rt__round_add(struct replay *r, struct slot *s)
 }
 
 /* The group's entries, refused by a conflict, are known not to have
- * landed: back to pending, so that a crash now leaves no stale guard. */
+ * landed: back to pending, so that a crash now leaves no stale guard, and
+ * without the outcome their in-flight records planned (an entry that then
+ * fails must not show one). */
 int rt__round_unmark(struct replay *r, struct slot *s)
 {
 	rt_entry_change ch;
@@ -88,9 +90,10 @@ int rt__round_unmark(struct replay *r, struct slot *s)
 	int rc;
 
 	memset(&ch, 0, sizeof(ch));
-	ch.set = RT_CHANGE_STATE | RT_CHANGE_GUARD;
+	ch.set = RT_CHANGE_STATE | RT_CHANGE_GUARD | RT_CHANGE_OUTCOME;
 	ch.state = RT_ENTRY_PENDING;
 	ch.has_guard = 0;
+	ch.outcome.result = RT_RESULT_NONE;
 	for (job = s->head, n = 0; n < s->ngroup; job = job->qnext, n++) {
 		rc = rt__round_queue(r, job->e->seq, &ch, NULL);
 		if (rc != 0)
