@@ -107,16 +107,18 @@ seq, field = int(sys.argv[1]), sys.argv[2]
 for line in sys.stdin:
     e = json.loads(line)
     if e["seq"] == seq:
-        print(e["outcome"]["result"] if field == "outcome" else e[field])' "$1" "$2"
+        o = e["outcome"]
+        print((o or {}).get("result") if field == "outcome" else e[field])' "$1" "$2"
 }
 
-# all_done N: the journal says N entries, every one done.
+# all_done N [TOTAL]: the journal says N entries are done, of TOTAL
+# (default N).
 all_done() {
 	local s
 	s=$("$reftrack" status --journal "$jdir" --json | "$py" -c 'import json, sys
 c = json.load(sys.stdin)["counts"]
 print(c["done"], c["total"])')
-	[ "$s" = "$1 $1" ] || fail "journal done/total: $s, want $1 $1"
+	[ "$s" = "$1 ${2:-$1}" ] || fail "journal done/total: $s, want $1 ${2:-$1}"
 }
 
 # 1. Creates cost one op each.  200 adds, each to a new tracker: the first
@@ -143,19 +145,29 @@ case_one_op_per_create() {
 # 2. The tracker is there after all: another writer made it before the
 # replay.  Once the replayer creates without reading, an add to it is
 # refused (EEXIST), read and applied as a change: its key joins the other
-# writer's, nothing is lost, nothing counted twice.
+# writer's, nothing is lost, nothing counted twice.  An object that is no
+# tracker at all ("broken", 3 bytes of data) refuses the create the same
+# way, is read, and its entry fails, with no outcome, the object untouched.
 case_exists_after_all() {
 	local before after n=40 i specs
 	rtk -p "$pool" -N "$ns" add there other1 other2
 	expect_rc 0
+	printf 'abc' | rados_ns "$ns" put broken - || fail "cannot write 'broken'"
 	specs=$(new_trackers $n)
-	batch "$tmp/$case_name/b.yaml" $specs there:mine n$((n + 1)):last
+	batch "$tmp/$case_name/b.yaml" $specs there:mine n$((n + 1)):last broken:mine
 	submit "$tmp/$case_name/b.yaml"
 	before=$(osd_requests)
 	rtk replay --journal "$jdir" --inflight 1
-	expect_rc 0
+	expect_rc 1
 	after=$(osd_requests)
-	all_done $((n + 2))
+	[ "$(entry $((n + 3)) state)" = failed ] ||
+		fail "the add to 'broken': $(entry $((n + 3)) state), want failed"
+	[ "$(entry $((n + 3)) outcome)" = None ] ||
+		fail "the add to 'broken' failed with outcome $(entry $((n + 3)) outcome), want none"
+	[ "$(rados_ns "$ns" get broken - | hex)" = 616263 ] &&
+		[ -z "$(rados_ns "$ns" listxattr broken)" ] ||
+		fail "'broken' was changed"
+	all_done $((n + 2)) $((n + 3))
 	expect_tracker there 3 other1 other2 mine
 	[ "$(entry $((n + 1)) outcome)" = changed ] ||
 		fail "the add to 'there': outcome $(entry $((n + 1)) outcome), want changed"
