@@ -15,7 +15,9 @@
  * (rt__tio_read_keys), each entry is planned in turn on the state the one
  * before it leaves (rt__plan_make), and the difference between the state
  * read and the state after the last entry is sent as one guarded write
- * (rt__plan_diff).  Each entry's recorded outcome is the one its own plan
+ * (rt__plan_diff).  A group of adds on a tracker believed missing skips the
+ * read: planned on "missing", its write is an exclusive create, and EEXIST
+ * sends it back to be read (rt__apply_create in replay_apply.c).  Each entry's recorded outcome is the one its own plan
  * gives, which is what applying the entries one by one gives.  A group
  * ends before an entry that would delete the tracker (so a delete is
  * always a group of one: see the proof) and before a recovering entry.
@@ -312,7 +314,11 @@ static int run(struct replay *r)
 		rt__sched_watch(r);
 		if (r->opts.max_time_ms && mono_now() >= r->deadline)
 			r->stop_starting = 1;
-		if (!r->exhausted && !r->stop_starting) {
+		/* Loaded by the quarter of loaded_cap: a journal read
+		 * transaction and index cursor per handful of entries cost
+		 * as much as the entries. */
+		if (!r->exhausted && !r->stop_starting &&
+		    r->loaded + r->loaded_cap / 4 <= r->loaded_cap) {
 			rc = load(r, RT_ENTRY_PENDING, 0, 0, &exhausted);
 			if (exhausted)
 				r->exhausted = 1;

@@ -238,9 +238,10 @@ static int settle_landed(struct replay *r, struct slot *s, enum head_fate *fate)
 /* Plans the group (replay_group.c) on the slot's read: each entry's
  * planned outcome goes to its job, the end state to *end (over s->after),
  * and s->ngroup becomes the number of entries planned.  *fate
- * HEAD_SETTLED when the head cannot be applied (it is failed).  Returns 0
- * or an error. */
-static int plan_group(struct replay *r, struct slot *s,
+ * HEAD_SETTLED when the head cannot be applied (it is failed; on a
+ * guessed state nothing is settled and *fate is HEAD_SETTLED all the
+ * same).  Returns 0 or an error. */
+static int plan_group(struct replay *r, struct slot *s, int guessed,
                       struct rt__group_state *end, enum head_fate *fate)
 {
 	char msg[RT__ERRMSG_MAX];
@@ -272,7 +273,7 @@ static int plan_group(struct replay *r, struct slot *s,
 		return rc;
 	if (result == RT__GROUP_HEAD_FAILED) {
 		*fate = HEAD_SETTLED;
-		return rt__fail_head(r, s, msg);
+		return guessed ? 0 : rt__fail_head(r, s, msg);
 	}
 	for (job = s->head, n = 0; n < nplanned; job = job->qnext, n++)
 		job->planned = r->gplanned[n];
@@ -299,7 +300,7 @@ static int plan_read(struct replay *r, struct slot *s)
 	rc = settle_landed(r, s, &fate);
 	if (rc != 0 || fate == HEAD_SETTLED)
 		return rc ? rc : rt__sched_next_group(r, s);
-	rc = plan_group(r, s, &end, &fate);
+	rc = plan_group(r, s, 0, &end, &fate);
 	if (rc != 0 || fate == HEAD_SETTLED)
 		return rc ? rc : rt__sched_next_group(r, s);
 	rc = rt__plan_diff(&s->wplan, &s->ureq, &s->snap, end.exists,
@@ -332,6 +333,58 @@ static int plan_read(struct replay *r, struct slot *s)
 		rc = settle_group_done(r, s);
 		return rc ? rc : rt__sched_next_group(r, s);
 	}
+	return rt__round_add(r, s);
+}
+
+/* ---- creates without a read ---------------------------------------------- */
+
+/* A group of adds on a tracker that does not exist needs no read: its
+ * write is an exclusive create, which the OSD refuses (EEXIST) if the
+ * tracker is there after all, and then the group is read and planned as
+ * usual.  So a guess costs nothing in correctness: the in-flight records
+ * say "create" (guard 0), the create sets the marker like any write, and
+ * recovery judges it as any create (recovery.c).  A wrong guess costs one
+ * op, a right one saves one.  The replayer guesses "missing" for a group
+ * that starts with an add when its own last op on the tracker showed it
+ * missing (our delete, a read of a missing tracker), or, knowing nothing
+ * of the tracker, when most groups of adds lately found theirs missing
+ * (a batch that creates trackers).  Never for a recovering entry, whose
+ * verdict needs the read, and never in a dry run, which only reads. */
+int rt__apply_want_create(const struct replay *r, const struct slot *s)
+{
+	if (r->dry_run || s->state != RT__SLOT_IDLE ||
+	    s->head->recovering || s->head->e->op != RT_OP_ADD)
+		return 0;
+	if (s->known)
+		return !s->exists;
+	return r->missing_rate > 0.5;
+}
+
+/* A group of adds found its tracker missing (a read, or a create that
+ * succeeded) or there. */
+static void note_missing(struct replay *r, int missing)
+{
+	r->missing_rate += ((missing ? 1.0 : 0.0) - r->missing_rate) / 16;
+}
+
+int rt__apply_create(struct replay *r, struct slot *s, int *queued)
+{
+	struct rt__group_state end;
+	enum head_fate fate;
+	int rc;
+
+	*queued = 0;
+	if (rt__snapshot_reset(&s->snap, s->ureq.nkeys) != 0)
+		return RT_ENOMEM;
+	rc = plan_group(r, s, 1, &end, &fate);
+	if (rc != 0 || fate == HEAD_SETTLED)
+		return rc;
+	rc = rt__plan_diff(&s->wplan, &s->ureq, &s->snap, end.exists,
+	                   end.refcount, s->after);
+	if (rc != 0 || s->wplan.kind != RT__PLAN_CREATE)
+		return rc;
+	s->creating = 1;
+	*queued = 1;
 	return rt__round_add(r, s);
 }
 
@@ -382,6 +435,12 @@ int rt__apply_read(struct replay *r, struct slot *s)
 	 * no write (above all no delete) goes to a tracker that breaks the
 	 * format anywhere, and every page shows the version the write will
 	 * assert. */
+	if (!paging) {
+		if (s->head->e->op == RT_OP_ADD)
+			note_missing(r, !s->snap.exists);
+		s->known = 1;
+		s->exists = s->snap.exists;
+	}
 	if (s->snap.exists && !s->snap.complete)
 		return rt__sched_send_page(r, s);
 	return plan_read(r, s);
@@ -395,10 +454,11 @@ int rt__apply_write(struct replay *r, struct slot *s)
 	struct job *job;
 	unsigned ms;
 	size_t n;
-	int rc;
+	int rc, creating = s->creating;
 
 	rados_release_write_op(s->wop);
 	s->wop = NULL;
+	s->creating = 0;
 	if (s->op_rc == -ECANCELED && r->cancelled) {
 		/* We gave up waiting for it: its fate is unknown, so its
 		 * entries stay in flight for the next run (invariant 4). */
@@ -407,6 +467,10 @@ int rt__apply_write(struct replay *r, struct slot *s)
 	switch (rt__tio_write_status(&s->wplan, s->op_rc)) {
 	case RT__TIO_OK:
 		failpoint(r, "after-write");
+		if (creating)
+			note_missing(r, 1);
+		s->known = 1;
+		s->exists = s->wplan.kind != RT__PLAN_DELETE;
 		s->conflicts = 0;
 		rc = settle_group_done(r, s);
 		return rc ? rc : rt__sched_next_group(r, s);
@@ -414,6 +478,16 @@ int rt__apply_write(struct replay *r, struct slot *s)
 		rc = rt__round_unmark(r, s);
 		if (rc != 0)
 			return rc;
+		/* Refused: the tracker is there, or (-ENOENT) deleted. */
+		s->known = 1;
+		s->exists = s->op_rc != -ENOENT;
+		if (creating) {
+			/* The guess was wrong, nobody raced us: read it at
+			 * once, no backoff, no retry counted. */
+			note_missing(r, 0);
+			rc = rt__sched_send_read(r, s);
+			return rc ? rc : rt__sched_start_slot(r, s);
+		}
 		s->conflicts++;
 		r->stats->retries++;
 		if (s->conflicts > MAX_CONFLICTS || r->draining)

@@ -110,6 +110,11 @@ struct slot {
 	uint64_t blocked_by;
 	unsigned transient;      /* transient errors of this group, this run */
 	unsigned conflicts;      /* conflicts in a row */
+	/* What this run last learned of the tracker from an op of ours:
+	 * known, and then whether it exists (see rt__apply_create()). */
+	int known, exists;
+	int creating;            /* the write out is a create sent without a
+	                          * read */
 	rados_ioctx_t io;
 	/* Every key of the group, read and written together. */
 	struct rt__request ureq;
@@ -182,6 +187,9 @@ struct replay {
 	double window;
 	uint64_t ops_sent;
 	uint64_t cut_at;         /* ops_sent at the last halving */
+	/* How often groups of adds found their tracker missing lately
+	 * (exponentially weighted, 0 to 1; see rt__apply_create()). */
+	double missing_rate;
 	/* Filled by librados' callback thread, under lock. */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -191,6 +199,8 @@ struct replay {
 	struct slot_list queued, timers, to_write;
 	struct update *updates;
 	size_t nupdates, cap_updates;
+	int unmarked;            /* a queued change puts entries back to
+	                          * pending: commit it with the next round */
 	/* Scratch for planning a group. */
 	struct rt__group_planner gp;
 	const struct rt__request **greqs;  /* RT__GROUP_MAX_ENTRIES */
@@ -290,6 +300,14 @@ void rt__sched_drain(struct replay *r);
 void rt__sched_free(struct replay *r);
 
 /* ---- replay_apply.c: answers and entries -------------------------------- */
+
+/* Whether the slot's next group, if it starts with an add, is to be sent
+ * as a create without a read (the slot is idle, before choose_group). */
+int rt__apply_want_create(const struct replay *r, const struct slot *s);
+/* Plans the chosen group (adds only) on a missing tracker and hands its
+ * create to the round.  *queued 0: not a create after all (the caller
+ * reads).  0 or an error. */
+int rt__apply_create(struct replay *r, struct slot *s, int *queued);
 
 /* A read (group or census page) or a write of the slot completed. */
 int rt__apply_read(struct replay *r, struct slot *s);

@@ -18,6 +18,10 @@
 
 #include "replay_int.h"
 
+/* Settled entries' records a round may hold back, waiting for a round
+ * with writes to share its commit. */
+#define ROUND_MAX_HELD 4096
+
 int rt__round_queue(struct replay *r, uint64_t seq,
                     const rt_entry_change *change, const char *error)
 {
@@ -75,7 +79,9 @@ int rt__round_add(struct replay *r, struct slot *s)
 }
 
 /* The group's entries, refused by a conflict, are known not to have
- * landed: back to pending, so that a crash now leaves no stale guard. */
+ * landed: back to pending, so that a crash now leaves no stale guard, and
+ * without the outcome their in-flight records planned (an entry that then
+ * fails must not show one). */
 int rt__round_unmark(struct replay *r, struct slot *s)
 {
 	rt_entry_change ch;
@@ -84,14 +90,16 @@ int rt__round_unmark(struct replay *r, struct slot *s)
 	int rc;
 
 	memset(&ch, 0, sizeof(ch));
-	ch.set = RT_CHANGE_STATE | RT_CHANGE_GUARD;
+	ch.set = RT_CHANGE_STATE | RT_CHANGE_GUARD | RT_CHANGE_OUTCOME;
 	ch.state = RT_ENTRY_PENDING;
 	ch.has_guard = 0;
+	ch.outcome.result = RT_RESULT_NONE;
 	for (job = s->head, n = 0; n < s->ngroup; job = job->qnext, n++) {
 		rc = rt__round_queue(r, job->e->seq, &ch, NULL);
 		if (rc != 0)
 			return rc;
 	}
+	r->unmarked = 1;
 	return 0;
 }
 
@@ -158,8 +166,21 @@ int rt__round_run(struct replay *r, int idle)
 {
 	int rc;
 
-	if (!r->nupdates && !r->to_write.head)
+	/* A commit (an fdatasync) is what a planned write waits for; the
+	 * records of settled entries can wait for the next commit that a
+	 * write needs, unless nothing else will come to carry them (the run
+	 * is over, or no op is out).  Held back, a done entry is still in
+	 * flight in the journal: after a crash its marker proves it landed
+	 * (or, for a delete, the tracker's absence), and recovery records
+	 * the same outcome (invariant 1 holds the outcome, invariant 2 the
+	 * marker).  Entries a conflict put back to pending go at once: left
+	 * in flight, a refused removal on a tracker others changed would be
+	 * an ambiguous verdict after a crash. */
+	if (!r->to_write.head && !r->unmarked &&
+	    !(r->nupdates && (idle || r->outstanding == 0 ||
+	                      r->nupdates >= ROUND_MAX_HELD)))
 		return 0;
+	r->unmarked = 0;
 	if (idle)
 		failpoint(r, "final-commit");
 	rc = commit_updates(r);

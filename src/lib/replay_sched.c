@@ -175,10 +175,10 @@ static int job_request(struct job *job, char *msg, size_t msgsz)
 	return rc;
 }
 
-/* Chooses the group (head and what may go with it) and builds the request
- * of all its keys.  0 with *choice set, or the error (RT_ENOMEM, or that
+/* Chooses the group (head and what may go with it; with adds_only, the
+ * adds that follow an add head) and builds the request of all its keys.  0 with *choice set, or the error (RT_ENOMEM, or that
  * of settling the head). */
-static int choose_group(struct replay *r, struct slot *s,
+static int choose_group(struct replay *r, struct slot *s, int adds_only,
                         enum group_choice *choice)
 {
 	char msg[RT__ERRMSG_MAX];
@@ -192,6 +192,8 @@ static int choose_group(struct replay *r, struct slot *s,
 		if (n > 0 && (job->recovering || s->head->recovering))
 			break;
 		if (s->blocked && job->e->seq > s->blocked_by)
+			break;
+		if (n > 0 && adds_only && job->e->op != RT_OP_ADD)
 			break;
 		rc = job_request(job, msg, sizeof(msg));
 		if (rc == RT_ENOMEM)
@@ -258,7 +260,7 @@ static int send_read_op(struct replay *r, struct slot *s,
 int rt__sched_send_read(struct replay *r, struct slot *s)
 {
 	enum group_choice choice;
-	int rc;
+	int rc, create, queued;
 
 	rc = ioctx_get(r, s->head->e->pool, s->head->e->ns, &s->io);
 	if (rc == -ENOMEM)
@@ -269,10 +271,16 @@ int rt__sched_send_read(struct replay *r, struct slot *s)
 		unit_end(r, s);
 		return rc;
 	}
-	rc = choose_group(r, s, &choice);
+	create = rt__apply_want_create(r, s);
+	rc = choose_group(r, s, create, &choice);
 	if (rc != 0 || choice == GROUP_HEAD_SETTLED) {
 		unit_end(r, s);
 		return rc;
+	}
+	if (create) {
+		rc = rt__apply_create(r, s, &queued);
+		if (rc != 0 || queued)
+			return rc;
 	}
 	if (rt__tio_read_keys(&s->rd, &s->ureq, r->marker_name) != 0)
 		return RT_ENOMEM;

@@ -19,8 +19,10 @@
 /* legal[from]: the states `from` may move to. */
 static const unsigned legal[RT__SLOT_NSTATES] = {
 	/* Queued when the window is full, or to start once the load is
-	 * queued; reading when its group starts. */
-	[RT__SLOT_IDLE] = BIT(RT__SLOT_QUEUED) | BIT(RT__SLOT_READING),
+	 * queued; reading when its group starts; planned when its group is
+	 * a create sent without a read (rt__apply_create). */
+	[RT__SLOT_IDLE] = BIT(RT__SLOT_QUEUED) | BIT(RT__SLOT_READING) |
+	                  BIT(RT__SLOT_PLANNED),
 	/* Taken off the queue to be started. */
 	[RT__SLOT_QUEUED] = BIT(RT__SLOT_IDLE),
 	/* A whole census needs more pages; the group is planned with a

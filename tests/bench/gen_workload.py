@@ -6,7 +6,7 @@
                     [--yaml FILE] [--ops FILE] [--expect FILE]
                     [--noop-yaml FILE] [--noop-entries N]
 
-SHAPE is w1, w1d, w2, w3 (see issue 5) or limits (issue 13):
+SHAPE is w1, w1d, w2, w3 (see issue 5), w4, w5 or limits (issue 13):
   w1  one key per entry, trackers picked at random, adds and removes mixed
   w1d as w1, but every entry on a tracker of its own, so that a replayer
       has nothing to merge: one read and one write per entry, as the raw
@@ -16,6 +16,14 @@ SHAPE is w1, w1d, w2, w3 (see issue 5) or limits (issue 13):
   limits  requests at the documented limits: each adds 10,000 keys of
       2,048 bytes to a tracker of its own (50 of them make a 0.96 GiB file,
       within the 1 GiB limit); --yaml only
+  w4  every entry adds one key to a tracker of its own that does not exist
+      before the run (no --setup: the replayer creates them all)
+  w5  --parts N workloads (default 2), one per replayer, over the same
+      trackers: each part touches every tracker once, in an order of its
+      own, and only keys of its own (the initial keys p<i> with i % N equal
+      to the part's number, and the keys it adds, prefixed with its letter
+      a, b, ...), so that the parts commute and one --expect file holds the
+      state after all of them, whatever their interleaving
 
 Trackers are PREFIX000000 .. (PREFIX defaults to "w1.t" etc.) and must exist
 before the run, as `bench_raw --setup --keys K` makes them: the normal key
@@ -24,7 +32,8 @@ reaches zero.
 
 Outputs (each optional):
   --yaml FILE       the batch (reftrack-batch(5), version 1), one request per
-                    entry, defaults pool/namespace
+                    entry, defaults pool/namespace; for w5 FILE holds "{part}",
+                    replaced by the part's number (one file per part)
   --ops FILE        the same entries as "TRACKER add|rm|mask KEY" lines, for
                     the probes that are not batch-driven (bench_sync, the CLI
                     loop)
@@ -54,6 +63,8 @@ SHAPES = {
     "w2": (20000, 200, 60),
     "w3": (1000000, 10000, 0),
     "limits": (16, 16, 0),
+    "w4": (20000, 20000, 0),
+    "w5": (20000, 20000, 4),
 }
 KEYS_MAX, KEY_MAX = 10000, 2048  # RT_BATCH_KEYS_MAX, RT_KEY_MAX
 
@@ -64,6 +75,8 @@ class Model:
 
     def __init__(self, names, initial_keys):
         self.trackers = {}
+        if initial_keys is None:
+            return  # no tracker exists yet
         for name in names:
             keys = {"base": NORMAL}
             for i in range(initial_keys):
@@ -96,10 +109,11 @@ def tracker_names(prefix, n):
     return ["%s%06d" % (prefix, i) for i in range(n)]
 
 
-def pick_op(rng, model, name, weights, serial):
+def pick_op(rng, model, name, weights, serial, mine=None, fresh="a"):
     """One entry for tracker `name`: ("add"|"rm"|"mask", key).  `weights`
     gives add/rm/mask odds; a removal needs a key other than "base" (a mask
-    a normal one) and falls back to an add of a fresh key."""
+    a normal one), and one that `mine` accepts when given, and falls back to
+    an add of a fresh key (`fresh` + serial)."""
     keys = model.trackers[name]
     op = rng.choices(("add", "rm", "mask"), weights)[0]
     if op == "rm":
@@ -109,15 +123,43 @@ def pick_op(rng, model, name, weights, serial):
         cand = [k for k, t in keys.items() if k != "base" and t == NORMAL]
     else:
         cand = []
+    if mine:
+        cand = [k for k in cand if mine(k)]
     if cand:
         return op, rng.choice(sorted(cand))
-    return "add", "a%d" % serial
+    return "add", "%s%d" % (fresh, serial)
+
+
+def gen_parts(parts, names, initial_keys, rng):
+    """w5: the parts' entries (a list of op lists) and the model after all
+    of them; see the module's doc."""
+    model = Model(names, initial_keys)
+    out = []
+    for part in range(parts):
+        tag = chr(ord("a") + part)
+        own = set("p%d" % i for i in range(initial_keys) if i % parts == part)
+
+        def mine(k, tag=tag, own=own):
+            return k in own or k.startswith(tag)
+        ops = []
+        for i, name in enumerate(rng.sample(names, len(names))):
+            ops.append((name,) + pick_op(rng, model, name, (50, 35, 15), i,
+                                        mine, tag))
+            apply(model, ops[-1])
+        out.append(ops)
+    return model, out
 
 
 def gen_model_workload(shape, entries, names, initial_keys, rng):
-    model = Model(names, initial_keys)
+    model = Model(names, None if shape == "w4" else initial_keys)
     ops = []
-    if shape in ("w1", "w1d"):
+    if shape == "w4":
+        if entries > len(names):
+            sys.exit("gen_workload.py: w4 needs a tracker per entry")
+        for i, name in enumerate(rng.sample(names, entries)):
+            ops.append((name, "add", "k%d" % i))
+            apply(model, ops[-1])
+    elif shape in ("w1", "w1d"):
         if shape == "w1d":
             if entries > len(names):
                 sys.exit("gen_workload.py: w1d needs a tracker per entry")
@@ -199,6 +241,15 @@ def write_limits(path, entries, names, pool, ns):
             out.write("  - tracker: %s\n    add:\n" % names[i % len(names)])
             out.write("".join("      - %s\n" % ("r%dk%d-" % (i, k)).ljust(KEY_MAX, "x")
                               for k in range(KEYS_MAX)))
+def write_expect(path, names, model):
+    if not path:
+        return
+    with open(path, "w") as out:
+        for name in names:
+            keys = model.trackers.get(name, {})
+            out.write("%s %d%s\n" % (
+                name, model.count(name),
+                "".join(" %s=%d" % kv for kv in sorted(keys.items()))))
 
 
 def main():
@@ -216,6 +267,7 @@ def main():
     ap.add_argument("--expect")
     ap.add_argument("--noop-yaml")
     ap.add_argument("--noop-entries", type=int)
+    ap.add_argument("--parts", type=int, default=2)
     a = ap.parse_args()
 
     entries, ntrackers, initial_keys = SHAPES[a.shape]
@@ -241,6 +293,20 @@ def main():
             write_w3(a.yaml, entries, names, a.pool, a.namespace, rng)
         return
 
+    if a.shape == "w5":
+        if a.ops or a.noop_yaml or (a.yaml and "{part}" not in a.yaml):
+            sys.exit("gen_workload.py: w5 takes --yaml with {part} and "
+                     "--expect only")
+        model, parts = gen_parts(a.parts, names, initial_keys, rng)
+        for part, ops in enumerate(parts):
+            if a.yaml:
+                write_yaml(a.yaml.replace("{part}", str(part)), ops, a.pool,
+                           a.namespace, "w5 part %d of %d, %d entries over "
+                           "%d trackers" % (part, a.parts, len(ops),
+                                            ntrackers))
+        write_expect(a.expect, names, model)
+        return
+
     model, ops = gen_model_workload(a.shape, entries, names, initial_keys, rng)
     if a.yaml:
         write_yaml(a.yaml, ops, a.pool, a.namespace,
@@ -250,13 +316,7 @@ def main():
         with open(a.ops, "w") as out:
             for op in ops:
                 out.write("%s %s %s\n" % op)
-    if a.expect:
-        with open(a.expect, "w") as out:
-            for name in names:
-                keys = model.trackers.get(name, {})
-                out.write("%s %d%s\n" % (
-                    name, model.count(name),
-                    "".join(" %s=%d" % kv for kv in sorted(keys.items()))))
+    write_expect(a.expect, names, model)
     if a.noop_yaml:
         # Each entry adds a key its tracker still holds, in the workload's
         # tracker order, repeated as often as needed (so w2's runs stay

@@ -37,6 +37,15 @@
 #                   scan (--inflight 64, the default) against a sequential
 #                   one (--inflight 1, one tracker at a time), its rate,
 #                   peak RSS, and that the OSD counted no write
+#   W4 replay       20,000 adds, each to a tracker that does not exist yet
+#                   (issue 13): a replayer that creates without reading
+#                   first needs one op per entry.  At every in-flight count,
+#                   right after W1d
+#   two replayers   W5, two batches over the same 20,000 trackers with
+#                   disjoint keys (issue 13, "Scaling out"): one replayer
+#                   applying both (one journal) against two replayers, one
+#                   journal each, started together; the same trackers are
+#                   checked against the state both batches imply
 #
 # Each contender works on trackers of its own (its own RADOS namespace),
 # created before the clock starts by `bench_raw --setup`, and is checked
@@ -55,6 +64,9 @@
 #                          requests (10,000 keys of 2,048 bytes each), and
 #                          replay of 16 of them; default 1
 #   RT_BENCH_SCAN_TRACKERS trackers of the scan section (default 20000)
+#   RT_BENCH_W4_ENTRIES    entries of W4 (default 20000)
+#   RT_BENCH_W5_TRACKERS   trackers of W5, entries per replayer (default
+#                          20000)
 #
 # Output: the tables on stdout and in BUILD_DIR/bench/results.md; each
 # contender's output in BUILD_DIR/bench/logs/.
@@ -96,13 +108,16 @@ noop_entries=${RT_BENCH_NOOP_ENTRIES:-$w3_entries}
 w3_replay=${RT_BENCH_W3_REPLAY:-0}
 scan_trackers=${RT_BENCH_SCAN_TRACKERS:-20000}
 limits=${RT_BENCH_LIMITS:-1}
+w4_entries=${RT_BENCH_W4_ENTRIES:-20000}
+w5_trackers=${RT_BENCH_W5_TRACKERS:-20000}
 gen=$root/tests/bench/gen_workload.py
 # The system interpreter starts in a tenth of the time a pyenv shim takes,
 # and it runs twice per contender (the OSD's counters).
 py=/usr/bin/python3
 [ -x "$py" ] || py=python3
 
-for v in "${inflights[@]}" "$cli_entries" "$w3_entries" "$noop_entries" "$scan_trackers"; do
+for v in "${inflights[@]}" "$cli_entries" "$w3_entries" "$noop_entries" "$scan_trackers" \
+	"$w4_entries" "$w5_trackers"; do
 	case $v in
 	'' | *[!0-9]* | 0) echo "$prog: not a positive number: '$v'" >&2; exit 64 ;;
 	esac
@@ -168,7 +183,10 @@ calc() {
 osd_pid=
 osd_asok=
 
-# osd_snap FILE: writes "ops=N writes=N cpu=S" for the OSD now.
+# osd_snap FILE: writes "ops=N writes=N cpu=S" for the OSD now.  ops are
+# the client requests its messengers received: the op counter leaves out
+# an op that fails before it runs (a read of a missing object), which W4's
+# replayer would otherwise seem not to send.
 osd_snap() {
 	"$py" - "$osd_asok" "$osd_pid" >"$1" 2>>"$logs/osd.err" <<'EOF'
 import json, os, socket, struct, sys
@@ -187,13 +205,16 @@ def read(n):
             sys.exit("admin socket closed early")
         b += c
     return b
-osd = json.loads(read(struct.unpack(">I", read(4))[0]))["osd"]
+dump = json.loads(read(struct.unpack(">I", read(4))[0]))
+osd = dump["osd"]
+msgs = sum(v.get("msgr_recv_messages", 0) for k, v in dump.items()
+           if k.startswith("AsyncMessenger::Worker"))
 with open("/proc/%s/stat" % sys.argv[2]) as f:
     fields = f.read().rsplit(")", 1)[1].split()
 ticks = os.sysconf("SC_CLK_TCK")
 # op_rw: writes that also read (assert_version makes every guarded write
 # one), so writes = op_w + op_rw.
-print("ops=%d writes=%d cpu=%.2f" % (osd["op"], osd["op_w"] + osd["op_rw"],
+print("ops=%d writes=%d cpu=%.2f" % (msgs, osd["op_w"] + osd["op_rw"],
       (int(fields[11]) + int(fields[12])) / ticks))
 EOF
 }
@@ -347,13 +368,40 @@ if ! { "$py" "$gen" w1 --ops "$w/w1.ops" --expect "$w/w1.expect" --yaml "$w/w1.y
 	"$py" "$gen" w1d --expect "$w/w1d.expect" --yaml "$w/w1d.yaml" &&
 	"$py" "$gen" w1 --entries "$cli_entries" --ops "$w/cli.ops" --expect "$w/cli.expect" &&
 	"$py" "$gen" w2 --ops "$w/w2.ops" --expect "$w/w2.expect" --yaml "$w/w2.yaml" &&
-	"$py" "$gen" w3 --entries "$w3_entries" --namespace w3 --yaml "$w/w3.yaml"; }; then
+	"$py" "$gen" w3 --entries "$w3_entries" --namespace w3 --yaml "$w/w3.yaml" &&
+	"$py" "$gen" w4 --entries "$w4_entries" --trackers "$w4_entries" --expect "$w/w4.expect" \
+		--yaml "$w/w4.yaml" &&
+	"$py" "$gen" w5 --trackers "$w5_trackers" --expect "$w/w5.expect" \
+		--yaml "$w/w5-{part}.yaml"; }; then
 	echo "$prog: gen_workload.py failed" >&2
 	exit 1
 fi
 w1_n=$(wc -l <"$w/w1.ops")
 w2_n=$(wc -l <"$w/w2.ops")
 w1d_n=$(($(wc -l <"$w/w1d.yaml") - 4)) # less the header lines
+w4_n=$w4_entries
+
+# sweep_replay KIND LABEL N TRACKERS KEYS INFLIGHT: one replay of the
+# sweep.  The batch is $w/KIND.yaml on namespace KIND-replay-INFLIGHT, whose
+# trackers KIND.t000000 .. are made first (TRACKERS 0: none, the replay
+# makes them), checked afterwards against $w/KIND.expect; the rate goes to
+# sweep[KIND,INFLIGHT].
+sweep_replay() {
+	local kind=$1 label=$2 n=$3 trackers=$4 keys=$5 k=$6
+	local ns=$1-replay-$6 j=$work/j-$1-$6
+	say "$label reftrack replay, $k in flight"
+	batch "$w/$kind.yaml" "$ns" "$w/b.yaml"
+	if { [ "$trackers" = 0 ] || setup "$ns" "$kind.t" "$trackers" "$keys"; } &&
+		submit_quiet "$ns" "$j" "$w/b.yaml" &&
+		replay "$ns" "$j" "$k"; then
+		sweep[$kind,$k]=$(calc "$n / $(jval seconds "$logs/$ns.out")")
+		journal_done "$ns" "$j" "$n"
+		check "$ns" "$ns" --expect "$w/$kind.expect"
+	else
+		fail "reftrack replay ($label), $k in flight"
+	fi
+	rm -rf "$j"
+}
 
 say "starting a throwaway cluster"
 "$root/tests/cluster.sh" start "$cluster" || exit 1
@@ -363,9 +411,9 @@ osd_pid=$(awk '$2 == "osd.0" { print $1 }' "$cluster/pids")
 osd_asok=$cluster/run/osd.0.asok
 osd_snap "$logs/probe.osd" || { echo "$prog: cannot read the OSD's counters ($(tail -n 1 "$logs/osd.err"))" >&2; exit 1; }
 
-# ---- W1 and W2, swept over in-flight counts ---------------------------------
-# At each count: raw, then W1 replay, then W2 replay, so that a replay and
-# the raw run it is compared with see the same machine load.
+# ---- W1, W1d, W4 and W2, swept over in-flight counts ------------------------
+# At each count: raw, then the replays, so that a replay and the raw run it
+# is compared with see the same machine load.
 for k in "${inflights[@]}"; do
 	say "W1 raw pipelined, $k in flight"
 	if setup "raw-$k" w1.t 1000 4 &&
@@ -377,43 +425,11 @@ for k in "${inflights[@]}"; do
 		fail "raw pipelined, $k in flight"
 	fi
 
-	say "W1 reftrack replay, $k in flight"
-	batch "$w/w1.yaml" "w1-replay-$k" "$w/b.yaml"
-	if setup "w1-replay-$k" w1.t 1000 4 &&
-		submit_quiet "w1-replay-$k" "$work/j1-$k" "$w/b.yaml" &&
-		replay "w1-replay-$k" "$work/j1-$k" "$k"; then
-		sweep[w1,$k]=$(calc "$w1_n / $(jval seconds "$logs/w1-replay-$k.out")")
-		journal_done "w1-replay-$k" "$work/j1-$k" "$w1_n"
-		check "w1-replay-$k" "w1-replay-$k" --expect "$w/w1.expect"
-	else
-		fail "reftrack replay (W1), $k in flight"
-	fi
-
-	say "W1d reftrack replay, $k in flight"
-	batch "$w/w1d.yaml" "w1d-replay-$k" "$w/b.yaml"
-	if setup "w1d-replay-$k" w1d.t 20000 4 &&
-		submit_quiet "w1d-replay-$k" "$work/j1d-$k" "$w/b.yaml" &&
-		replay "w1d-replay-$k" "$work/j1d-$k" "$k"; then
-		sweep[w1d,$k]=$(calc "$w1d_n / $(jval seconds "$logs/w1d-replay-$k.out")")
-		journal_done "w1d-replay-$k" "$work/j1d-$k" "$w1d_n"
-		check "w1d-replay-$k" "w1d-replay-$k" --expect "$w/w1d.expect"
-	else
-		fail "reftrack replay (W1d), $k in flight"
-	fi
-	rm -rf "$work/j1d-$k"
-
-	say "W2 reftrack replay, $k in flight"
-	batch "$w/w2.yaml" "w2-replay-$k" "$w/b.yaml"
-	if setup "w2-replay-$k" w2.t 200 60 &&
-		submit_quiet "w2-replay-$k" "$work/j2-$k" "$w/b.yaml" &&
-		replay "w2-replay-$k" "$work/j2-$k" "$k"; then
-		sweep[w2,$k]=$(calc "$w2_n / $(jval seconds "$logs/w2-replay-$k.out")")
-		journal_done "w2-replay-$k" "$work/j2-$k" "$w2_n"
-		check "w2-replay-$k" "w2-replay-$k" --expect "$w/w2.expect"
-	else
-		fail "reftrack replay (W2), $k in flight"
-	fi
-	rm -rf "$work/j2-$k"
+	sweep_replay w1 W1 "$w1_n" 1000 4 "$k"
+	sweep_replay w1d W1d "$w1d_n" 20000 4 "$k"
+	# W4 (issue 13): every tracker is made by the replay itself.
+	sweep_replay w4 W4 "$w4_n" 0 0 "$k"
+	sweep_replay w2 W2 "$w2_n" 200 60 "$k"
 done
 
 # The best of each sweep is its row in the table.
@@ -421,6 +437,7 @@ read -r _ raw_k <<<"$(best raw)"
 read -r _ w1_k <<<"$(best w1)"
 read -r _ w1d_k <<<"$(best w1d)"
 read -r _ w2_k <<<"$(best w2)"
+read -r _ w4_k <<<"$(best w4)"
 if [ -n "$raw_k" ]; then
 	row W1 raw "raw pipelined ($raw_k in flight)" "$w1_n" \
 		"$(val seconds "$logs/w1-raw-$raw_k.out")" "w1-raw-$raw_k"
@@ -518,6 +535,103 @@ else
 	fail "sync calls (W2)"
 	row W2 sync "sync calls" "$w2_n" "" "" FAILED
 fi
+
+# ---- W4 -----------------------------------------------------------------------
+if [ -n "$w4_k" ]; then
+	row W4 replay "reftrack replay ($w4_k in flight)" "$w4_n" \
+		"$(jval seconds "$logs/w4-replay-$w4_k.out")" "w4-replay-$w4_k"
+else
+	row W4 replay "reftrack replay" "$w4_n" "" "" FAILED
+fi
+
+# ---- two replayers (W5) -------------------------------------------------------
+# One replayer applies W5's two parts one after the other (one journal, so
+# the same ops as the pair: the second part is submitted once the first is
+# done, and nothing merges across them); then, on trackers of their own,
+# two replayers, one journal each, apply one part each, started together.
+# Both are checked against the state both parts imply (w5.expect).  The
+# one replayer's seconds are its two replays'; the pair's, from starting
+# the first to the end of the last.  Each row carries the CPU of both
+# processes and the larger peak RSS.
+w5_n=$((2 * w5_trackers))
+
+# sum_times OUT IN...: one bench_time line for several runs: CPU summed,
+# the larger peak RSS.
+sum_times() {
+	local out=$1
+	shift
+	awk '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] += kv[2]
+		if (kv[1] == "maxrss_kib" && kv[2] > m) m = kv[2] } }
+		END { printf "user=%s sys=%s maxrss_kib=%d\n", v["user"], v["sys"], m }' "$@" >"$out"
+}
+
+# scaleout INFLIGHT: the one-replayer and the two-replayer rows.
+scaleout() {
+	local k=$1 ns t0 t1 rc0 rc1 p0 p1
+	say "W5 one replayer, one part after the other ($w5_n entries, $k in flight)"
+	ns=w5-one
+	batch "$w/w5-0.yaml" "$ns" "$w/b0.yaml"
+	batch "$w/w5-1.yaml" "$ns" "$w/b1.yaml"
+	if setup "$ns" w5.t "$w5_trackers" 4 &&
+		submit_quiet w5-one "$work/j5" "$w/b0.yaml" &&
+		osd_snap "$logs/w5-one.osd0" &&
+		replay w5-one-a "$work/j5" "$k" &&
+		submit_quiet w5-one "$work/j5" "$w/b1.yaml" &&
+		replay w5-one-b "$work/j5" "$k"; then
+		osd_snap "$logs/w5-one.osd1"
+		osd_delta w5-one
+		sum_times "$logs/w5-one.time" "$logs/w5-one-a.time" "$logs/w5-one-b.time"
+		row W5 one "one replayer, one part after the other ($k in flight)" "$w5_n" \
+			"$(calc "$(jval seconds "$logs/w5-one-a.out") + $(jval seconds "$logs/w5-one-b.out")")" \
+			w5-one
+		journal_done w5-one "$work/j5" "$w5_n"
+		check w5-one "$ns" --expect "$w/w5.expect"
+	else
+		fail "W5, one replayer"
+		row W5 one "one replayer" "$w5_n" "" "" FAILED
+	fi
+	rm -rf "$work/j5"
+
+	say "W5 two replayers, one part each, started together"
+	ns=w5-two
+	batch "$w/w5-0.yaml" "$ns" "$w/b0.yaml"
+	batch "$w/w5-1.yaml" "$ns" "$w/b1.yaml"
+	if ! { setup "$ns" w5.t "$w5_trackers" 4 &&
+		submit_quiet w5-two "$work/j5a" "$w/b0.yaml" &&
+		submit_quiet w5-two "$work/j5b" "$w/b1.yaml"; }; then
+		fail "W5, two replayers: setup"
+		row W5 two "two replayers" "$w5_n" "" "" FAILED
+		return
+	fi
+	osd_snap "$logs/w5-two.osd0"
+	t0=$(date +%s.%N)
+	"$bin/bench_time" "$logs/w5-two-a.time" "$build/reftrack" replay --journal "$work/j5a" \
+		-c "$CEPH_CONF" --inflight "$k" --json >"$logs/w5-two-a.out" 2>"$logs/w5-two-a.err" &
+	p0=$!
+	"$bin/bench_time" "$logs/w5-two-b.time" "$build/reftrack" replay --journal "$work/j5b" \
+		-c "$CEPH_CONF" --inflight "$k" --json >"$logs/w5-two-b.out" 2>"$logs/w5-two-b.err" &
+	p1=$!
+	wait "$p0"
+	rc0=$?
+	wait "$p1"
+	rc1=$?
+	t1=$(date +%s.%N)
+	osd_snap "$logs/w5-two.osd1"
+	osd_delta w5-two
+	sum_times "$logs/w5-two.time" "$logs/w5-two-a.time" "$logs/w5-two-b.time"
+	if [ $rc0 -eq 0 ] && [ $rc1 -eq 0 ]; then
+		row W5 two "two replayers, one part each ($k in flight each)" "$w5_n" \
+			"$(calc "$t1 - $t0")" w5-two
+		journal_done w5-two "$work/j5a" "$w5_trackers"
+		journal_done w5-two "$work/j5b" "$w5_trackers"
+		check w5-two "$ns" --expect "$w/w5.expect"
+	else
+		fail "W5, two replayers (exit $rc0 and $rc1)"
+		row W5 two "two replayers" "$w5_n" "" "" FAILED
+	fi
+	rm -rf "$work/j5a" "$work/j5b"
+}
+scaleout "${w1d_k:-${inflights[0]}}"
 
 # ---- W3 -----------------------------------------------------------------------
 say "W3 reftrack submit ($w3_entries entries)"
@@ -695,6 +809,8 @@ table() {
 		# W1d's entries are W1's mix: sync calls cost the same per entry.
 		sync=$sync1
 		[ "${r_work[$i]}" = W2 ] && sync=$sync2
+		# W4 and W5 have no sync-call contender of their own.
+		case ${r_work[$i]} in W4 | W5) sync= ;; esac
 		printf '| %s | %s | %s | %.3f | %.0f | %s | %s | %s | %s | %s | %s | %s |\n' \
 			"${r_work[$i]}" "${r_label[$i]}" "$n" "${r_sec[$i]}" "$rate" \
 			"$(ratio "$rate" "$raw")" "$(ratio "$rate" "$cli")" "$(ratio "$rate" "$sync")" \
@@ -710,11 +826,11 @@ int() {
 
 sweep_table() {
 	local k x
-	echo "| in flight | W1 raw pipelined | W1 replay | ÷ raw | W1d replay | ÷ raw | W2 replay | ÷ raw |"
-	echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
+	echo "| in flight | W1 raw pipelined | W1 replay | ÷ raw | W1d replay | ÷ raw | W2 replay | ÷ raw | W4 replay | ÷ raw |"
+	echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 	for k in "${inflights[@]}"; do
 		printf '| %s | %s |' "$k" "$(int "${sweep[raw,$k]:-}")"
-		for x in w1 w1d w2; do
+		for x in w1 w1d w2 w4; do
 			printf ' %s | %s |' "$(int "${sweep[$x,$k]:-}")" \
 				"$(ratio "${sweep[$x,$k]:-}" "${sweep[raw,$k]:-}")"
 		done
@@ -792,6 +908,22 @@ limits_targets() {
 	target "replay of 16 maximum-size entries: peak RSS < 256 MiB" "$(kib_mib limits-replay maxrss_kib)" "<" 256
 }
 
+# The targets of issue 13 this file's W1d, W4 and W5 runs measure.
+targets13() {
+	local w1d w4 w4log one two
+	w1d=$(rate_of replay W1d)
+	w4=$(rate_of replay W4)
+	w4log=$(log_of replay W4)
+	one=$(rate_of one W5)
+	two=$(rate_of two W5)
+	echo "| target (issue 13; informational) | measured | verdict |"
+	echo "|---|---:|---|"
+	target "W1d replay ≥ 0.9 × raw limit" "$(ratio "$w1d" "$raw")" ">=" 0.9
+	target "W4 replay ≥ 1.5 × raw limit" "$(ratio "$w4" "$raw")" ">=" 1.5
+	target "W4 RADOS ops per entry ≤ 1.1" "$([ -n "$w4log" ] && per_entry "$w4log" ops "$w4_n" 1)" "<=" 1.1
+	echo "| W5: two replayers ÷ one replayer (no target: the scaling measured) | $(ratio "$two" "$one") | - |"
+}
+
 {
 	echo "## reftrack benchmark, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 	echo
@@ -816,6 +948,8 @@ limits_targets() {
 	echo
 	targets
 	echo
+	targets13
+	echo
 	echo "- × raw limit: against the best W1 raw pipelined run (W1d and W2 have the same entry count)." \
 		"The replayer merges the entries it has queued for one tracker into one read and one write (see RADOS ops/entry), which the raw probe never does;" \
 		"W1d (W1's mix, one entry per tracker, 20,000 trackers) leaves it nothing to merge." \
@@ -824,11 +958,12 @@ limits_targets() {
 	echo "- Seconds: the timed phase of the probes (raw, sync: connecting and setup excluded; raw connected in $(awk -v c="$(val connect "$logs/w1-raw-${raw_k:-x}.out")" 'BEGIN { printf "%.0f", c * 1000 }') ms);" \
 		"the replay's own figure for replay (journal open and connect included);" \
 		"the whole process for the CLI loop and submit."
-	echo "- RADOS ops/entry and OSD CPU: the OSD's op counter and CPU time across the run (a replay that merges a tracker's entries into one read and one write shows fewer than 2 ops per entry)." \
+	echo "- RADOS ops/entry and OSD CPU: the client requests the OSD's messengers received (its op counter would leave out reads of missing objects) and its CPU time across the run (a replay that merges a tracker's entries into one read and one write shows fewer than 2 ops per entry)." \
 		"Both span the whole process (raw write-only: with its 1,000 untimed starting reads)." \
 		"Client CPU: user + sys of the contender's processes, per entry."
 	echo "- No-op entries each add a key the tracker already holds: the replay reads the tracker (one read for all such entries of a tracker it has loaded) and writes nothing (the OSD's write counter is checked to stay still), so its rate is the journal's own throughput with the cluster's part cut down to those reads. The W3-sized one shows that replay memory does not grow with the journal: compare its anonymous peak with the W1-sized one's; the mapped-file part is the LMDB journal map, page cache the kernel can drop."
 	echo "- Peak RSS: the process (for the CLI loop, its largest reference-tracker)."
+	echo "- W4: every entry adds a key to a tracker that does not exist before the run; the replayer creates each. W5: two batches of $w5_trackers entries each over the same $w5_trackers trackers, each batch touching every tracker once and only keys of its own; \"one replayer\" applies one after the other from one journal (seconds: its two replays'), \"two replayers\" run side by side, one journal and one batch each (seconds: from starting the first to the end of the last); client CPU of both processes, the larger peak RSS."
 } >"$out/results.md"
 cat "$out/results.md"
 
