@@ -195,7 +195,7 @@ crash_case() {
 	# Round k is the k-th write: past the groups that read first, so the
 	# crash is at a create sent without a read (few requests so far).
 	before=$(osd_requests)
-	REFTRACK_FAILPOINT=$fp:$k rtk replay --journal "$jdir" --inflight 1
+	REFTRACK_FAILPOINT=$fp:$k reftrack=$tl_hooks/reftrack rtk replay --journal "$jdir" --inflight 1
 	expect_rc 137
 	after=$(osd_requests)
 	[ $((after - before)) -le $((k + 15)) ] ||
