@@ -338,25 +338,17 @@ static int census_key(void *arg, const char *key, size_t keylen,
 {
 	struct slot *sl = arg;
 	struct rt_scan *s = sl->scan;
-	char q[RT__QUOTE_BUF];
 	size_t off;
+	int rc = rt__tio_census_key(&sl->snap, key, keylen, type, sl->detail,
+	                            sizeof(sl->detail));
 
-	if (keylen == 0) {
-		/* The lookup of "" (no listing returns it); never stale. */
-		sl->snap.empty_type = (unsigned char)type;
+	/* "" is never stale (see rt_scan_result). */
+	if (rc == RT__TIO_KEY_EMPTY)
 		return 0;
-	}
-	if (memchr(key, '\0', keylen)) {
-		rt__errmsg_set(sl->detail, sizeof(sl->detail), "key %s holds a "
-		               "NUL byte, which v1 keys never do",
-		               rt__quote(q, key, keylen));
+	if (rc == RT_ECORRUPT)
 		sl->nul_key = 1;
-		return RT_ECORRUPT;
-	}
-	if (type == RT_REF_NORMAL)
-		sl->snap.nnormal++;
-	else
-		sl->snap.nmask++;
+	if (rc != RT__TIO_KEY_COUNTED)
+		return rc;
 	sl->last.used = 0;
 	if (arena_put(&sl->last, key, keylen, &off))
 		goto nomem;

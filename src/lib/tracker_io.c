@@ -218,32 +218,41 @@ struct census_ctx {
 	int nomem;
 };
 
-static int census_entry(void *arg, const char *key, size_t keylen,
-                        rt_ref_type type)
+int rt__tio_census_key(struct rt__snapshot *snap, const char *key,
+                       size_t keylen, rt_ref_type type, char *msg,
+                       size_t msgsz)
 {
-	struct census_ctx *c = arg;
-	struct rt__snapshot *snap = c->snap;
 	char q[RT__QUOTE_BUF];
-	long at = rt__request_find(c->req, key, keylen);
 
-	if (at >= 0)
-		snap->found[at] = (unsigned char)type;
 	if (keylen == 0) {
-		/* The lookup of "" (listings never return it). */
 		snap->empty_type = (unsigned char)type;
-		return 0;
+		return RT__TIO_KEY_EMPTY;
 	}
 	if (memchr(key, '\0', keylen)) {
-		/* The next page would start after the key cut at its NUL. */
-		rt__errmsg_set(c->msg, c->msgsz, "key %s holds a NUL byte, "
-		               "which v1 keys never do",
-		               rt__quote(q, key, keylen));
+		rt__errmsg_set(msg, msgsz, "key %s holds a NUL byte, which v1 "
+		               "keys never do", rt__quote(q, key, keylen));
 		return RT_ECORRUPT;
 	}
 	if (type == RT_REF_NORMAL)
 		snap->nnormal++;
 	else
 		snap->nmask++;
+	return RT__TIO_KEY_COUNTED;
+}
+
+static int census_entry(void *arg, const char *key, size_t keylen,
+                        rt_ref_type type)
+{
+	struct census_ctx *c = arg;
+	struct rt__snapshot *snap = c->snap;
+	long at = rt__request_find(c->req, key, keylen);
+	int rc;
+
+	if (at >= 0)
+		snap->found[at] = (unsigned char)type;
+	rc = rt__tio_census_key(snap, key, keylen, type, c->msg, c->msgsz);
+	if (rc != RT__TIO_KEY_COUNTED)
+		return rc == RT__TIO_KEY_EMPTY ? 0 : rc;
 	if (keylen + 1 > snap->last_cap) {
 		char *last = realloc(snap->last, keylen + 1);
 

@@ -148,6 +148,19 @@ int rt__tio_read_each(struct rt__tio_read *rd, rt__tio_entry_fn fn,
 int rt__tio_read_empty(struct rt__tio_read *rd, rt__tio_entry_fn fn,
                        void *arg, char *msg, size_t msgsz);
 
+/* One omap entry of a census, counted into snap: "" (the lookup of the
+ * empty key, which no listing returns) sets snap->empty_type; a key holding
+ * a NUL byte is refused, as no v1 key holds one and the next page, which
+ * starts after the key, would cut it there; any other key counts as a
+ * normal or a mask reference.  The one rule for every census (the
+ * library's and the scan's).  Returns RT__TIO_KEY_COUNTED,
+ * RT__TIO_KEY_EMPTY (nothing more to do for it) or RT_ECORRUPT (msg says
+ * which key). */
+enum { RT__TIO_KEY_COUNTED = 0, RT__TIO_KEY_EMPTY = 1 };
+int rt__tio_census_key(struct rt__snapshot *snap, const char *key,
+                       size_t keylen, rt_ref_type type, char *msg,
+                       size_t msgsz);
+
 /* An xattr to set in the same write, atomically with the change. */
 struct rt__tio_xattr {
 	const char *name;
