@@ -5,6 +5,7 @@
  *   bench_raw [options] --setup      create the trackers (v1 format)
  *   bench_raw [options]              time ENTRIES changes (mode rw)
  *   bench_raw [options] --mode write time guarded writes with no read
+ *   bench_raw [options] --mode checked  rw, checking what it reads
  *
  * Trackers are PREFIX000000, PREFIX000001, ... in POOL/NAMESPACE.  --setup
  * creates each as a v1 tracker holding the normal key "base" and, with
@@ -16,6 +17,14 @@
  * the new count + omap_set of the key as normal).  Each entry adds a fresh
  * key (KEYPREFIX + entry number), so the trackers stay valid v1 trackers
  * and bench_check can vouch for them afterwards.
+ *
+ * Mode checked: mode rw plus what a replayer that vouches for each tracker
+ * before changing it must ask the OSD for (the library's read and write
+ * shapes, tracker_io.c): the read also takes every xattr (the format
+ * version is checked) and lists the omap (the key must be absent and the
+ * keys must number the count), and the write also sets a marker xattr.
+ * So mode checked is the least a checking replayer's entry can cost, where
+ * mode rw is the least any tracker change can.
  *
  * Mode write: the shape of a replayer that already knows a tracker's
  * contents and version from its own last write: one guarded write per entry,
@@ -38,7 +47,7 @@
 
 #include "bench_rados.h"
 
-enum mode { MODE_SETUP, MODE_RW, MODE_WRITE };
+enum mode { MODE_SETUP, MODE_RW, MODE_CHECKED, MODE_WRITE };
 enum phase { PH_IDLE, PH_CREATE, PH_PREREAD, PH_READ, PH_WRITE };
 
 typedef struct slot {
@@ -59,8 +68,18 @@ typedef struct slot {
 	int data_rv;
 	rados_omap_iter_t iter;
 	int omap_rv;
+	unsigned char omap_more;
+	rados_xattrs_iter_t xattrs; /* mode checked */
+	int xattrs_rv;
 	char newcount[4];
 } slot;
+
+#define VERSION_XATTR "csi.ceph.com/rt-version"
+/* What mode checked's write sets, as long as a journal's marker name. */
+#define MARKER_XATTR "reftrack.j.0123456789abcdef0123456789abcdef"
+/* Keys mode checked lists in one read: the trackers of the bench hold a
+ * few, and the library lists this many before paging. */
+#define CHECKED_LIST_MAX 1024
 
 static const char *prefix = "raw.t";
 static const char *key_prefix = "r";
@@ -116,9 +135,15 @@ static void send_read(slot *s, int with_key)
 	s->rop = rados_create_read_op();
 	s->iter = NULL;
 	s->omap_rv = 0;
-	if (with_key)
+	if (with_key && mode == MODE_CHECKED) {
+		rados_read_op_getxattrs(s->rop, &s->xattrs, &s->xattrs_rv);
+		rados_read_op_omap_get_vals2(s->rop, "", "", CHECKED_LIST_MAX,
+		                             &s->iter, &s->omap_more,
+		                             &s->omap_rv);
+	} else if (with_key) {
 		rados_read_op_omap_get_vals_by_keys2(s->rop, keys, 1, lens,
 		                                     &s->iter, &s->omap_rv);
+	}
 	/* Ask for more than 4 bytes so a longer object shows as corrupt. */
 	rados_read_op_read(s->rop, 0, sizeof(s->data), s->data, &s->data_len,
 	                   &s->data_rv);
@@ -143,6 +168,8 @@ static void send_write(slot *s, uint64_t ver, uint32_t count)
 	rados_write_op_assert_version(s->wop, ver);
 	rados_write_op_write_full(s->wop, s->newcount, 4);
 	rados_write_op_omap_set2(s->wop, keys, vals, klens, vlens, 1);
+	if (mode == MODE_CHECKED)
+		rados_write_op_setxattr(s->wop, MARKER_XATTR, "1", 1);
 	new_completion(s);
 	r = rados_aio_write_op_operate(s->wop, io, s->comp, s->oid, NULL, 0);
 	if (r < 0)
@@ -158,7 +185,7 @@ static void send_create(slot *s)
 	bench_put_be32(count, initial_keys + 1);
 	s->wop = rados_create_write_op();
 	rados_write_op_create(s->wop, LIBRADOS_CREATE_EXCLUSIVE, NULL);
-	rados_write_op_setxattr(s->wop, "csi.ceph.com/rt-version", version, 4);
+	rados_write_op_setxattr(s->wop, VERSION_XATTR, version, 4);
 	rados_write_op_write_full(s->wop, count, 4);
 	rados_write_op_omap_set2(s->wop, setup_keys, setup_vals,
 	                         setup_key_lens, setup_val_lens,
@@ -195,7 +222,7 @@ static int start_next(slot *s)
 	set_oid(s, t);
 	snprintf(s->key, sizeof(s->key), "%s%lu", key_prefix, next_entry);
 	next_entry++;
-	if (mode == MODE_RW) {
+	if (mode == MODE_RW || mode == MODE_CHECKED) {
 		s->phase = PH_READ;
 		send_read(s, 1);
 	} else {
@@ -203,6 +230,35 @@ static int start_next(slot *s)
 		send_write(s, versions[t], counts[t] + 1);
 	}
 	return 1;
+}
+
+/* Mode checked: the tracker's format version is there, the entry's key is
+ * not, and the listed keys number the count. */
+static void check_read(slot *s, uint32_t count)
+{
+	const char *name, *val, *k, *v;
+	size_t vlen, klen, vl;
+	uint32_t listed = 0;
+	int versioned = 0;
+
+	if (s->xattrs_rv < 0)
+		bench_die_rados(s->xattrs_rv, "%s: getxattrs:", s->oid);
+	while (rados_getxattrs_next(s->xattrs, &name, &val, &vlen) == 0 &&
+	       name)
+		versioned |= strcmp(name, VERSION_XATTR) == 0 && vlen == 4;
+	rados_getxattrs_end(s->xattrs);
+	s->xattrs = NULL;
+	if (!versioned)
+		bench_die("%s: no format version xattr", s->oid);
+	while (rados_omap_get_next2(s->iter, (char **)&k, (char **)&v, &klen,
+	                            &vl) == 0 && k) {
+		if (klen == strlen(s->key) && memcmp(k, s->key, klen) == 0)
+			bench_die("%s: key %s is there already (run twice with "
+			          "one --key-prefix?)", s->oid, s->key);
+		listed++;
+	}
+	if (!s->omap_more && listed != count)
+		bench_die("%s: %u keys listed, count %u", s->oid, listed, count);
 }
 
 /* Handles the slot's finished operation; returns 1 if the slot has sent
@@ -245,7 +301,10 @@ static int finish(slot *s)
 		}
 		if (s->omap_rv < 0)
 			bench_die_rados(s->omap_rv, "%s: omap read:", s->oid);
-		if (rados_omap_get_next2(s->iter, &k, &v, &klen, &vlen) == 0 && k)
+		if (mode == MODE_CHECKED)
+			check_read(s, count);
+		else if (rados_omap_get_next2(s->iter, &k, &v, &klen,
+		                              &vlen) == 0 && k)
 			bench_die("%s: key %s is there already (run twice with one "
 			          "--key-prefix?)", s->oid, s->key);
 		rados_omap_get_end(s->iter);
@@ -321,7 +380,7 @@ static void usage(FILE *out, int status)
 	fprintf(out,
 	        "usage: %s [-c CONF] [--id ID] [-p POOL] [-N NAMESPACE]\n"
 	        "       [--prefix P] [--trackers N] [--inflight N]\n"
-	        "       (--setup [--keys K] | [--mode rw|write] [--entries N] "
+	        "       (--setup [--keys K] | [--mode rw|checked|write] [--entries N] "
 	        "[--key-prefix P])\n"
 	        "Defaults: CONF $CEPH_CONF, ID admin, POOL $RT_TEST_POOL or rt,\n"
 	        "prefix raw.t, 1000 trackers, 256 in flight, mode rw, 20000 "
@@ -369,10 +428,13 @@ int main(int argc, char **argv)
 		case 'm':
 			if (strcmp(optarg, "rw") == 0)
 				mode = MODE_RW;
+			else if (strcmp(optarg, "checked") == 0)
+				mode = MODE_CHECKED;
 			else if (strcmp(optarg, "write") == 0)
 				mode = MODE_WRITE;
 			else
-				bench_die("--mode: rw or write, not \"%s\"", optarg);
+				bench_die("--mode: rw, checked or write, not \"%s\"",
+				          optarg);
 			break;
 		case 'h': usage(stdout, 0); break;
 		default: usage(stderr, 64);
@@ -423,7 +485,10 @@ int main(int argc, char **argv)
 	run_slots(slots, &q);
 	t1 = bench_now();
 
-	mode_name = mode == MODE_SETUP ? "setup" : mode == MODE_RW ? "rw" : "write";
+	mode_name = mode == MODE_SETUP     ? "setup"
+	            : mode == MODE_RW      ? "rw"
+	            : mode == MODE_CHECKED ? "checked"
+	                                   : "write";
 	if (mode != MODE_SETUP && done_entries != nentries)
 		bench_die("%lu of %lu entries done", done_entries, nentries);
 	printf("raw mode=%s entries=%lu trackers=%u inflight=%u seconds=%.6f "

@@ -13,6 +13,14 @@
 #   raw pipelined   bench_raw: read op + guarded write op per entry, many in
 #                   flight on distinct objects, librados only: the limit.
 #                   Run at every RT_BENCH_INFLIGHTS value; the best counts.
+#   raw checked     bench_raw --mode checked: raw pipelined plus what a
+#                   replayer that vouches for each tracker asks the OSD for
+#                   (every xattr and the omap listing in the read, a marker
+#                   xattr in the write): the least such a replayer costs.
+#                   At every in-flight count, on W1's trackers
+#   raw create-only bench_raw --setup: one exclusive create per tracker
+#                   (version xattr, count, one key), W4's minimum, at every
+#                   in-flight count right before the W4 replay
 #   raw write-only  bench_raw --mode write: the guarded write alone (what a
 #                   replayer that needs no read would pay), at the best
 #                   in-flight count of the raw pipelined runs
@@ -425,9 +433,28 @@ for k in "${inflights[@]}"; do
 		fail "raw pipelined, $k in flight"
 	fi
 
+	say "W1 raw checked, $k in flight"
+	if setup "rawck-$k" w1.t 1000 4 &&
+		timed "w1-rawck-$k" "$bin/bench_raw" -N "rawck-$k" --prefix w1.t --trackers 1000 \
+			--entries "$w1_n" --inflight "$k" --key-prefix c --mode checked; then
+		sweep[rawck,$k]=$(val rate "$logs/w1-rawck-$k.out")
+		check "w1-rawck-$k" "rawck-$k" --prefix w1.t --trackers 1000 --normal-total $((5000 + w1_n))
+	else
+		fail "raw checked, $k in flight"
+	fi
+
 	sweep_replay w1 W1 "$w1_n" 1000 4 "$k"
 	sweep_replay w1d W1d "$w1d_n" 20000 4 "$k"
-	# W4 (issue 13): every tracker is made by the replay itself.
+	# W4 (issue 13): every tracker is made by the replay itself; the raw
+	# create-only probe makes as many, one exclusive create each.
+	say "W4 raw create-only, $k in flight"
+	if timed "w4-rawcreate-$k" "$bin/bench_raw" --setup -N "rawcreate-$k" --prefix w4.t \
+		--trackers "$w4_n" --keys 0 --inflight "$k"; then
+		sweep[rawcreate,$k]=$(val rate "$logs/w4-rawcreate-$k.out")
+		check "w4-rawcreate-$k" "rawcreate-$k" --prefix w4.t --trackers "$w4_n" --normal-total "$w4_n"
+	else
+		fail "raw create-only, $k in flight"
+	fi
 	sweep_replay w4 W4 "$w4_n" 0 0 "$k"
 	sweep_replay w2 W2 "$w2_n" 200 60 "$k"
 done
@@ -826,15 +853,18 @@ int() {
 
 sweep_table() {
 	local k x
-	echo "| in flight | W1 raw pipelined | W1 replay | ÷ raw | W1d replay | ÷ raw | W2 replay | ÷ raw | W4 replay | ÷ raw |"
-	echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	echo "| in flight | W1 raw pipelined | W1 replay | ÷ raw | W1d replay | ÷ raw | W2 replay | ÷ raw | W4 replay | ÷ raw | raw checked | W1d ÷ raw checked | raw create-only | W4 ÷ raw create-only |"
+	echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 	for k in "${inflights[@]}"; do
 		printf '| %s | %s |' "$k" "$(int "${sweep[raw,$k]:-}")"
 		for x in w1 w1d w2 w4; do
 			printf ' %s | %s |' "$(int "${sweep[$x,$k]:-}")" \
 				"$(ratio "${sweep[$x,$k]:-}" "${sweep[raw,$k]:-}")"
 		done
-		echo
+		printf ' %s | %s | %s | %s |\n' "$(int "${sweep[rawck,$k]:-}")" \
+			"$(ratio "${sweep[w1d,$k]:-}" "${sweep[rawck,$k]:-}")" \
+			"$(int "${sweep[rawcreate,$k]:-}")" \
+			"$(ratio "${sweep[w4,$k]:-}" "${sweep[rawcreate,$k]:-}")"
 	done
 }
 
@@ -922,6 +952,10 @@ targets13() {
 	target "W4 replay ≥ 1.5 × raw limit" "$(ratio "$w4" "$raw")" ">=" 1.5
 	target "W4 RADOS ops per entry ≤ 1.1" "$([ -n "$w4log" ] && per_entry "$w4log" ops "$w4_n" 1)" "<=" 1.1
 	echo "| W5: two replayers ÷ one replayer (no target: the scaling measured) | $(ratio "$two" "$one") | - |"
+	# The probes that bound what the ratios above can reach here, best
+	# run of each sweep against the best raw run (no targets).
+	echo "| raw checked ÷ raw limit: the least a replayer that checks each tracker can reach (no target) | $(ratio "$(best rawck | cut -d' ' -f1)" "$raw") | - |"
+	echo "| raw create-only ÷ raw limit: the most W4 can reach against raw here (no target) | $(ratio "$(best rawcreate | cut -d' ' -f1)" "$raw") | - |"
 }
 
 {
