@@ -305,24 +305,45 @@ static int parse_err(rt_submit_result *out, rt_journal *j,
 /*
  * Parsing (libyaml) and writing (LMDB) each take about half of a submit,
  * and a write transaction belongs to the thread that began it.  So a
- * worker thread parses, encodes each entry and hashes its tracker key into
- * blocks of records, and the thread owning the transaction puts the blocks'
- * records into LMDB in order.  A few blocks circulate, so memory stays a
- * few hundred KiB whatever the batch size.  Without threads (pthread_create
- * failing) the same code runs inline: each full block is written at once.
+ * worker thread parses and copies each request's fields into blocks, and
+ * the thread owning the transaction encodes each entry (its checksum
+ * included), hashes its tracker key and puts it into LMDB, in order.
+ * libyaml alone keeps the parser busy for most of a submit, so everything
+ * that can be done after the parse is the writer's: the two threads then
+ * carry about the same load.  Blocks circulate between them, enough to
+ * cover the pause of a staging commit (its fdatasync) without stalling
+ * the parser, and memory stays a few MiB whatever the batch size.
+ * Without threads (pthread_create failing) the same code runs inline:
+ * each full block is written at once.
  *
- * A record in a block: u32 length (host order), 16-byte tracker key, then
- * the encoded entry.  Seqs are given by the writer, in record order, which
- * is request order.
+ * A record in a block: struct handed, then the pool, namespace, tracker
+ * and request id bytes, then the refs already encoded (rt__refs_encode),
+ * up to the record's end.  Seqs and request indexes are given by the
+ * writer, in record order, which is request order.
  */
 #define BLOCK_BYTES (256 * 1024)
-#define NBLOCKS 4
+#define NBLOCKS 16
+/* Bytes of full blocks the parser may queue.  A block grows past
+ * BLOCK_BYTES to hold one large request (up to tens of MiB at the batch
+ * limits), so the bound is on bytes, not blocks; a grown block is freed
+ * once written. */
+#define QUEUED_BYTES (NBLOCKS * BLOCK_BYTES)
 /* Entry bytes per staging transaction.  What LMDB holds for one is its
  * dirty pages: the entries, their index rows and the branch pages above
  * them, a few times this in all.  Larger saves little: a commit costs
  * a few milliseconds. */
 #define STAGE_BYTES (16 << 20)
 #define STOPPED 1 /* the callback's "stop": the writer has failed */
+
+/* One request as the parser hands it over; the lengths are in bytes. */
+struct handed {
+	uint32_t len;          /* of the record, this header included */
+	uint8_t op;
+	uint8_t has_id;
+	uint16_t pad;
+	uint32_t pool_len, ns_len, tracker_len, id_len;
+	uint32_t nrefs;
+};
 
 struct block {
 	struct rt__buf buf;
@@ -337,7 +358,6 @@ struct submit_ctx {
 	uint64_t n;            /* entries written */
 	uint64_t pending_done; /* of which have their by_state rows */
 	uint64_t txn_bytes;    /* entry bytes in the open transaction */
-	uint64_t parsed;       /* entries handed over by the parser */
 	int cb_rc;             /* the writer's error (a journal error) */
 	uint8_t *pairs;        /* tracker key + seq BE, waiting for by_tracker */
 	size_t npairs;
@@ -348,12 +368,12 @@ struct submit_ctx {
 	uint64_t txn_rows;     /* by_tracker rows it put */
 	rt_journal *j;         /* for its progress callback */
 	uint64_t nlines;       /* the file's */
+	const void *md;        /* SHA-256, for tracker keys */
+	EVP_MD_CTX *mdctx;
+	struct rt__buf ent;    /* the entry being encoded */
 
 	/* parser side */
 	const char *parse_path;
-	const void *md;
-	EVP_MD_CTX *mdctx;
-	struct rt__buf refs, ent;
 	struct block *cur;
 	int prc;
 	rt_batch_error perr;
@@ -363,6 +383,7 @@ struct submit_ctx {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct block *full_head, *full_tail, *free_list;
+	size_t queued;         /* bytes of the blocks in full_head's list */
 	int stop, done;
 	struct block blocks[NBLOCKS];
 };
@@ -487,13 +508,56 @@ static int index_trackers(struct submit_ctx *c)
 	return rc;
 }
 
-/* Writer: puts every record of a block into the transaction. */
+/* Writer: encodes one handed-over request as entry `index` of the batch
+ * into c->ent and hashes its tracker key into tk. */
+static int encode_handed(struct submit_ctx *c, const uint8_t *p,
+                         uint64_t index, uint8_t tk[RT__TRACKER_KEY_LEN])
+{
+	struct handed h;
+	struct rt__entry_rec e;
+	const char *s;
+
+	memcpy(&h, p, sizeof(h));
+	s = (const char *)p + sizeof(h);
+	memset(&e, 0, sizeof(e));
+	e.state = RT_ENTRY_PENDING;
+	e.op = h.op;
+	e.batch_serial = c->serial;
+	e.request_index = index;
+	e.pool.s = s;
+	e.pool.len = h.pool_len;
+	s += h.pool_len;
+	e.ns.s = s;
+	e.ns.len = h.ns_len;
+	s += h.ns_len;
+	e.tracker.s = s;
+	e.tracker.len = h.tracker_len;
+	s += h.tracker_len;
+	if (h.has_id) {
+		e.request_id.s = s;
+		e.request_id.len = h.id_len;
+	}
+	s += h.id_len;
+	e.nrefs = h.nrefs;
+	e.refs = (const uint8_t *)s;
+	e.refs_len = h.len - (size_t)((const uint8_t *)s - p);
+	rt__buf_reset(&c->ent);
+	rt__entry_encode(&c->ent, &e);
+	if (c->ent.oom || c->ent.len > UINT32_MAX)
+		return rt__jerr(c->j, RT_ENOMEM, "out of memory");
+	if (rt__tracker_hash(c->mdctx, c->md, tk, e.pool.s, e.pool.len, e.ns.s,
+	                     e.ns.len, e.tracker.s, e.tracker.len))
+		return rt__jerr(c->j, RT_ENOMEM, "SHA-256 failed");
+	return 0;
+}
+
+/* Writer: puts every request of a block into the transaction. */
 static int write_block(struct submit_ctx *c, const struct block *b)
 {
 	rt_journal_txn *t = c->t;
 	rt_journal *j = t->j;
 	const uint8_t *p = b->buf.p, *end = b->buf.p + b->buf.len;
-	uint8_t kb[8];
+	uint8_t kb[8], tk[RT__TRACKER_KEY_LEN];
 	MDB_val k, d;
 	uint32_t len;
 	int rc;
@@ -502,12 +566,16 @@ static int write_block(struct submit_ctx *c, const struct block *b)
 		uint64_t seq = c->first_seq + c->n;
 
 		memcpy(&len, p, 4);
+		/* Every request makes one entry: the count so far is the
+		 * request's index in the file. */
+		if ((rc = encode_handed(c, p, c->n, tk)))
+			return rc;
 		rt__be64_put(kb, seq);
 		/* Seqs only grow, so every entry goes at the end of the
 		 * table: MDB_APPEND fills pages completely and skips the
 		 * search. */
 		k = mkval(kb, 8);
-		d = mkval(p + 4 + RT__TRACKER_KEY_LEN, len);
+		d = mkval(c->ent.p, c->ent.len);
 		rc = mdb_put(t->txn, j->entries, &k, &d, MDB_APPEND);
 		if (rc == MDB_KEYEXIST)
 			return rt__jerr(j, RT_EJOURNAL,
@@ -523,14 +591,13 @@ static int write_block(struct submit_ctx *c, const struct block *b)
 		      c->npairs + 1 > rt__test_submit_run_pairs)) &&
 		    (rc = spill_pairs(c)))
 			return rc;
-		memcpy(c->pairs + c->npairs * RT__PAIR_LEN, p + 4,
-		       RT__TRACKER_KEY_LEN);
+		memcpy(c->pairs + c->npairs * RT__PAIR_LEN, tk, sizeof(tk));
 		memcpy(c->pairs + c->npairs * RT__PAIR_LEN + RT__TRACKER_KEY_LEN,
 		       kb, 8);
 		c->npairs++;
 		c->n++;
-		c->txn_bytes += len;
-		p += 4 + RT__TRACKER_KEY_LEN + len;
+		c->txn_bytes += c->ent.len;
+		p += len;
 	}
 	return 0;
 }
@@ -627,6 +694,8 @@ static int hand_over(struct submit_ctx *c)
 	if (!c->threaded) {
 		if (!c->cb_rc)
 			c->cb_rc = write_block_told(c, b);
+		if (b->buf.cap > 2 * BLOCK_BYTES)
+			rt__buf_free(&b->buf);
 		rt__buf_reset(&b->buf);
 		return c->cb_rc ? STOPPED : 0;
 	}
@@ -637,9 +706,10 @@ static int hand_over(struct submit_ctx *c)
 	else
 		c->full_head = b;
 	c->full_tail = b;
+	c->queued += b->buf.len;
 	c->cur = NULL;
 	pthread_cond_broadcast(&c->cv);
-	while (!c->free_list && !c->stop)
+	while ((!c->free_list || c->queued >= QUEUED_BYTES) && !c->stop)
 		pthread_cond_wait(&c->cv, &c->mu);
 	if (c->free_list) {
 		c->cur = c->free_list;
@@ -651,53 +721,40 @@ static int hand_over(struct submit_ctx *c)
 	return stop ? STOPPED : 0;
 }
 
+/* Parser: copies the request into the current block (see struct handed);
+ * the writer does the rest. */
 static int put_cb(void *arg, size_t index, const rt_request *req)
 {
 	struct submit_ctx *c = arg;
-	struct rt__entry_rec e;
 	struct rt__buf *out;
-	uint8_t tk[RT__TRACKER_KEY_LEN];
-	uint32_t len;
+	struct handed h;
 	const char *ns = req->ns ? req->ns : "";
+	size_t start;
 
+	(void)index;
 	if (!c->cur)
 		return STOPPED;
-	memset(&e, 0, sizeof(e));
-	e.state = RT_ENTRY_PENDING;
-	e.op = (uint8_t)req->op;
-	e.batch_serial = c->serial;
-	e.request_index = index;
-	e.pool.s = req->pool;
-	e.pool.len = strlen(req->pool);
-	e.ns.s = ns;
-	e.ns.len = strlen(ns);
-	e.tracker.s = req->tracker;
-	e.tracker.len = strlen(req->tracker);
-	e.nrefs = req->nrefs;
-	if (req->request_id) {
-		e.request_id.s = req->request_id;
-		e.request_id.len = strlen(req->request_id);
-	}
-	rt__buf_reset(&c->refs);
-	rt__refs_encode(&c->refs, req->refs, req->nrefs);
-	e.refs = c->refs.p;
-	e.refs_len = c->refs.len;
-	rt__buf_reset(&c->ent);
-	rt__entry_encode(&c->ent, &e);
-	if (c->refs.oom || c->ent.oom || c->ent.len > UINT32_MAX)
-		return RT_ENOMEM;
-	if (rt__tracker_hash(c->mdctx, c->md, tk, e.pool.s, e.pool.len, e.ns.s,
-	                     e.ns.len, e.tracker.s, e.tracker.len))
-		return RT_ENOMEM;
-
+	memset(&h, 0, sizeof(h));
+	h.op = (uint8_t)req->op;
+	h.has_id = req->request_id != NULL;
+	/* Lengths the batch limits keep far below 2^32. */
+	h.pool_len = (uint32_t)strlen(req->pool);
+	h.ns_len = (uint32_t)strlen(ns);
+	h.tracker_len = (uint32_t)strlen(req->tracker);
+	h.id_len = req->request_id ? (uint32_t)strlen(req->request_id) : 0;
+	h.nrefs = (uint32_t)req->nrefs;
 	out = &c->cur->buf;
-	len = (uint32_t)c->ent.len;
-	rt__buf_put(out, &len, 4);
-	rt__buf_put(out, tk, sizeof(tk));
-	rt__buf_put(out, c->ent.p, c->ent.len);
-	if (out->oom)
+	start = out->len;
+	rt__buf_put(out, &h, sizeof(h));
+	rt__buf_put(out, req->pool, h.pool_len);
+	rt__buf_put(out, ns, h.ns_len);
+	rt__buf_put(out, req->tracker, h.tracker_len);
+	rt__buf_put(out, req->request_id, h.id_len);
+	rt__refs_encode(out, req->refs, req->nrefs);
+	if (out->oom || out->len - start > UINT32_MAX)
 		return RT_ENOMEM;
-	c->parsed++;
+	h.len = (uint32_t)(out->len - start);
+	memcpy(out->p + start, &h.len, sizeof(h.len));
 	c->cur->last_line = req->line;
 	if (out->len >= BLOCK_BYTES)
 		return hand_over(c);
@@ -739,9 +796,12 @@ static void writer_main(struct submit_ctx *c)
 		c->full_head = b->next;
 		if (!c->full_head)
 			c->full_tail = NULL;
+		c->queued -= b->buf.len;
 		pthread_mutex_unlock(&c->mu);
 		if (!c->cb_rc)
 			c->cb_rc = write_block_told(c, b);
+		if (b->buf.cap > 2 * BLOCK_BYTES)
+			rt__buf_free(&b->buf);
 		pthread_mutex_lock(&c->mu);
 		if (c->cb_rc)
 			c->stop = 1;
@@ -797,7 +857,6 @@ done:
 	rt__runs_free(c->runs);
 	for (i = 0; i < NBLOCKS; i++)
 		rt__buf_free(&c->blocks[i].buf);
-	rt__buf_free(&c->refs);
 	rt__buf_free(&c->ent);
 	return rc;
 }
