@@ -182,15 +182,16 @@ int rt__journal_discard_staged(rt_journal *j);
  * so that memcmp order is index order.  journal_runs.c: */
 #define RT__PAIR_LEN (RT__TRACKER_KEY_LEN + 8)
 struct rt__runs;
-/* Sorts n pairs in place. */
-void rt__pairs_sort(uint8_t *pairs, size_t n);
+/* Sorts n pairs in place, with `scratch` (room for n pairs) to merge in. */
+void rt__pairs_sort(uint8_t *pairs, uint8_t *scratch, size_t n);
 /* Runs of sorted pairs in the file `fd` (taken over: closed by
  * rt__runs_free(), also when this fails).  0 or RT_ENOMEM. */
 int rt__runs_open(struct rt__runs **out, int fd);
 size_t rt__runs_count(const struct rt__runs *r);
-/* Sorts `pairs` and appends them as one run.  0, RT_ENOMEM or RT_EIO
- * (errno says why). */
-int rt__runs_add(struct rt__runs *r, uint8_t *pairs, size_t n);
+/* Sorts `pairs` (with `scratch`, as rt__pairs_sort()) and appends them as
+ * one run.  0, RT_ENOMEM or RT_EIO (errno says why). */
+int rt__runs_add(struct rt__runs *r, uint8_t *pairs, uint8_t *scratch,
+                 size_t n);
 /* Calls put with every pair of every run, in order; stops at the first
  * non-zero return and returns it, or RT_ENOMEM / RT_EIO. */
 int rt__runs_merge(struct rt__runs *r,

@@ -360,6 +360,7 @@ struct submit_ctx {
 	uint64_t txn_bytes;    /* entry bytes in the open transaction */
 	int cb_rc;             /* the writer's error (a journal error) */
 	uint8_t *pairs;        /* tracker key + seq BE, waiting for by_tracker */
+	uint8_t *scratch;      /* as large, for sorting them */
 	size_t npairs;
 	struct rt__runs *runs; /* sorted runs of them, once they overflow */
 	MDB_cursor *tcur;      /* by_tracker, while the rows go in */
@@ -463,7 +464,7 @@ static int spill_pairs(struct submit_ctx *c)
 		if ((rc = rt__runs_open(&c->runs, fd)))
 			return rt__jerr(j, rc, "out of memory");
 	}
-	rc = rt__runs_add(c->runs, c->pairs, c->npairs);
+	rc = rt__runs_add(c->runs, c->pairs, c->scratch, c->npairs);
 	if (rc == RT_EIO)
 		return rt__jerr(j, errno_code(errno),
 		                "writing the tracker index file: %s",
@@ -498,7 +499,7 @@ static int index_trackers(struct submit_ctx *c)
 		else if (rc == RT_ENOMEM)
 			rc = rt__jerr(c->j, rc, "out of memory");
 	} else {
-		rt__pairs_sort(c->pairs, c->npairs);
+		rt__pairs_sort(c->pairs, c->scratch, c->npairs);
 		for (i = 0; rc == 0 && i < c->npairs; i++)
 			rc = put_pair(c, c->pairs + i * RT__PAIR_LEN);
 		c->npairs = 0;
@@ -822,7 +823,8 @@ static int parse_into_txn(struct submit_ctx *c, rt_journal *j)
 	c->md = rt__journal_md(j);
 	c->mdctx = EVP_MD_CTX_new();
 	c->pairs = malloc(PAIRS_MAX * RT__PAIR_LEN);
-	if (!c->md || !c->mdctx || !c->pairs) {
+	c->scratch = malloc(PAIRS_MAX * RT__PAIR_LEN);
+	if (!c->md || !c->mdctx || !c->pairs || !c->scratch) {
 		c->cb_rc = rt__jerr(j, RT_ENOMEM, "out of memory");
 		goto done;
 	}
@@ -854,6 +856,7 @@ done:
 	rc = c->cb_rc || c->prc;
 	EVP_MD_CTX_free(c->mdctx);
 	free(c->pairs);
+	free(c->scratch);
 	rt__runs_free(c->runs);
 	for (i = 0; i < NBLOCKS; i++)
 		rt__buf_free(&c->blocks[i].buf);

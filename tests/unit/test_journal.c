@@ -1286,6 +1286,51 @@ static void test_journal__staged_batch_all_or_nothing(void)
 	rt_journal_close(j);
 }
 
+/* The by_tracker pairs' sort gives memcmp order: random keys, runs of one
+ * key, keys equal in their first word, counts around the insertion runs. */
+static int pair_memcmp(const void *a, const void *b)
+{
+	return memcmp(a, b, RT__PAIR_LEN);
+}
+
+static void test_journal__pairs_sort_is_memcmp_order(void)
+{
+	static const size_t sizes[] = { 0, 1, 15, 16, 17, 33, 1000, 40961 };
+	size_t s, i, n;
+	uint8_t *p, *want, *scratch;
+	unsigned seed = 12345;
+
+	p = malloc(40961 * RT__PAIR_LEN);
+	want = malloc(40961 * RT__PAIR_LEN);
+	scratch = malloc(40961 * RT__PAIR_LEN);
+	CHECK(p && want && scratch);
+	for (s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+		n = sizes[s];
+		for (i = 0; i < n * RT__PAIR_LEN; i++) {
+			seed = seed * 1103515245u + 12345u;
+			p[i] = (uint8_t)(seed >> 16);
+		}
+		for (i = 0; i < n; i++) {
+			uint8_t *q = p + i * RT__PAIR_LEN;
+
+			/* Few distinct keys for a third of them, and a
+			 * shared first word for another third. */
+			if (i % 3 == 0)
+				memset(q, (int)(i % 7), RT__TRACKER_KEY_LEN);
+			else if (i % 3 == 1)
+				memset(q, 0xAB, 8);
+		}
+		memcpy(want, p, n * RT__PAIR_LEN);
+		if (n)
+			qsort(want, n, RT__PAIR_LEN, pair_memcmp);
+		rt__pairs_sort(p, scratch, n);
+		CHECK(n == 0 || memcmp(p, want, n * RT__PAIR_LEN) == 0);
+	}
+	free(p);
+	free(want);
+	free(scratch);
+}
+
 /* ---- codec -------------------------------------------------------------------------- */
 
 static void test_journal__codec_round_trip_and_damage(void)
@@ -1542,6 +1587,7 @@ int main(void)
 	RUN(test_journal__done_never_changes);
 	RUN(test_journal__map_full_grows);
 	RUN(test_journal__staged_batch_all_or_nothing);
+	RUN(test_journal__pairs_sort_is_memcmp_order);
 	RUN(test_journal__codec_round_trip_and_damage);
 	RUN(test_journal__state_names);
 	RUN(test_journal__stale_readers_cleared);
