@@ -101,6 +101,12 @@ struct rt_journal {
 	/* rt_journal_set_submit_progress() */
 	rt_submit_progress_fn submit_progress;
 	void *submit_progress_arg;
+	/* RT_JOURNAL_CREATE_ON_SUBMIT found no journal: `dir` is a new one
+	 * built beside the path asked for, create_at (journal.c,
+	 * rt__journal_install()); made_from is the first directory made for
+	 * it, removed with it if no batch gets in. */
+	char *create_at;
+	char *made_from;
 	char errmsg[1024];
 };
 
@@ -177,6 +183,14 @@ int rt__visible_end(struct rt_journal_txn *t, uint64_t *end);
  * on data.mdb).
  * 0 or an RT_E* code. */
 int rt__journal_discard_staged(rt_journal *j);
+
+/* Moves the journal a CREATE_ON_SUBMIT handle built (its first batch
+ * committed, the handle's transactions and locks all ended) to create_at
+ * and reopens the handle there.  0 when it is in place; 1 when a journal
+ * appeared at create_at meanwhile (or the new one cannot be linked there):
+ * the handle is open on that one and the batch must go in again; or an
+ * RT_E* code. */
+int rt__journal_install(rt_journal *j);
 
 /* A by_tracker row as submit sorts them: tracker key, then seq (u64 BE),
  * so that memcmp order is index order.  journal_runs.c: */

@@ -1140,6 +1140,53 @@ int rt__journal_discard_staged(rt_journal *j)
 	return rc;
 }
 
+/* Writes the batch under the submit lock (one submit stages at a time;
+ * rows a dead one staged go first). */
+static int submit_locked(rt_journal *j, struct input *in, const char *name,
+                         rt_submit_result *out)
+{
+	int rc, lock;
+
+	/* Room for the batch up front: its entries are smaller than its YAML,
+	 * so three times the file bounds entries plus indexes.  A MAP_FULL
+	 * below still grows the map and redoes the transaction. */
+	if (rt__test_journal_presize) {
+		rc = rt__journal_reserve(j, rt__journal_used(j) +
+		                                3 * (uint64_t)in->st.st_size +
+		                                ((uint64_t)1 << 20));
+		if (rc)
+			return rc;
+	}
+	lock = submit_lock(j, 1);
+	if (lock < 0)
+		return lock;
+	if ((rc = discard_locked(j)))
+		goto done;
+	for (;;) {
+		rc = write_batch(j, in, name, out);
+		if (rc) {
+			/* Whatever was staged goes; the error stays the one
+			 * that stopped the submit. */
+			char msg[sizeof(j->errmsg)];
+			int grown = j->map_grown;
+
+			memcpy(msg, j->errmsg, sizeof(msg));
+			(void)discard_locked(j);
+			memcpy(j->errmsg, msg, sizeof(msg));
+			j->map_grown = grown;
+		}
+		if (rc == RT_ETRANSIENT && j->map_grown) {
+			/* The parse restarts from the top of the same file. */
+			out->nentries = out->first_seq = 0;
+			continue;
+		}
+		break;
+	}
+done:
+	close(lock);
+	return rc;
+}
+
 int rt_journal_submit(rt_submit_result *out, rt_journal *j, const char *path,
                       const char *name, unsigned flags)
 {
@@ -1147,7 +1194,7 @@ int rt_journal_submit(rt_submit_result *out, rt_journal *j, const char *path,
 	uint64_t parsed = 0;
 	rt_journal_txn *t = NULL;
 	rt_batch_error perr;
-	int rc, prc, lock = -1;
+	int rc, prc;
 
 	memset(out, 0, sizeof(*out));
 	memset(&in, 0, sizeof(in));
@@ -1189,48 +1236,20 @@ int rt_journal_submit(rt_submit_result *out, rt_journal *j, const char *path,
 		goto done;
 	}
 
-	/* Room for the batch up front: its entries are smaller than its YAML,
-	 * so three times the file bounds entries plus indexes.  A MAP_FULL
-	 * below still grows the map and redoes the transaction. */
-	if (rt__test_journal_presize) {
-		rc = rt__journal_reserve(j, rt__journal_used(j) +
-		                                3 * (uint64_t)in.st.st_size +
-		                                ((uint64_t)1 << 20));
-		if (rc)
-			goto done;
-	}
-	/* One submit stages at a time; rows a dead one staged go first. */
-	lock = submit_lock(j, 1);
-	if (lock < 0) {
-		rc = lock;
-		goto done;
-	}
-	if ((rc = discard_locked(j)))
-		goto done;
-	for (;;) {
-		rc = write_batch(j, &in, name, out);
-		if (rc) {
-			/* Whatever was staged goes; the error stays the one
-			 * that stopped the submit. */
-			char msg[sizeof(j->errmsg)];
-			int grown = j->map_grown;
-
-			memcpy(msg, j->errmsg, sizeof(msg));
-			(void)discard_locked(j);
-			memcpy(j->errmsg, msg, sizeof(msg));
-			j->map_grown = grown;
+	rc = submit_locked(j, &in, name, out);
+	if (rc == 0 && j->create_at) {
+		/* The journal was made for this batch: it takes its place,
+		 * unless another process made one there first, which then
+		 * gets the batch. */
+		rc = rt__journal_install(j);
+		if (rc == 1) {
+			memset(out, 0, sizeof(*out));
+			rt__hex32(out->batch_id, in.id);
+			rc = submit_locked(j, &in, name, out);
 		}
-		if (rc == RT_ETRANSIENT && j->map_grown) {
-			/* The parse restarts from the top of the same file. */
-			out->nentries = out->first_seq = 0;
-			continue;
-		}
-		break;
 	}
 done:
 	rt_journal_txn_abort(t);
-	if (lock >= 0)
-		close(lock);
 	input_close(&in);
 	return rc;
 }
