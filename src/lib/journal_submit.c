@@ -334,6 +334,8 @@ static int parse_err(rt_submit_result *out, rt_journal *j,
  * a few milliseconds. */
 #define STAGE_BYTES (16 << 20)
 #define STOPPED 1 /* the callback's "stop": the writer has failed */
+/* by_tracker rows of one tracker put by one call. */
+#define SEQS_MAX 4096
 
 /* One request as the parser hands it over; the lengths are in bytes. */
 struct handed {
@@ -365,6 +367,8 @@ struct submit_ctx {
 	struct rt__runs *runs; /* sorted runs of them, once they overflow */
 	MDB_cursor *tcur;      /* by_tracker, while the rows go in */
 	uint8_t last_key[RT__TRACKER_KEY_LEN];
+	uint8_t seqs[8 * SEQS_MAX]; /* its seqs (BE) not yet put */
+	size_t nseqs;
 	uint64_t txn_keys;     /* trackers the open transaction put rows of */
 	uint64_t txn_rows;     /* by_tracker rows it put */
 	rt_journal *j;         /* for its progress callback */
@@ -406,17 +410,52 @@ static int count_cb(void *arg, size_t index, const rt_request *req)
 
 static int stage_commit(struct submit_ctx *c);
 
-/* Writer: puts one (tracker key, seq) pair into by_tracker.  Pairs come in
- * key order, so consecutive puts land on the same or neighbouring pages;
- * within a key the seqs are the largest yet, hence MDB_APPENDDUP. */
+/* Writer: puts the seqs gathered for c->last_key into by_tracker in one
+ * call (MDB_MULTIPLE: its values have a fixed size).  They are larger than
+ * any that key has, hence MDB_APPENDDUP. */
+static int flush_seqs(struct submit_ctx *c)
+{
+	rt_journal_txn *t = c->t;
+	MDB_val k, d[2];
+	int rc;
+
+	if (!c->nseqs)
+		return 0;
+	if (!c->tcur && (rc = mdb_cursor_open(t->txn, t->j->by_tracker,
+	                                      &c->tcur)))
+		return rt__jerr_mdb(t->j, t, rc, "opening a cursor");
+	k = mkval(c->last_key, RT__TRACKER_KEY_LEN);
+	d[0] = mkval(c->seqs, 8);
+	d[1] = mkval(NULL, c->nseqs);
+	rc = mdb_cursor_put(c->tcur, &k, d, MDB_MULTIPLE | MDB_APPENDDUP);
+	/* d[1].mv_size now says how many went in. */
+	if (rc == MDB_KEYEXIST && d[1].mv_size < c->nseqs)
+		return rt__jerr(t->j, RT_EJOURNAL,
+		                "tracker index is inconsistent at entry %llu",
+		                (unsigned long long)rt__be64_get(
+		                        c->seqs + 8 * d[1].mv_size));
+	if (rc)
+		return rt__jerr_mdb(t->j, t, rc, "writing the tracker index");
+	if (d[1].mv_size != c->nseqs)
+		return rt__jerr(t->j, RT_EJOURNAL, "tracker index refused rows");
+	c->txn_rows += c->nseqs;
+	c->nseqs = 0;
+	return 0;
+}
+
+/* Writer: takes one (tracker key, seq) pair for by_tracker.  Pairs come
+ * in key order, so a key's seqs are gathered and put together, and
+ * consecutive keys land on the same or neighbouring pages. */
 static int put_pair(void *arg, const uint8_t *p)
 {
 	struct submit_ctx *c = arg;
-	rt_journal_txn *t;
-	MDB_val k, d;
-	int rc;
+	int rc, new_key = memcmp(p, c->last_key, RT__TRACKER_KEY_LEN) != 0;
 
-	if (memcmp(p, c->last_key, RT__TRACKER_KEY_LEN) != 0) {
+	if (new_key || c->nseqs == SEQS_MAX) {
+		if ((rc = flush_seqs(c)))
+			return c->cb_rc = rc;
+	}
+	if (new_key) {
 		if ((c->txn_keys >= INDEX_KEYS_PER_TXN ||
 		     c->txn_rows >= INDEX_ROWS_PER_TXN)) {
 			mdb_cursor_close(c->tcur);
@@ -428,23 +467,7 @@ static int put_pair(void *arg, const uint8_t *p)
 		memcpy(c->last_key, p, RT__TRACKER_KEY_LEN);
 		c->txn_keys++;
 	}
-	t = c->t;
-	if (!c->tcur && (rc = mdb_cursor_open(t->txn, t->j->by_tracker,
-	                                      &c->tcur)))
-		return c->cb_rc = rt__jerr_mdb(t->j, t, rc, "opening a cursor");
-	k = mkval(p, RT__TRACKER_KEY_LEN);
-	d = mkval(p + RT__TRACKER_KEY_LEN, 8);
-	rc = mdb_cursor_put(c->tcur, &k, &d, MDB_APPENDDUP);
-	if (rc == MDB_KEYEXIST)
-		return c->cb_rc = rt__jerr(t->j, RT_EJOURNAL,
-		                           "tracker index is inconsistent at "
-		                           "entry %llu",
-		                           (unsigned long long)rt__be64_get(
-		                                   d.mv_data));
-	if (rc)
-		return c->cb_rc = rt__jerr_mdb(t->j, t, rc,
-		                               "writing the tracker index");
-	c->txn_rows++;
+	memcpy(c->seqs + 8 * c->nseqs++, p + RT__TRACKER_KEY_LEN, 8);
 	return 0;
 }
 
@@ -504,6 +527,8 @@ static int index_trackers(struct submit_ctx *c)
 			rc = put_pair(c, c->pairs + i * RT__PAIR_LEN);
 		c->npairs = 0;
 	}
+	if (rc == 0)
+		rc = flush_seqs(c);
 	mdb_cursor_close(c->tcur);
 	c->tcur = NULL;
 	return rc;
