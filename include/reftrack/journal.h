@@ -148,6 +148,15 @@ RT_EXTERN int rt_journal_resolve_dir(char **out, const char *dir);
 
 /* rt_journal_open() flags. */
 #define RT_JOURNAL_NOCREATE 0x1 /* fail with RT_ENOTFOUND if none exists */
+/* If none exists, create nothing at `dir` yet: the handle holds a new
+ * journal in a directory beside it (".NAME.new-XXXXXX" in its parent),
+ * moved to `dir` by the first rt_journal_submit() through the handle that
+ * succeeds.  Closed before that, it is removed with any directory made for
+ * it, so a rejected first batch leaves nothing behind.  If a journal
+ * appears at `dir` meanwhile (another process), that submit goes into it
+ * instead.  rt_journal_dir() names `dir`'s journal only once a batch is
+ * in.  A kill before then leaves the directory beside `dir` behind. */
+#define RT_JOURNAL_CREATE_ON_SUBMIT 0x2
 
 /* Opens the journal in `dir` (resolved as by rt_journal_resolve_dir()),
  * creating it if needed: missing directories with mode 0700, files with

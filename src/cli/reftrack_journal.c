@@ -170,7 +170,7 @@ int reftrack_cmd_submit(int argc, char **argv)
 	const char *dir = cli_common.journal, *file;
 	char *name = NULL, copy_path[64] = "";
 	int opt, json = cli_common.format != CLI_FORMAT_PLAIN, dry = 0,
-	         precheck = 0, rc = 0, status = EX_OK;
+	         rc = 0, status = EX_OK;
 	rt_journal *j = NULL;
 	rt_submit_result res;
 	struct cli_json w;
@@ -220,25 +220,8 @@ int reftrack_cmd_submit(int argc, char **argv)
 	} else {
 		/* The first submit creates the journal, but only for a batch
 		 * that is valid: a rejected file leaves nothing behind. */
-		rc = rt_journal_open(&j, dir, RT_JOURNAL_NOCREATE);
-		rt_journal_close(j);
-		j = NULL;
-		if (rc == RT_ENOTFOUND) {
-			/* Standard input can be read once: keep a copy that
-			 * both the check and the submit read. */
-			if (strcmp(file, "-") == 0) {
-				if ((status = stdin_copy(copy_path,
-				                         sizeof(copy_path))))
-					return status;
-				file = copy_path;
-				name = strdup("-");
-			}
-			rc = rt_journal_submit(&res, NULL, file, file,
-			                       RT_SUBMIT_DRY_RUN);
-			if (rc)
-				precheck = 1; /* report it below, create nothing */
-		}
-		if (!precheck && (status = cli_journal_open(&j, dir, 0)))
+		if ((status = cli_journal_open(&j, dir,
+		                               RT_JOURNAL_CREATE_ON_SUBMIT)))
 			goto done;
 	}
 
@@ -246,14 +229,13 @@ int reftrack_cmd_submit(int argc, char **argv)
 	 * something when status is read from another directory. */
 	if (!name && strcmp(file, "-") != 0)
 		name = realpath(file, NULL);
-	if (!precheck && !dry && stat(file, &fst) == 0 &&
+	if (!dry && stat(file, &fst) == 0 &&
 	    S_ISREG(fst.st_mode) && fst.st_size >= SUBMIT_BAR_BYTES) {
 		cli_progress_begin(&sb.bar, "submit");
 		rt_journal_set_submit_progress(j, on_submit_progress, &sb);
 	}
-	if (!precheck)
-		rc = rt_journal_submit(&res, j, file, name ? name : file,
-		                       dry ? RT_SUBMIT_DRY_RUN : 0);
+	rc = rt_journal_submit(&res, j, file, name ? name : file,
+	                       dry ? RT_SUBMIT_DRY_RUN : 0);
 	rt_journal_set_submit_progress(j, NULL, NULL);
 	/* Finished (once) before any message or summary. */
 	if (rc == 0 && sb.total)

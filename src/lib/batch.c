@@ -417,7 +417,11 @@ static int read_field(bp *p, where w, unsigned allowed, fields *fs,
 	for (f = 0; f < F_COUNT; f++) {
 		const char *name = field_names[f];
 
-		if ((allowed & BIT(f)) && strlen(name) == e->data.scalar.length &&
+		/* The first letter spares most names the strlen (libyaml ends
+		 * every scalar with a NUL). */
+		if ((allowed & BIT(f)) &&
+		    name[0] == (char)e->data.scalar.value[0] &&
+		    strlen(name) == e->data.scalar.length &&
 		    memcmp(name, e->data.scalar.value, e->data.scalar.length) == 0)
 			break;
 	}

@@ -98,6 +98,36 @@ static void fail_char(rt__bin *in, uint32_t cp, unsigned line, unsigned col)
 		        "character U+%04X is not allowed in YAML", (unsigned)cp);
 }
 
+/* The common case, checked and counted in locals: printable ASCII, tab
+ * and LF, outside a multi-byte character and not right after a CR.
+ * Returns how many of b[0..n) it took; the caller takes the next byte. */
+static size_t ascii_run(rt__bin *in, const unsigned char *b, size_t n)
+{
+	unsigned line = in->line, column = in->column;
+	size_t i;
+
+	if (in->need || in->after_cr)
+		return 0;
+	for (i = 0; i < n; i++) {
+		unsigned c = b[i];
+
+		if ((c >= 0x20 && c < 0x7F) || c == '\t') {
+			column++;
+		} else if (c == '\n') {
+			line++;
+			column = 1;
+		} else {
+			break;
+		}
+	}
+	if (i) {
+		in->line = line;
+		in->column = column;
+		in->at_start = 0;
+	}
+	return i;
+}
+
 /* Checks b[0..n) and returns how many of its bytes may be handed on: all,
  * or those before the first bad character. */
 static size_t check_bytes(rt__bin *in, const unsigned char *b, size_t n)
@@ -105,7 +135,12 @@ static size_t check_bytes(rt__bin *in, const unsigned char *b, size_t n)
 	size_t i, start = 0; /* first byte of the pending character here */
 
 	for (i = 0; i < n; i++) {
-		unsigned c = b[i];
+		unsigned c;
+
+		i += ascii_run(in, b + i, n - i);
+		if (i == n)
+			break;
+		c = b[i];
 
 		if (in->need == 0) {
 			if (c < 0x80) {

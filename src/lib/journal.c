@@ -50,7 +50,7 @@ int rt__jerr(rt_journal *j, int code, const char *fmt, ...)
 	if (!j)
 		return code;
 	n = snprintf(j->errmsg, sizeof(j->errmsg), "journal %s: ",
-	             j->dir ? j->dir : "?");
+	             j->create_at ? j->create_at : j->dir ? j->dir : "?");
 	if (n < 0 || (size_t)n >= sizeof(j->errmsg))
 		return code;
 	va_start(ap, fmt);
@@ -252,12 +252,15 @@ int rt_journal_resolve_dir(char **out, const char *dir)
 }
 
 /* mkdir -p with mode 0700 for every directory it creates; existing ones
- * keep their mode (they may be shared, like ~/.local). */
-static int make_dirs(rt_journal *j, const char *path)
+ * keep their mode (they may be shared, like ~/.local).  *made (if `made`
+ * is not NULL) gets the first directory it created, malloc'd, or NULL. */
+static int make_dirs(rt_journal *j, const char *path, char **made)
 {
 	char *p = strdup(path), *s;
 	int rc = 0;
 
+	if (made)
+		*made = NULL;
 	if (!p)
 		return rt__jerr(j, RT_ENOMEM, "out of memory");
 	for (s = p + 1;; s++) {
@@ -266,7 +269,12 @@ static int make_dirs(rt_journal *j, const char *path)
 		char save = *s;
 
 		*s = '\0';
-		if (mkdir(p, 0700) < 0 && errno != EEXIST) {
+		if (mkdir(p, 0700) == 0) {
+			if (made && !*made && !(*made = strdup(p))) {
+				rc = rt__jerr(j, RT_ENOMEM, "out of memory");
+				goto done;
+			}
+		} else if (errno != EEXIST) {
 			rc = rt__jerr(j, errno == EACCES ? RT_EPERM : RT_EIO,
 			              "cannot create directory %s: %s", p,
 			              strerror(errno));
@@ -1022,6 +1030,247 @@ static int check_size(rt_journal *j, const char *data)
 	return 0;
 }
 
+/* ---- a journal created by its first batch ---------------------------------- */
+
+/*
+ * RT_JOURNAL_CREATE_ON_SUBMIT: the first submit used to parse its file
+ * twice, once to check it (a rejected file must leave no journal behind)
+ * and once to write it.  Instead the journal is built in a directory of
+ * its own beside the one asked for, and its data.mdb linked into place
+ * once the batch is committed there.  Nothing in a journal depends on its
+ * path (its id is random, LMDB's lock file is made again at the next open,
+ * the submit and replay locks are taken by path when needed), so the
+ * moved file is the same journal.  The link is made under the same flock
+ * on the directory that rt_journal_open() holds while it looks for a
+ * journal and creates one, and only into an empty directory, so it never
+ * meets a journal half made by another process; link() fails rather than
+ * replace a data.mdb.  A journal made meanwhile by another process wins:
+ * the batch is submitted again, into it.
+ */
+
+/* The parent directory of `path` (no trailing slash but for "/"),
+ * malloc'd. */
+static char *parent_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (!slash)
+		return strdup(".");
+	if (slash == path)
+		return strdup("/");
+	return strndup(path, (size_t)(slash - path));
+}
+
+/* 1 if the directory `path` holds anything, 0 if not, -1 (errno) if it
+ * cannot be read. */
+static int dir_has_entries(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *de;
+	int any = 0;
+
+	if (!d)
+		return -1;
+	while (!any && (de = readdir(d)) != NULL)
+		any = strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0;
+	closedir(d);
+	return any;
+}
+
+/* Removes the files a journal directory can hold and the directory. */
+static void remove_journal_dir(const char *dir)
+{
+	static const char *const files[] = { "data.mdb", "lock.mdb",
+		                             "replay.lock" };
+	size_t i;
+
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		char *f = join(dir, files[i]);
+
+		if (f)
+			unlink(f);
+		free(f);
+	}
+	rmdir(dir);
+}
+
+/* Removes the journal built beside create_at, and the directories made
+ * for it (those left empty). */
+static void remove_beside(rt_journal *j)
+{
+	char *p, *slash;
+
+	if (j->dir)
+		remove_journal_dir(j->dir);
+	if (!j->made_from)
+		return;
+	p = parent_of(j->create_at);
+	while (p && rmdir(p) == 0 && strcmp(p, j->made_from) != 0 &&
+	       (slash = strrchr(p, '/')) != NULL && slash != p)
+		*slash = '\0';
+	free(p);
+}
+
+static int open_beside(rt_journal **out, const char *dir)
+{
+	rt_journal *j, *nj = NULL;
+	char *parent = NULL, *tmp = NULL, *base;
+	size_t len;
+	struct stat st;
+	int rc;
+
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return RT_ENOMEM;
+	*out = j;
+	if ((rc = rt_journal_resolve_dir(&j->create_at, dir)))
+		return rc == RT_EINVAL
+		               ? rt__jerr(j, rc, "no journal directory given "
+		                                 "and no home directory to put "
+		                                 "one in")
+		               : rc;
+	len = strlen(j->create_at);
+	while (len > 1 && j->create_at[len - 1] == '/')
+		j->create_at[--len] = '\0';
+	/* What the plain open refuses at once (a directory holding other
+	 * files, not a directory) or creates nowhere else ("/"), it handles;
+	 * so it does a journal that has just appeared. */
+	if (strcmp(j->create_at, "/") == 0 ||
+	    (stat(j->create_at, &st) == 0 &&
+	     (!S_ISDIR(st.st_mode) || dir_has_entries(j->create_at) != 0))) {
+		rt_journal_close(j);
+		return rt_journal_open(out, dir, 0);
+	}
+	parent = parent_of(j->create_at);
+	base = strrchr(j->create_at, '/');
+	base = base ? base + 1 : j->create_at;
+	if (!parent || asprintf(&tmp, "%s/.%s.new-XXXXXX", parent, base) < 0) {
+		tmp = NULL;
+		rc = rt__jerr(j, RT_ENOMEM, "out of memory");
+		goto done;
+	}
+	if ((rc = make_dirs(j, parent, &j->made_from)))
+		goto done;
+	if (!mkdtemp(tmp)) {
+		rc = rt__jerr(j, errno == EACCES ? RT_EPERM : RT_EIO,
+		              "cannot create a directory beside it: %s",
+		              strerror(errno));
+		goto done;
+	}
+	rc = rt_journal_open(&nj, tmp, 0);
+	if (rc) {
+		if (nj)
+			memcpy(j->errmsg, nj->errmsg, sizeof(j->errmsg));
+		rt_journal_close(nj);
+		/* j->dir names it for remove_beside(). */
+		j->dir = tmp;
+		tmp = NULL;
+		goto done;
+	}
+	nj->create_at = j->create_at;
+	nj->made_from = j->made_from;
+	j->create_at = j->made_from = NULL;
+	rt_journal_close(j);
+	*out = nj;
+done:
+	free(parent);
+	free(tmp);
+	return rc;
+}
+
+/* fsync() of the directory `path`. */
+static int sync_dir(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
+
+	if (fd < 0)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+int rt__journal_install(rt_journal *j)
+{
+	char *src = join(j->dir, "data.mdb"), *dst = join(j->create_at,
+	                                                  "data.mdb");
+	char *parent = parent_of(j->create_at);
+	rt_journal *nj = NULL, keep;
+	int dirfd = -1, appeared = 0, rc = 0;
+
+	if (!src || !dst || !parent) {
+		rc = rt__jerr(j, RT_ENOMEM, "out of memory");
+		goto done;
+	}
+	/* Every commit is durable: data.mdb is complete as it stands. */
+	mdb_env_close(j->env);
+	j->env = NULL;
+	if ((rc = make_dirs(j, j->create_at, NULL)))
+		goto done;
+	dirfd = open(j->create_at, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0 || flock(dirfd, LOCK_EX) < 0) {
+		rc = rt__jerr(j, errno == EACCES ? RT_EPERM : RT_EIO,
+		              "cannot lock the directory: %s", strerror(errno));
+		goto done;
+	}
+	appeared = dir_has_entries(j->create_at);
+	if (appeared < 0) {
+		rc = rt__jerr(j, RT_EIO, "cannot read the directory: %s",
+		              strerror(errno));
+		goto done;
+	}
+	/* Another file system mounted there (EXDEV) cannot take a link:
+	 * the batch goes into a journal made there the plain way. */
+	if (!appeared && link(src, dst) < 0) {
+		if (errno != EEXIST && errno != EXDEV) {
+			rc = rt__jerr(j, RT_EIO, "cannot link %s to %s: %s", src,
+			              dst, strerror(errno));
+			goto done;
+		}
+		appeared = 1;
+	}
+	if (!appeared && (fsync(dirfd) < 0 || sync_dir(parent) < 0)) {
+		rc = rt__jerr(j, RT_EIO, "%s: fsync: %s", j->create_at,
+		              strerror(errno));
+		/* Still under the flock: nobody has seen it. */
+		unlink(dst);
+		goto done;
+	}
+	close(dirfd);
+	dirfd = -1;
+	/* Ours or not, the journal there now holds the directories made. */
+	free(j->made_from);
+	j->made_from = NULL;
+	remove_journal_dir(j->dir);
+	rc = rt_journal_open(&nj, j->create_at, 0);
+	if (rc) {
+		if (nj)
+			memcpy(j->errmsg, nj->errmsg, sizeof(j->errmsg));
+		rt_journal_close(nj);
+		free(j->create_at);
+		j->create_at = NULL;
+		goto done;
+	}
+	/* The handle becomes the one just opened, its callbacks kept. */
+	keep = *j;
+	*j = *nj;
+	j->submit_progress = keep.submit_progress;
+	j->submit_progress_arg = keep.submit_progress_arg;
+	free(nj);
+	EVP_MD_CTX_free(keep.mdctx);
+	EVP_MD_free(keep.md);
+	free(keep.dir);
+	free(keep.create_at);
+	rc = appeared;
+done:
+	if (dirfd >= 0)
+		close(dirfd);
+	free(src);
+	free(dst);
+	free(parent);
+	return rc;
+}
+
 int rt_journal_open(rt_journal **out, const char *dir, unsigned flags)
 {
 	rt_journal *j;
@@ -1031,6 +1280,13 @@ int rt_journal_open(rt_journal **out, const char *dir, unsigned flags)
 	int rc, dead = 0, dirfd = -1;
 
 	*out = NULL;
+	if (flags & RT_JOURNAL_CREATE_ON_SUBMIT) {
+		rc = rt_journal_open(out, dir, RT_JOURNAL_NOCREATE);
+		if (rc != RT_ENOTFOUND)
+			return rc;
+		rt_journal_close(*out);
+		return open_beside(out, dir);
+	}
 	j = calloc(1, sizeof(*j));
 	if (!j)
 		return RT_ENOMEM;
@@ -1053,7 +1309,7 @@ int rt_journal_open(rt_journal **out, const char *dir, unsigned flags)
 			         "no journal at %s", j->dir);
 			return RT_ENOTFOUND;
 		}
-		rc = make_dirs(j, j->dir);
+		rc = make_dirs(j, j->dir, NULL);
 		if (rc)
 			return rc;
 		if (stat(j->dir, &st) < 0)
@@ -1162,9 +1418,14 @@ void rt_journal_close(rt_journal *j)
 	rt__journal_lock_detach(j);
 	if (j->env)
 		mdb_env_close(j->env);
+	/* A journal built for a first batch that never got in goes. */
+	if (j->create_at)
+		remove_beside(j);
 	EVP_MD_CTX_free(j->mdctx);
 	EVP_MD_free(j->md);
 	free(j->dir);
+	free(j->create_at);
+	free(j->made_from);
 	free(j);
 }
 

@@ -101,6 +101,12 @@ struct rt_journal {
 	/* rt_journal_set_submit_progress() */
 	rt_submit_progress_fn submit_progress;
 	void *submit_progress_arg;
+	/* RT_JOURNAL_CREATE_ON_SUBMIT found no journal: `dir` is a new one
+	 * built beside the path asked for, create_at (journal.c,
+	 * rt__journal_install()); made_from is the first directory made for
+	 * it, removed with it if no batch gets in. */
+	char *create_at;
+	char *made_from;
 	char errmsg[1024];
 };
 
@@ -178,19 +184,28 @@ int rt__visible_end(struct rt_journal_txn *t, uint64_t *end);
  * 0 or an RT_E* code. */
 int rt__journal_discard_staged(rt_journal *j);
 
+/* Moves the journal a CREATE_ON_SUBMIT handle built (its first batch
+ * committed, the handle's transactions and locks all ended) to create_at
+ * and reopens the handle there.  0 when it is in place; 1 when a journal
+ * appeared at create_at meanwhile (or the new one cannot be linked there):
+ * the handle is open on that one and the batch must go in again; or an
+ * RT_E* code. */
+int rt__journal_install(rt_journal *j);
+
 /* A by_tracker row as submit sorts them: tracker key, then seq (u64 BE),
  * so that memcmp order is index order.  journal_runs.c: */
 #define RT__PAIR_LEN (RT__TRACKER_KEY_LEN + 8)
 struct rt__runs;
-/* Sorts n pairs in place. */
-void rt__pairs_sort(uint8_t *pairs, size_t n);
+/* Sorts n pairs in place, with `scratch` (room for n pairs) to merge in. */
+void rt__pairs_sort(uint8_t *pairs, uint8_t *scratch, size_t n);
 /* Runs of sorted pairs in the file `fd` (taken over: closed by
  * rt__runs_free(), also when this fails).  0 or RT_ENOMEM. */
 int rt__runs_open(struct rt__runs **out, int fd);
 size_t rt__runs_count(const struct rt__runs *r);
-/* Sorts `pairs` and appends them as one run.  0, RT_ENOMEM or RT_EIO
- * (errno says why). */
-int rt__runs_add(struct rt__runs *r, uint8_t *pairs, size_t n);
+/* Sorts `pairs` (with `scratch`, as rt__pairs_sort()) and appends them as
+ * one run.  0, RT_ENOMEM or RT_EIO (errno says why). */
+int rt__runs_add(struct rt__runs *r, uint8_t *pairs, uint8_t *scratch,
+                 size_t n);
 /* Calls put with every pair of every run, in order; stops at the first
  * non-zero return and returns it, or RT_ENOMEM / RT_EIO. */
 int rt__runs_merge(struct rt__runs *r,

@@ -55,17 +55,95 @@ size_t rt__runs_count(const struct rt__runs *r)
 	return r ? r->nruns : 0;
 }
 
-static int pair_cmp(const void *a, const void *b)
+/* Pair order is memcmp order; three big-endian words compare the same
+ * way in a fraction of the time of a memcmp through qsort. */
+static inline uint64_t word_at(const uint8_t *p)
 {
-	return memcmp(a, b, RT__PAIR_LEN);
+	uint64_t v;
+
+	memcpy(&v, p, 8);
+	return __builtin_bswap64(v);
 }
 
-void rt__pairs_sort(uint8_t *pairs, size_t n)
+static inline int pair_less(const uint8_t *a, const uint8_t *b)
 {
-	qsort(pairs, n, RT__PAIR_LEN, pair_cmp);
+	uint64_t x = word_at(a), y = word_at(b);
+
+	if (x != y)
+		return x < y;
+	x = word_at(a + 8);
+	y = word_at(b + 8);
+	if (x != y)
+		return x < y;
+	return word_at(a + 16) < word_at(b + 16);
 }
 
-int rt__runs_add(struct rt__runs *r, uint8_t *pairs, size_t n)
+#define SORT_RUN 16 /* pairs sorted by insertion before the merges */
+
+static void insertion_sort(uint8_t *p, size_t n)
+{
+	uint8_t tmp[RT__PAIR_LEN];
+	size_t i, k;
+
+	for (i = 1; i < n; i++) {
+		if (!pair_less(p + i * RT__PAIR_LEN, p + (i - 1) * RT__PAIR_LEN))
+			continue;
+		memcpy(tmp, p + i * RT__PAIR_LEN, RT__PAIR_LEN);
+		for (k = i; k > 0 && pair_less(tmp, p + (k - 1) * RT__PAIR_LEN);
+		     k--)
+			memcpy(p + k * RT__PAIR_LEN, p + (k - 1) * RT__PAIR_LEN,
+			       RT__PAIR_LEN);
+		memcpy(p + k * RT__PAIR_LEN, tmp, RT__PAIR_LEN);
+	}
+}
+
+/* Merges the sorted a[0..na) and b[0..nb) into out. */
+static void merge(uint8_t *out, const uint8_t *a, size_t na, const uint8_t *b,
+                  size_t nb)
+{
+	const uint8_t *ae = a + na * RT__PAIR_LEN, *be = b + nb * RT__PAIR_LEN;
+
+	while (a < ae && b < be) {
+		if (pair_less(b, a)) {
+			memcpy(out, b, RT__PAIR_LEN);
+			b += RT__PAIR_LEN;
+		} else {
+			memcpy(out, a, RT__PAIR_LEN);
+			a += RT__PAIR_LEN;
+		}
+		out += RT__PAIR_LEN;
+	}
+	memcpy(out, a, (size_t)(ae - a));
+	out += ae - a;
+	memcpy(out, b, (size_t)(be - b));
+}
+
+void rt__pairs_sort(uint8_t *pairs, uint8_t *scratch, size_t n)
+{
+	uint8_t *src = pairs, *dst = scratch, *tmp;
+	size_t i, w;
+
+	for (i = 0; i < n; i += SORT_RUN)
+		insertion_sort(pairs + i * RT__PAIR_LEN,
+		               n - i < SORT_RUN ? n - i : SORT_RUN);
+	for (w = SORT_RUN; w < n; w *= 2) {
+		for (i = 0; i < n; i += 2 * w) {
+			size_t na = n - i < w ? n - i : w;
+			size_t nb = n - i - na < w ? n - i - na : w;
+
+			merge(dst + i * RT__PAIR_LEN, src + i * RT__PAIR_LEN, na,
+			      src + (i + na) * RT__PAIR_LEN, nb);
+		}
+		tmp = src;
+		src = dst;
+		dst = tmp;
+	}
+	if (src != pairs)
+		memcpy(pairs, src, n * RT__PAIR_LEN);
+}
+
+int rt__runs_add(struct rt__runs *r, uint8_t *pairs, uint8_t *scratch,
+                 size_t n)
 {
 	size_t len = n * RT__PAIR_LEN, done = 0;
 
@@ -78,7 +156,7 @@ int rt__runs_add(struct rt__runs *r, uint8_t *pairs, size_t n)
 		r->runs = nr;
 		r->cap = cap;
 	}
-	rt__pairs_sort(pairs, n);
+	rt__pairs_sort(pairs, scratch, n);
 	while (done < len) {
 		ssize_t w = pwrite(r->fd, pairs + done, len - done,
 		                   r->size + (off_t)done);
@@ -132,10 +210,9 @@ static void sift_down(struct run **h, size_t n, size_t i)
 		size_t l = 2 * i + 1, m = i;
 		struct run *tmp;
 
-		if (l < n && memcmp(head(h[l]), head(h[m]), RT__PAIR_LEN) < 0)
+		if (l < n && pair_less(head(h[l]), head(h[m])))
 			m = l;
-		if (l + 1 < n &&
-		    memcmp(head(h[l + 1]), head(h[m]), RT__PAIR_LEN) < 0)
+		if (l + 1 < n && pair_less(head(h[l + 1]), head(h[m])))
 			m = l + 1;
 		if (m == i)
 			return;

@@ -305,24 +305,47 @@ static int parse_err(rt_submit_result *out, rt_journal *j,
 /*
  * Parsing (libyaml) and writing (LMDB) each take about half of a submit,
  * and a write transaction belongs to the thread that began it.  So a
- * worker thread parses, encodes each entry and hashes its tracker key into
- * blocks of records, and the thread owning the transaction puts the blocks'
- * records into LMDB in order.  A few blocks circulate, so memory stays a
- * few hundred KiB whatever the batch size.  Without threads (pthread_create
- * failing) the same code runs inline: each full block is written at once.
+ * worker thread parses and copies each request's fields into blocks, and
+ * the thread owning the transaction encodes each entry (its checksum
+ * included), hashes its tracker key and puts it into LMDB, in order.
+ * libyaml alone keeps the parser busy for most of a submit, so everything
+ * that can be done after the parse is the writer's: the two threads then
+ * carry about the same load.  Blocks circulate between them, enough to
+ * cover the pause of a staging commit (its fdatasync) without stalling
+ * the parser, and memory stays a few MiB whatever the batch size.
+ * Without threads (pthread_create failing) the same code runs inline:
+ * each full block is written at once.
  *
- * A record in a block: u32 length (host order), 16-byte tracker key, then
- * the encoded entry.  Seqs are given by the writer, in record order, which
- * is request order.
+ * A record in a block: struct handed, then the pool, namespace, tracker
+ * and request id bytes, then the refs already encoded (rt__refs_encode),
+ * up to the record's end.  Seqs and request indexes are given by the
+ * writer, in record order, which is request order.
  */
 #define BLOCK_BYTES (256 * 1024)
-#define NBLOCKS 4
+#define NBLOCKS 16
+/* Bytes of full blocks the parser may queue.  A block grows past
+ * BLOCK_BYTES to hold one large request (up to tens of MiB at the batch
+ * limits), so the bound is on bytes, not blocks; a grown block is freed
+ * once written. */
+#define QUEUED_BYTES (NBLOCKS * BLOCK_BYTES)
 /* Entry bytes per staging transaction.  What LMDB holds for one is its
  * dirty pages: the entries, their index rows and the branch pages above
  * them, a few times this in all.  Larger saves little: a commit costs
  * a few milliseconds. */
 #define STAGE_BYTES (16 << 20)
 #define STOPPED 1 /* the callback's "stop": the writer has failed */
+/* by_tracker rows of one tracker put by one call. */
+#define SEQS_MAX 4096
+
+/* One request as the parser hands it over; the lengths are in bytes. */
+struct handed {
+	uint32_t len;          /* of the record, this header included */
+	uint8_t op;
+	uint8_t has_id;
+	uint16_t pad;
+	uint32_t pool_len, ns_len, tracker_len, id_len;
+	uint32_t nrefs;
+};
 
 struct block {
 	struct rt__buf buf;
@@ -337,23 +360,25 @@ struct submit_ctx {
 	uint64_t n;            /* entries written */
 	uint64_t pending_done; /* of which have their by_state rows */
 	uint64_t txn_bytes;    /* entry bytes in the open transaction */
-	uint64_t parsed;       /* entries handed over by the parser */
 	int cb_rc;             /* the writer's error (a journal error) */
 	uint8_t *pairs;        /* tracker key + seq BE, waiting for by_tracker */
+	uint8_t *scratch;      /* as large, for sorting them */
 	size_t npairs;
 	struct rt__runs *runs; /* sorted runs of them, once they overflow */
 	MDB_cursor *tcur;      /* by_tracker, while the rows go in */
 	uint8_t last_key[RT__TRACKER_KEY_LEN];
+	uint8_t seqs[8 * SEQS_MAX]; /* its seqs (BE) not yet put */
+	size_t nseqs;
 	uint64_t txn_keys;     /* trackers the open transaction put rows of */
 	uint64_t txn_rows;     /* by_tracker rows it put */
 	rt_journal *j;         /* for its progress callback */
 	uint64_t nlines;       /* the file's */
+	const void *md;        /* SHA-256, for tracker keys */
+	EVP_MD_CTX *mdctx;
+	struct rt__buf ent;    /* the entry being encoded */
 
 	/* parser side */
 	const char *parse_path;
-	const void *md;
-	EVP_MD_CTX *mdctx;
-	struct rt__buf refs, ent;
 	struct block *cur;
 	int prc;
 	rt_batch_error perr;
@@ -363,6 +388,7 @@ struct submit_ctx {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct block *full_head, *full_tail, *free_list;
+	size_t queued;         /* bytes of the blocks in full_head's list */
 	int stop, done;
 	struct block blocks[NBLOCKS];
 };
@@ -384,17 +410,52 @@ static int count_cb(void *arg, size_t index, const rt_request *req)
 
 static int stage_commit(struct submit_ctx *c);
 
-/* Writer: puts one (tracker key, seq) pair into by_tracker.  Pairs come in
- * key order, so consecutive puts land on the same or neighbouring pages;
- * within a key the seqs are the largest yet, hence MDB_APPENDDUP. */
+/* Writer: puts the seqs gathered for c->last_key into by_tracker in one
+ * call (MDB_MULTIPLE: its values have a fixed size).  They are larger than
+ * any that key has, hence MDB_APPENDDUP. */
+static int flush_seqs(struct submit_ctx *c)
+{
+	rt_journal_txn *t = c->t;
+	MDB_val k, d[2];
+	int rc;
+
+	if (!c->nseqs)
+		return 0;
+	if (!c->tcur && (rc = mdb_cursor_open(t->txn, t->j->by_tracker,
+	                                      &c->tcur)))
+		return rt__jerr_mdb(t->j, t, rc, "opening a cursor");
+	k = mkval(c->last_key, RT__TRACKER_KEY_LEN);
+	d[0] = mkval(c->seqs, 8);
+	d[1] = mkval(NULL, c->nseqs);
+	rc = mdb_cursor_put(c->tcur, &k, d, MDB_MULTIPLE | MDB_APPENDDUP);
+	/* d[1].mv_size now says how many went in. */
+	if (rc == MDB_KEYEXIST && d[1].mv_size < c->nseqs)
+		return rt__jerr(t->j, RT_EJOURNAL,
+		                "tracker index is inconsistent at entry %llu",
+		                (unsigned long long)rt__be64_get(
+		                        c->seqs + 8 * d[1].mv_size));
+	if (rc)
+		return rt__jerr_mdb(t->j, t, rc, "writing the tracker index");
+	if (d[1].mv_size != c->nseqs)
+		return rt__jerr(t->j, RT_EJOURNAL, "tracker index refused rows");
+	c->txn_rows += c->nseqs;
+	c->nseqs = 0;
+	return 0;
+}
+
+/* Writer: takes one (tracker key, seq) pair for by_tracker.  Pairs come
+ * in key order, so a key's seqs are gathered and put together, and
+ * consecutive keys land on the same or neighbouring pages. */
 static int put_pair(void *arg, const uint8_t *p)
 {
 	struct submit_ctx *c = arg;
-	rt_journal_txn *t;
-	MDB_val k, d;
-	int rc;
+	int rc, new_key = memcmp(p, c->last_key, RT__TRACKER_KEY_LEN) != 0;
 
-	if (memcmp(p, c->last_key, RT__TRACKER_KEY_LEN) != 0) {
+	if (new_key || c->nseqs == SEQS_MAX) {
+		if ((rc = flush_seqs(c)))
+			return c->cb_rc = rc;
+	}
+	if (new_key) {
 		if ((c->txn_keys >= INDEX_KEYS_PER_TXN ||
 		     c->txn_rows >= INDEX_ROWS_PER_TXN)) {
 			mdb_cursor_close(c->tcur);
@@ -406,23 +467,7 @@ static int put_pair(void *arg, const uint8_t *p)
 		memcpy(c->last_key, p, RT__TRACKER_KEY_LEN);
 		c->txn_keys++;
 	}
-	t = c->t;
-	if (!c->tcur && (rc = mdb_cursor_open(t->txn, t->j->by_tracker,
-	                                      &c->tcur)))
-		return c->cb_rc = rt__jerr_mdb(t->j, t, rc, "opening a cursor");
-	k = mkval(p, RT__TRACKER_KEY_LEN);
-	d = mkval(p + RT__TRACKER_KEY_LEN, 8);
-	rc = mdb_cursor_put(c->tcur, &k, &d, MDB_APPENDDUP);
-	if (rc == MDB_KEYEXIST)
-		return c->cb_rc = rt__jerr(t->j, RT_EJOURNAL,
-		                           "tracker index is inconsistent at "
-		                           "entry %llu",
-		                           (unsigned long long)rt__be64_get(
-		                                   d.mv_data));
-	if (rc)
-		return c->cb_rc = rt__jerr_mdb(t->j, t, rc,
-		                               "writing the tracker index");
-	c->txn_rows++;
+	memcpy(c->seqs + 8 * c->nseqs++, p + RT__TRACKER_KEY_LEN, 8);
 	return 0;
 }
 
@@ -442,7 +487,7 @@ static int spill_pairs(struct submit_ctx *c)
 		if ((rc = rt__runs_open(&c->runs, fd)))
 			return rt__jerr(j, rc, "out of memory");
 	}
-	rc = rt__runs_add(c->runs, c->pairs, c->npairs);
+	rc = rt__runs_add(c->runs, c->pairs, c->scratch, c->npairs);
 	if (rc == RT_EIO)
 		return rt__jerr(j, errno_code(errno),
 		                "writing the tracker index file: %s",
@@ -477,23 +522,68 @@ static int index_trackers(struct submit_ctx *c)
 		else if (rc == RT_ENOMEM)
 			rc = rt__jerr(c->j, rc, "out of memory");
 	} else {
-		rt__pairs_sort(c->pairs, c->npairs);
+		rt__pairs_sort(c->pairs, c->scratch, c->npairs);
 		for (i = 0; rc == 0 && i < c->npairs; i++)
 			rc = put_pair(c, c->pairs + i * RT__PAIR_LEN);
 		c->npairs = 0;
 	}
+	if (rc == 0)
+		rc = flush_seqs(c);
 	mdb_cursor_close(c->tcur);
 	c->tcur = NULL;
 	return rc;
 }
 
-/* Writer: puts every record of a block into the transaction. */
+/* Writer: encodes one handed-over request as entry `index` of the batch
+ * into c->ent and hashes its tracker key into tk. */
+static int encode_handed(struct submit_ctx *c, const uint8_t *p,
+                         uint64_t index, uint8_t tk[RT__TRACKER_KEY_LEN])
+{
+	struct handed h;
+	struct rt__entry_rec e;
+	const char *s;
+
+	memcpy(&h, p, sizeof(h));
+	s = (const char *)p + sizeof(h);
+	memset(&e, 0, sizeof(e));
+	e.state = RT_ENTRY_PENDING;
+	e.op = h.op;
+	e.batch_serial = c->serial;
+	e.request_index = index;
+	e.pool.s = s;
+	e.pool.len = h.pool_len;
+	s += h.pool_len;
+	e.ns.s = s;
+	e.ns.len = h.ns_len;
+	s += h.ns_len;
+	e.tracker.s = s;
+	e.tracker.len = h.tracker_len;
+	s += h.tracker_len;
+	if (h.has_id) {
+		e.request_id.s = s;
+		e.request_id.len = h.id_len;
+	}
+	s += h.id_len;
+	e.nrefs = h.nrefs;
+	e.refs = (const uint8_t *)s;
+	e.refs_len = h.len - (size_t)((const uint8_t *)s - p);
+	rt__buf_reset(&c->ent);
+	rt__entry_encode(&c->ent, &e);
+	if (c->ent.oom || c->ent.len > UINT32_MAX)
+		return rt__jerr(c->j, RT_ENOMEM, "out of memory");
+	if (rt__tracker_hash(c->mdctx, c->md, tk, e.pool.s, e.pool.len, e.ns.s,
+	                     e.ns.len, e.tracker.s, e.tracker.len))
+		return rt__jerr(c->j, RT_ENOMEM, "SHA-256 failed");
+	return 0;
+}
+
+/* Writer: puts every request of a block into the transaction. */
 static int write_block(struct submit_ctx *c, const struct block *b)
 {
 	rt_journal_txn *t = c->t;
 	rt_journal *j = t->j;
 	const uint8_t *p = b->buf.p, *end = b->buf.p + b->buf.len;
-	uint8_t kb[8];
+	uint8_t kb[8], tk[RT__TRACKER_KEY_LEN];
 	MDB_val k, d;
 	uint32_t len;
 	int rc;
@@ -502,12 +592,16 @@ static int write_block(struct submit_ctx *c, const struct block *b)
 		uint64_t seq = c->first_seq + c->n;
 
 		memcpy(&len, p, 4);
+		/* Every request makes one entry: the count so far is the
+		 * request's index in the file. */
+		if ((rc = encode_handed(c, p, c->n, tk)))
+			return rc;
 		rt__be64_put(kb, seq);
 		/* Seqs only grow, so every entry goes at the end of the
 		 * table: MDB_APPEND fills pages completely and skips the
 		 * search. */
 		k = mkval(kb, 8);
-		d = mkval(p + 4 + RT__TRACKER_KEY_LEN, len);
+		d = mkval(c->ent.p, c->ent.len);
 		rc = mdb_put(t->txn, j->entries, &k, &d, MDB_APPEND);
 		if (rc == MDB_KEYEXIST)
 			return rt__jerr(j, RT_EJOURNAL,
@@ -523,14 +617,13 @@ static int write_block(struct submit_ctx *c, const struct block *b)
 		      c->npairs + 1 > rt__test_submit_run_pairs)) &&
 		    (rc = spill_pairs(c)))
 			return rc;
-		memcpy(c->pairs + c->npairs * RT__PAIR_LEN, p + 4,
-		       RT__TRACKER_KEY_LEN);
+		memcpy(c->pairs + c->npairs * RT__PAIR_LEN, tk, sizeof(tk));
 		memcpy(c->pairs + c->npairs * RT__PAIR_LEN + RT__TRACKER_KEY_LEN,
 		       kb, 8);
 		c->npairs++;
 		c->n++;
-		c->txn_bytes += len;
-		p += 4 + RT__TRACKER_KEY_LEN + len;
+		c->txn_bytes += c->ent.len;
+		p += len;
 	}
 	return 0;
 }
@@ -627,6 +720,8 @@ static int hand_over(struct submit_ctx *c)
 	if (!c->threaded) {
 		if (!c->cb_rc)
 			c->cb_rc = write_block_told(c, b);
+		if (b->buf.cap > 2 * BLOCK_BYTES)
+			rt__buf_free(&b->buf);
 		rt__buf_reset(&b->buf);
 		return c->cb_rc ? STOPPED : 0;
 	}
@@ -637,9 +732,10 @@ static int hand_over(struct submit_ctx *c)
 	else
 		c->full_head = b;
 	c->full_tail = b;
+	c->queued += b->buf.len;
 	c->cur = NULL;
 	pthread_cond_broadcast(&c->cv);
-	while (!c->free_list && !c->stop)
+	while ((!c->free_list || c->queued >= QUEUED_BYTES) && !c->stop)
 		pthread_cond_wait(&c->cv, &c->mu);
 	if (c->free_list) {
 		c->cur = c->free_list;
@@ -651,53 +747,40 @@ static int hand_over(struct submit_ctx *c)
 	return stop ? STOPPED : 0;
 }
 
+/* Parser: copies the request into the current block (see struct handed);
+ * the writer does the rest. */
 static int put_cb(void *arg, size_t index, const rt_request *req)
 {
 	struct submit_ctx *c = arg;
-	struct rt__entry_rec e;
 	struct rt__buf *out;
-	uint8_t tk[RT__TRACKER_KEY_LEN];
-	uint32_t len;
+	struct handed h;
 	const char *ns = req->ns ? req->ns : "";
+	size_t start;
 
+	(void)index;
 	if (!c->cur)
 		return STOPPED;
-	memset(&e, 0, sizeof(e));
-	e.state = RT_ENTRY_PENDING;
-	e.op = (uint8_t)req->op;
-	e.batch_serial = c->serial;
-	e.request_index = index;
-	e.pool.s = req->pool;
-	e.pool.len = strlen(req->pool);
-	e.ns.s = ns;
-	e.ns.len = strlen(ns);
-	e.tracker.s = req->tracker;
-	e.tracker.len = strlen(req->tracker);
-	e.nrefs = req->nrefs;
-	if (req->request_id) {
-		e.request_id.s = req->request_id;
-		e.request_id.len = strlen(req->request_id);
-	}
-	rt__buf_reset(&c->refs);
-	rt__refs_encode(&c->refs, req->refs, req->nrefs);
-	e.refs = c->refs.p;
-	e.refs_len = c->refs.len;
-	rt__buf_reset(&c->ent);
-	rt__entry_encode(&c->ent, &e);
-	if (c->refs.oom || c->ent.oom || c->ent.len > UINT32_MAX)
-		return RT_ENOMEM;
-	if (rt__tracker_hash(c->mdctx, c->md, tk, e.pool.s, e.pool.len, e.ns.s,
-	                     e.ns.len, e.tracker.s, e.tracker.len))
-		return RT_ENOMEM;
-
+	memset(&h, 0, sizeof(h));
+	h.op = (uint8_t)req->op;
+	h.has_id = req->request_id != NULL;
+	/* Lengths the batch limits keep far below 2^32. */
+	h.pool_len = (uint32_t)strlen(req->pool);
+	h.ns_len = (uint32_t)strlen(ns);
+	h.tracker_len = (uint32_t)strlen(req->tracker);
+	h.id_len = req->request_id ? (uint32_t)strlen(req->request_id) : 0;
+	h.nrefs = (uint32_t)req->nrefs;
 	out = &c->cur->buf;
-	len = (uint32_t)c->ent.len;
-	rt__buf_put(out, &len, 4);
-	rt__buf_put(out, tk, sizeof(tk));
-	rt__buf_put(out, c->ent.p, c->ent.len);
-	if (out->oom)
+	start = out->len;
+	rt__buf_put(out, &h, sizeof(h));
+	rt__buf_put(out, req->pool, h.pool_len);
+	rt__buf_put(out, ns, h.ns_len);
+	rt__buf_put(out, req->tracker, h.tracker_len);
+	rt__buf_put(out, req->request_id, h.id_len);
+	rt__refs_encode(out, req->refs, req->nrefs);
+	if (out->oom || out->len - start > UINT32_MAX)
 		return RT_ENOMEM;
-	c->parsed++;
+	h.len = (uint32_t)(out->len - start);
+	memcpy(out->p + start, &h.len, sizeof(h.len));
 	c->cur->last_line = req->line;
 	if (out->len >= BLOCK_BYTES)
 		return hand_over(c);
@@ -739,9 +822,12 @@ static void writer_main(struct submit_ctx *c)
 		c->full_head = b->next;
 		if (!c->full_head)
 			c->full_tail = NULL;
+		c->queued -= b->buf.len;
 		pthread_mutex_unlock(&c->mu);
 		if (!c->cb_rc)
 			c->cb_rc = write_block_told(c, b);
+		if (b->buf.cap > 2 * BLOCK_BYTES)
+			rt__buf_free(&b->buf);
 		pthread_mutex_lock(&c->mu);
 		if (c->cb_rc)
 			c->stop = 1;
@@ -762,7 +848,8 @@ static int parse_into_txn(struct submit_ctx *c, rt_journal *j)
 	c->md = rt__journal_md(j);
 	c->mdctx = EVP_MD_CTX_new();
 	c->pairs = malloc(PAIRS_MAX * RT__PAIR_LEN);
-	if (!c->md || !c->mdctx || !c->pairs) {
+	c->scratch = malloc(PAIRS_MAX * RT__PAIR_LEN);
+	if (!c->md || !c->mdctx || !c->pairs || !c->scratch) {
 		c->cb_rc = rt__jerr(j, RT_ENOMEM, "out of memory");
 		goto done;
 	}
@@ -794,10 +881,10 @@ done:
 	rc = c->cb_rc || c->prc;
 	EVP_MD_CTX_free(c->mdctx);
 	free(c->pairs);
+	free(c->scratch);
 	rt__runs_free(c->runs);
 	for (i = 0; i < NBLOCKS; i++)
 		rt__buf_free(&c->blocks[i].buf);
-	rt__buf_free(&c->refs);
 	rt__buf_free(&c->ent);
 	return rc;
 }
@@ -1078,6 +1165,53 @@ int rt__journal_discard_staged(rt_journal *j)
 	return rc;
 }
 
+/* Writes the batch under the submit lock (one submit stages at a time;
+ * rows a dead one staged go first). */
+static int submit_locked(rt_journal *j, struct input *in, const char *name,
+                         rt_submit_result *out)
+{
+	int rc, lock;
+
+	/* Room for the batch up front: its entries are smaller than its YAML,
+	 * so three times the file bounds entries plus indexes.  A MAP_FULL
+	 * below still grows the map and redoes the transaction. */
+	if (rt__test_journal_presize) {
+		rc = rt__journal_reserve(j, rt__journal_used(j) +
+		                                3 * (uint64_t)in->st.st_size +
+		                                ((uint64_t)1 << 20));
+		if (rc)
+			return rc;
+	}
+	lock = submit_lock(j, 1);
+	if (lock < 0)
+		return lock;
+	if ((rc = discard_locked(j)))
+		goto done;
+	for (;;) {
+		rc = write_batch(j, in, name, out);
+		if (rc) {
+			/* Whatever was staged goes; the error stays the one
+			 * that stopped the submit. */
+			char msg[sizeof(j->errmsg)];
+			int grown = j->map_grown;
+
+			memcpy(msg, j->errmsg, sizeof(msg));
+			(void)discard_locked(j);
+			memcpy(j->errmsg, msg, sizeof(msg));
+			j->map_grown = grown;
+		}
+		if (rc == RT_ETRANSIENT && j->map_grown) {
+			/* The parse restarts from the top of the same file. */
+			out->nentries = out->first_seq = 0;
+			continue;
+		}
+		break;
+	}
+done:
+	close(lock);
+	return rc;
+}
+
 int rt_journal_submit(rt_submit_result *out, rt_journal *j, const char *path,
                       const char *name, unsigned flags)
 {
@@ -1085,7 +1219,7 @@ int rt_journal_submit(rt_submit_result *out, rt_journal *j, const char *path,
 	uint64_t parsed = 0;
 	rt_journal_txn *t = NULL;
 	rt_batch_error perr;
-	int rc, prc, lock = -1;
+	int rc, prc;
 
 	memset(out, 0, sizeof(*out));
 	memset(&in, 0, sizeof(in));
@@ -1127,48 +1261,20 @@ int rt_journal_submit(rt_submit_result *out, rt_journal *j, const char *path,
 		goto done;
 	}
 
-	/* Room for the batch up front: its entries are smaller than its YAML,
-	 * so three times the file bounds entries plus indexes.  A MAP_FULL
-	 * below still grows the map and redoes the transaction. */
-	if (rt__test_journal_presize) {
-		rc = rt__journal_reserve(j, rt__journal_used(j) +
-		                                3 * (uint64_t)in.st.st_size +
-		                                ((uint64_t)1 << 20));
-		if (rc)
-			goto done;
-	}
-	/* One submit stages at a time; rows a dead one staged go first. */
-	lock = submit_lock(j, 1);
-	if (lock < 0) {
-		rc = lock;
-		goto done;
-	}
-	if ((rc = discard_locked(j)))
-		goto done;
-	for (;;) {
-		rc = write_batch(j, &in, name, out);
-		if (rc) {
-			/* Whatever was staged goes; the error stays the one
-			 * that stopped the submit. */
-			char msg[sizeof(j->errmsg)];
-			int grown = j->map_grown;
-
-			memcpy(msg, j->errmsg, sizeof(msg));
-			(void)discard_locked(j);
-			memcpy(j->errmsg, msg, sizeof(msg));
-			j->map_grown = grown;
+	rc = submit_locked(j, &in, name, out);
+	if (rc == 0 && j->create_at) {
+		/* The journal was made for this batch: it takes its place,
+		 * unless another process made one there first, which then
+		 * gets the batch. */
+		rc = rt__journal_install(j);
+		if (rc == 1) {
+			memset(out, 0, sizeof(*out));
+			rt__hex32(out->batch_id, in.id);
+			rc = submit_locked(j, &in, name, out);
 		}
-		if (rc == RT_ETRANSIENT && j->map_grown) {
-			/* The parse restarts from the top of the same file. */
-			out->nentries = out->first_seq = 0;
-			continue;
-		}
-		break;
 	}
 done:
 	rt_journal_txn_abort(t);
-	if (lock >= 0)
-		close(lock);
 	input_close(&in);
 	return rc;
 }

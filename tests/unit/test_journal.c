@@ -264,6 +264,104 @@ static void test_journal__nocreate_creates_nothing(void)
 	}
 }
 
+/* Entries of `dir` whose name starts with `prefix`. */
+static int count_named(const char *dir, const char *prefix)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	while (d && (e = readdir(d)))
+		n += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* RT_JOURNAL_CREATE_ON_SUBMIT: a rejected first batch leaves nothing, not
+ * even the directories made for it; a valid one becomes the journal, also
+ * in an empty directory that was there; a journal another process made
+ * meanwhile gets the batch, after its own. */
+static void test_journal__create_on_submit(void)
+{
+	char base[200], parent[256], dir[320], bad[512], good[512], small[512];
+	rt_journal *j = NULL, *k = NULL;
+	rt_submit_result res;
+	rt_check_result cr;
+	struct stat st;
+	const char *files = check_scratch_dir("cos-files");
+
+	snprintf(bad, sizeof(bad), "%s", batch_file(files, "bad", 100, 10, 1,
+	                                             "c"));
+	snprintf(good, sizeof(good), "%s", batch_file(files, "good", 100, 10,
+	                                               0, "c"));
+	snprintf(small, sizeof(small), "%s", batch_file(files, "small", 5, 5,
+	                                                 0, "s"));
+	snprintf(base, sizeof(base), "%s", check_scratch_dir("cos"));
+	snprintf(parent, sizeof(parent), "%s/a", base);
+	snprintf(dir, sizeof(dir), "%s/j", parent);
+
+	/* Rejected: nothing is left, from the journal up to `base`. */
+	CHECK_INT(rt_journal_open(&j, dir, RT_JOURNAL_CREATE_ON_SUBMIT), 0);
+	CHECK(stat(dir, &st) < 0 && errno == ENOENT);
+	CHECK_INT(rt_journal_submit(&res, j, bad, NULL, 0), RT_EINVAL);
+	CHECK(strstr(rt_journal_errmsg(j), "bad.yaml:") != NULL);
+	rt_journal_close(j);
+	CHECK(stat(base, &st) < 0 && errno == ENOENT);
+
+	/* Valid: the journal is at `dir`, nothing beside it. */
+	CHECK_INT(rt_journal_open(&j, dir, RT_JOURNAL_CREATE_ON_SUBMIT), 0);
+	CHECK_INT(rt_journal_submit(&res, j, good, NULL, 0), 0);
+	CHECK_INT(res.nentries, 100);
+	CHECK_INT(res.first_seq, 1);
+	CHECK(strstr(rt_journal_dir(j), "/a/j") != NULL);
+	rt_journal_close(j);
+	CHECK_INT(count_named(parent, ".j.new-"), 0);
+	j = NULL;
+	CHECK_INT(rt_journal_open(&j, dir, RT_JOURNAL_NOCREATE), 0);
+	CHECK_INT(rt_journal_check(&cr, j, NULL, NULL), 0);
+	CHECK_INT(cr.problems, 0);
+	CHECK_INT(cr.entries, 100);
+	rt_journal_close(j);
+
+	/* An empty directory that was there takes it too. */
+	snprintf(dir, sizeof(dir), "%s/e", parent);
+	CHECK(mkdir(dir, 0700) == 0);
+	j = NULL;
+	CHECK_INT(rt_journal_open(&j, dir, RT_JOURNAL_CREATE_ON_SUBMIT), 0);
+	CHECK_INT(rt_journal_submit(&res, j, bad, NULL, 0), RT_EINVAL);
+	rt_journal_close(j);
+	CHECK_INT(count_named(dir, ""), 2); /* "." and ".." */
+	j = NULL;
+	CHECK_INT(rt_journal_open(&j, dir, RT_JOURNAL_CREATE_ON_SUBMIT), 0);
+	CHECK_INT(rt_journal_submit(&res, j, good, NULL, 0), 0);
+	rt_journal_close(j);
+	CHECK_INT(count_named(parent, ".e.new-"), 0);
+	j = NULL;
+	CHECK_INT(rt_journal_open(&j, dir, RT_JOURNAL_NOCREATE), 0);
+	rt_journal_close(j);
+
+	/* Another process makes the journal and submits to it between
+	 * this open and this submit: both batches are in it. */
+	snprintf(dir, sizeof(dir), "%s/k", parent);
+	j = NULL;
+	CHECK_INT(rt_journal_open(&j, dir, RT_JOURNAL_CREATE_ON_SUBMIT), 0);
+	CHECK_INT(rt_journal_open(&k, dir, 0), 0);
+	CHECK_INT(rt_journal_submit(&res, k, small, NULL, 0), 0);
+	rt_journal_close(k);
+	CHECK_INT(rt_journal_submit(&res, j, good, NULL, 0), 0);
+	CHECK_INT(res.nentries, 100);
+	CHECK_INT(res.first_seq, 6);
+	CHECK_INT(res.already_present, 0);
+	CHECK(strstr(rt_journal_dir(j), "/a/k") != NULL);
+	CHECK_INT(rt_journal_check(&cr, j, NULL, NULL), 0);
+	CHECK_INT(cr.problems, 0);
+	CHECK_INT(cr.entries, 105);
+	CHECK_INT(cr.batches, 2);
+	rt_journal_close(j);
+	CHECK_INT(count_named(parent, ".k.new-"), 0);
+}
+
 static void test_journal__resolve_dir(void)
 {
 	char *p = NULL;
@@ -1286,6 +1384,51 @@ static void test_journal__staged_batch_all_or_nothing(void)
 	rt_journal_close(j);
 }
 
+/* The by_tracker pairs' sort gives memcmp order: random keys, runs of one
+ * key, keys equal in their first word, counts around the insertion runs. */
+static int pair_memcmp(const void *a, const void *b)
+{
+	return memcmp(a, b, RT__PAIR_LEN);
+}
+
+static void test_journal__pairs_sort_is_memcmp_order(void)
+{
+	static const size_t sizes[] = { 0, 1, 15, 16, 17, 33, 1000, 40961 };
+	size_t s, i, n;
+	uint8_t *p, *want, *scratch;
+	unsigned seed = 12345;
+
+	p = malloc(40961 * RT__PAIR_LEN);
+	want = malloc(40961 * RT__PAIR_LEN);
+	scratch = malloc(40961 * RT__PAIR_LEN);
+	CHECK(p && want && scratch);
+	for (s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+		n = sizes[s];
+		for (i = 0; i < n * RT__PAIR_LEN; i++) {
+			seed = seed * 1103515245u + 12345u;
+			p[i] = (uint8_t)(seed >> 16);
+		}
+		for (i = 0; i < n; i++) {
+			uint8_t *q = p + i * RT__PAIR_LEN;
+
+			/* Few distinct keys for a third of them, and a
+			 * shared first word for another third. */
+			if (i % 3 == 0)
+				memset(q, (int)(i % 7), RT__TRACKER_KEY_LEN);
+			else if (i % 3 == 1)
+				memset(q, 0xAB, 8);
+		}
+		memcpy(want, p, n * RT__PAIR_LEN);
+		if (n)
+			qsort(want, n, RT__PAIR_LEN, pair_memcmp);
+		rt__pairs_sort(p, scratch, n);
+		CHECK(n == 0 || memcmp(p, want, n * RT__PAIR_LEN) == 0);
+	}
+	free(p);
+	free(want);
+	free(scratch);
+}
+
 /* ---- codec -------------------------------------------------------------------------- */
 
 static void test_journal__codec_round_trip_and_damage(void)
@@ -1525,6 +1668,7 @@ int main(void)
 	RUN(test_journal__create_with_modes);
 	RUN(test_journal__reopen_keeps_id_and_data);
 	RUN(test_journal__nocreate_creates_nothing);
+	RUN(test_journal__create_on_submit);
 	RUN(test_journal__resolve_dir);
 	RUN(test_journal__newer_format_refused_untouched);
 	RUN(test_journal__format1_migrated);
@@ -1542,6 +1686,7 @@ int main(void)
 	RUN(test_journal__done_never_changes);
 	RUN(test_journal__map_full_grows);
 	RUN(test_journal__staged_batch_all_or_nothing);
+	RUN(test_journal__pairs_sort_is_memcmp_order);
 	RUN(test_journal__codec_round_trip_and_damage);
 	RUN(test_journal__state_names);
 	RUN(test_journal__stale_readers_cleared);

@@ -19,7 +19,8 @@
 #   - replay, retry, skip, status, export, prune, check, backup on a
 #     directory that does not exist: exit 66 "no journal at PATH", nothing
 #     created (as root without --journal: not /var/lib/reftrack/journal);
-#     a rejected submit (file or stdin) creates nothing; a valid first
+#     a rejected submit (file or stdin) creates nothing; racing first
+#     submits into one new journal all get in; a valid first
 #     submit from stdin creates the journal.
 #
 # Run from the repository root; the tool is $RT_BUILD/reftrack.
@@ -304,6 +305,26 @@ requests: [{tracker: t, pool: p, add: [\"\"]}]" >"$tmp/bad.yaml"
 	run "$rt" status --journal "$missing" --format json-pretty
 	expect_rc 0
 	case "$out" in *'"pending": 40'*) pass ;; *) fail "stdin submit: $out" ;; esac
+	# Four first submits at once into one new journal (each builds its
+	# own beside it, one takes the place, the others go into that one):
+	# every batch is in, nothing is left beside it.
+	local i pids="" racer=$tmp/race/j
+	for i in 1 2 3 4; do
+		{ echo "version: 1"; echo "requests:"
+		  for k in $(seq 1 500); do echo "  - {tracker: r$i-$k, pool: p, add: [k]}"; done
+		} >"$tmp/race$i.yaml"
+	done
+	for i in 1 2 3 4; do
+		"$rt" submit -q --journal "$racer" "$tmp/race$i.yaml" 2>"$tmp/race$i.err" &
+		pids="$pids $!"
+	done
+	for i in $pids; do
+		wait "$i" && pass || fail "a racing first submit failed: $(cat "$tmp"/race?.err)"
+	done
+	run "$rt" status --journal "$racer" --format json-pretty
+	expect_rc 0
+	case "$out" in *'"pending": 2000'*) pass ;; *) fail "racing submits: $out" ;; esac
+	[ "$(ls -A "$tmp/race")" = j ] && pass || fail "left beside the journal: $(ls -A "$tmp/race")"
 }
 run_case case_no_journal
 
