@@ -319,8 +319,13 @@ static int run(struct replay *r)
 		 * as much as the entries. */
 		if (!r->exhausted && !r->stop_starting &&
 		    r->loaded + r->loaded_cap / 4 <= r->loaded_cap) {
-			rc = load(r, RT_ENTRY_PENDING, 0, 0, &exhausted);
-			if (exhausted)
+			/* The journal handle is the committer's while a
+			 * commit is out. */
+			rc = rt__round_wait(r);
+			if (rc == 0)
+				rc = load(r, RT_ENTRY_PENDING, 0, 0,
+				          &exhausted);
+			if (rc == 0 && exhausted)
 				r->exhausted = 1;
 		}
 		if (rc == 0)
@@ -330,7 +335,8 @@ static int run(struct replay *r)
 		if (rc != 0)
 			break;
 		idle = r->outstanding == 0 && !r->timers.head &&
-		       !r->to_write.head && !r->queued.head &&
+		       !r->to_write.head && !r->committing.head &&
+		       !r->queued.head &&
 		       (r->exhausted || r->stop_starting);
 		rc = rt__round_run(r, idle);
 		if (rc != 0)
@@ -357,7 +363,6 @@ static void free_all(struct replay *r)
 {
 	rt__slot_free_all(r);
 	rt__sched_free(r);
-	rt__round_free(r);
 	rt__group_planner_free(&r->gp);
 	free(r->greqs);
 	free(r->gplanned);
@@ -421,7 +426,12 @@ static int replay_main(rt_replay_stats *stats, rt_journal *j,
 	pthread_cond_init(&r.cond, &attr);
 	pthread_condattr_destroy(&attr);
 
-	rc = run(&r);
+	rc = rt__round_start(&r);
+	if (rc == 0)
+		rc = run(&r);
+	/* Before the drain: a commit still out is waited for, its writes
+	 * left unsent (their entries are in flight, for the next run). */
+	rt__round_free(&r);
 	if (rc != 0 && rt_journal_errmsg(j)[0] == '\0')
 		rt__jerr(j, rc, "replay: %s", rt_strerror(rc));
 	rt__sched_drain(&r);

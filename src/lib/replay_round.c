@@ -1,15 +1,23 @@
 /*
  * replay_round.c - the replayer's round: every journal change learned
- * since the last round committed in one LMDB transaction, then the writes
- * planned since sent.
+ * since the last commit committed in one LMDB transaction, by the
+ * committer thread, then the writes that waited for it sent.
  *
  * This is where invariant (1) holds: a planned group's in-flight records
  * (state, guard version, planned outcome) are queued by rt__round_add()
- * and the slot waits in state planned; rt__round_run() sends a planned
- * slot's write only after the commit that holds those records, and a slot
- * leaves state planned only for writing (replay_slot.c's table).  Invariant
- * (2) too: every write carries the journal's marker, set to the seq of the
+ * and the slot waits in state planned; the next batch takes the queued
+ * changes and moves the planned slots to committing, and a committing
+ * slot's write is sent only once that batch's commit is over (its
+ * fdatasync included).  A slot leaves planned only for committing, and
+ * committing only for writing (replay_slot.c's table).  Invariant (2)
+ * too: every write carries the journal's marker, set to the seq of the
  * group's last entry.
+ *
+ * Why a thread: a commit is mostly waiting for the disk.  Done on the
+ * caller's thread, it held up every completion and every read that could
+ * go out meanwhile; now the caller's thread goes on while the committer
+ * thread commits, and the changes learned meanwhile make the next batch
+ * (one commit out at a time, so commits stay in order).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -25,11 +33,11 @@
 int rt__round_queue(struct replay *r, uint64_t seq,
                     const rt_entry_change *change, const char *error)
 {
-	struct update *u;
+	struct rt__entry_update *u;
 
 	if (r->nupdates == r->cap_updates) {
 		size_t cap = r->cap_updates ? 2 * r->cap_updates : 256;
-		struct update *n = realloc(r->updates, cap * sizeof(*n));
+		struct rt__entry_update *n = realloc(r->updates, cap * sizeof(*n));
 
 		if (!n)
 			return RT_ENOMEM;
@@ -105,43 +113,90 @@ int rt__round_unmark(struct replay *r, struct slot *s)
 
 static int apply_updates(void *arg, rt_journal_txn *txn)
 {
+	struct round_commit *c = arg;
+
+	return rt__journal_entries_update(txn, c->updates, c->nupdates);
+}
+
+static void *committer(void *arg)
+{
 	struct replay *r = arg;
-	size_t i;
+	struct round_commit *c = &r->commit;
 	int rc;
 
-	for (i = 0; i < r->nupdates; i++) {
-		rc = rt_journal_entry_update(txn, r->updates[i].seq,
-		                             &r->updates[i].change);
-		if (rc != 0)
-			return rc;
+	pthread_mutex_lock(&r->lock);
+	for (;;) {
+		while (!c->quit && !(c->handed && !c->over))
+			pthread_cond_wait(&c->wake, &r->lock);
+		if (c->quit)
+			break;
+		pthread_mutex_unlock(&r->lock);
+		rc = rt_journal_write(r->j, apply_updates, c);
+		pthread_mutex_lock(&r->lock);
+		c->rc = rc;
+		c->over = 1;
+		/* The caller's thread waits on r->cond for this as for a
+		 * completion. */
+		pthread_cond_signal(&r->cond);
 	}
+	pthread_mutex_unlock(&r->lock);
+	return NULL;
+}
+
+int rt__round_start(struct replay *r)
+{
+	struct round_commit *c = &r->commit;
+
+	if (pthread_cond_init(&c->wake, NULL) != 0)
+		return RT_ENOMEM;
+	if (pthread_create(&c->thread, NULL, committer, r) != 0) {
+		pthread_cond_destroy(&c->wake);
+		return RT_ENOMEM;
+	}
+	c->started = 1;
 	return 0;
 }
 
-static int commit_updates(struct replay *r)
+int rt__round_committing(const struct replay *r)
 {
-	size_t i;
-	int rc;
-
-	if (r->nupdates == 0)
-		return 0;
-	rc = rt_journal_write(r->j, apply_updates, r);
-	for (i = 0; i < r->nupdates; i++)
-		free(r->updates[i].error);
-	r->nupdates = 0;
-	return rc;
+	return r->commit.handed;
 }
 
-/* Sends the writes of the planned slots, whose in-flight records are
+/* Hands the queued changes to the committer thread as the next batch, and
+ * the planned slots with them. */
+static void hand_over(struct replay *r)
+{
+	struct round_commit *c = &r->commit;
+	struct rt__entry_update *u = c->updates;
+	size_t cap = c->cap_updates;
+	struct slot *s;
+
+	/* The two arrays trade places, so that neither is allocated again. */
+	c->updates = r->updates;
+	c->nupdates = r->nupdates;
+	c->cap_updates = r->cap_updates;
+	r->updates = u;
+	r->nupdates = 0;
+	r->cap_updates = cap;
+	while ((s = r->to_write.head))
+		rt__slot_set_state(r, s, RT__SLOT_COMMITTING);
+	pthread_mutex_lock(&r->lock);
+	c->handed = 1;
+	c->over = 0;
+	pthread_cond_signal(&c->wake);
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* Sends the writes of the committing slots, whose in-flight records are
  * committed. */
 static int send_writes(struct replay *r)
 {
-	size_t n = r->to_write.n, i = 0;
+	size_t n = r->committing.n, i = 0;
 	struct slot *s;
 	char val[24];
 	int rc;
 
-	while ((s = r->to_write.head)) {
+	while ((s = r->committing.head)) {
 		struct rt__tio_xattr marker;
 
 		marker.name = r->marker_name;
@@ -162,10 +217,52 @@ static int send_writes(struct replay *r)
 	return 0;
 }
 
+/* The batch out is over (wait: waiting for it if not): takes its result
+ * and, when it committed, sends the writes that waited for it. */
+static int take_over(struct replay *r, int wait)
+{
+	struct round_commit *c = &r->commit;
+	size_t i;
+	int rc;
+
+	if (!c->handed)
+		return 0;
+	pthread_mutex_lock(&r->lock);
+	while (wait && !c->over)
+		pthread_cond_wait(&r->cond, &r->lock);
+	if (!c->over) {
+		pthread_mutex_unlock(&r->lock);
+		return 0;
+	}
+	c->handed = 0;
+	c->over = 0;
+	rc = c->rc;
+	pthread_mutex_unlock(&r->lock);
+	for (i = 0; i < c->nupdates; i++)
+		free(c->updates[i].error);
+	c->nupdates = 0;
+	if (rc == 0 && r->committing.head) {
+		failpoint(r, "after-inflight-commit");
+		rc = send_writes(r);
+	}
+	return rc;
+}
+
+int rt__round_wait(struct replay *r)
+{
+	return take_over(r, 1);
+}
+
 int rt__round_run(struct replay *r, int idle)
 {
 	int rc;
 
+	/* One commit out at a time, so that they land in order; what is
+	 * learned meanwhile makes the next batch, so the slower the disk,
+	 * the larger the batch. */
+	rc = take_over(r, idle);
+	if (rc != 0 || rt__round_committing(r))
+		return rc;
 	/* A commit (an fdatasync) is what a planned write waits for; the
 	 * records of settled entries can wait for the next commit that a
 	 * write needs, unless nothing else will come to carry them (the run
@@ -173,9 +270,9 @@ int rt__round_run(struct replay *r, int idle)
 	 * flight in the journal: after a crash its marker proves it landed
 	 * (or, for a delete, the tracker's absence), and recovery records
 	 * the same outcome (invariant 1 holds the outcome, invariant 2 the
-	 * marker).  Entries a conflict put back to pending go at once: left
-	 * in flight, a refused removal on a tracker others changed would be
-	 * an ambiguous verdict after a crash. */
+	 * marker).  Entries a conflict put back to pending go with the next
+	 * batch: left in flight, a refused removal on a tracker others
+	 * changed would be an ambiguous verdict after a crash. */
 	if (!r->to_write.head && !r->unmarked &&
 	    !(r->nupdates && (idle || r->outstanding == 0 ||
 	                      r->nupdates >= ROUND_MAX_HELD)))
@@ -183,21 +280,36 @@ int rt__round_run(struct replay *r, int idle)
 	r->unmarked = 0;
 	if (idle)
 		failpoint(r, "final-commit");
-	rc = commit_updates(r);
-	if (rc == 0 && r->to_write.head) {
-		failpoint(r, "after-inflight-commit");
-		rc = send_writes(r);
-	}
-	return rc;
+	hand_over(r);
+	/* The run's last commit: nothing else is left to wait for. */
+	return idle ? take_over(r, 1) : 0;
 }
 
 void rt__round_free(struct replay *r)
 {
+	struct round_commit *c = &r->commit;
 	size_t i;
 
+	if (c->started) {
+		pthread_mutex_lock(&r->lock);
+		while (c->handed && !c->over)
+			pthread_cond_wait(&r->cond, &r->lock);
+		/* Dropped: what waited for it is not sent. */
+		c->handed = c->over = 0;
+		c->quit = 1;
+		pthread_cond_signal(&c->wake);
+		pthread_mutex_unlock(&r->lock);
+		pthread_join(c->thread, NULL);
+		pthread_cond_destroy(&c->wake);
+		c->started = 0;
+	}
+	for (i = 0; i < c->nupdates; i++)
+		free(c->updates[i].error);
+	free(c->updates);
 	for (i = 0; i < r->nupdates; i++)
 		free(r->updates[i].error);
 	free(r->updates);
-	r->updates = NULL;
+	r->updates = c->updates = NULL;
 	r->nupdates = r->cap_updates = 0;
+	c->nupdates = c->cap_updates = 0;
 }
