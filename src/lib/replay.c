@@ -284,7 +284,7 @@ static int count_states(struct replay *r, uint64_t counts[])
 static int run(struct replay *r)
 {
 	uint64_t counts[RT_ENTRY_STATE_SLOTS];
-	double next_wake;
+	double next_wake, writes_wake;
 	int rc, exhausted, idle;
 
 	/* A dry run changes nothing: load() reads blocked entries as
@@ -338,9 +338,12 @@ static int run(struct replay *r)
 		       !r->to_write.head && !r->committing.head &&
 		       !r->queued.head &&
 		       (r->exhausted || r->stop_starting);
-		rc = rt__round_run(r, idle);
+		rc = rt__round_run(r, idle, &writes_wake);
 		if (rc != 0)
 			break;
+		if (writes_wake > 0 &&
+		    (next_wake == 0 || writes_wake < next_wake))
+			next_wake = writes_wake;
 		if (r->opts.progress)
 			r->opts.progress(r->opts.progress_arg, r->stats);
 		if (idle && r->loaded == 0)

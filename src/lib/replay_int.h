@@ -214,6 +214,7 @@ struct replay {
 	size_t outstanding;      /* ops sent, completion not yet handled */
 	/* This thread's lists, one per state that has one. */
 	struct slot_list queued, timers, to_write, committing;
+	double writes_since;     /* when to_write's oldest slot joined it */
 	/* Changes for the next commit (the next batch). */
 	struct rt__entry_update *updates;
 	size_t nupdates, cap_updates;
@@ -358,10 +359,11 @@ int rt__round_add(struct replay *r, struct slot *s);
 int rt__round_unmark(struct replay *r, struct slot *s);
 /* The round: once the commit out is over, sends the writes that waited
  * for it (invariant 1), then hands every queued change and the planned
- * slots to the next commit when a write waits for it.  idle: nothing else
- * is left to do, so the run's last commit is waited for.  0, or the
- * journal's error. */
-int rt__round_run(struct replay *r, int idle);
+ * slots to the next commit when the planned writes are due.  idle:
+ * nothing else is left to do, so the run's last commit is waited for.
+ * *wake: when planned writes left waiting are due (0: none are).  0, or
+ * the journal's error. */
+int rt__round_run(struct replay *r, int idle, double *wake);
 /* Whether a commit is out (with the committer thread). */
 int rt__round_committing(const struct replay *r);
 /* Waits for the commit out, if any, and sends the writes that waited for

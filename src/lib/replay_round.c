@@ -29,6 +29,10 @@
 /* Settled entries' records a round may hold back, waiting for a round
  * with writes to share its commit. */
 #define ROUND_MAX_HELD 4096
+/* Planned writes wait for a commit until they are a quarter of the
+ * slots holding a window share, or this long (see writes_due()). */
+#define ROUND_FILL 4
+#define ROUND_WAIT_SEC 0.002
 
 int rt__round_queue(struct replay *r, uint64_t seq,
                     const rt_entry_change *change, const char *error)
@@ -82,6 +86,8 @@ int rt__round_add(struct replay *r, struct slot *s)
 		if (rc != 0)
 			return rc;
 	}
+	if (!r->to_write.head)
+		r->writes_since = mono_now();
 	rt__slot_set_state(r, s, RT__SLOT_PLANNED);
 	return 0;
 }
@@ -253,16 +259,37 @@ int rt__round_wait(struct replay *r)
 	return take_over(r, 1);
 }
 
-int rt__round_run(struct replay *r, int idle)
+/* Whether the planned writes are to go with the next commit now.  A
+ * commit costs about the same CPU for one write as for fifty (LMDB's
+ * pages, the fdatasync), and on a host the OSDs share, that CPU is taken
+ * from them: so the writes wait for a share of the window to be planned
+ * (ROUND_FILL), for nothing else to be out that could join them, or
+ * ROUND_WAIT_SEC at most.  *due: when they are due at the latest. */
+static int writes_due(const struct replay *r, double *due)
 {
-	int rc;
+	*due = 0;
+	if (!r->to_write.head)
+		return 0;
+	if (r->to_write.n * ROUND_FILL >= r->active || r->outstanding == 0)
+		return 1;
+	*due = r->writes_since + ROUND_WAIT_SEC;
+	return mono_now() >= *due;
+}
+
+int rt__round_run(struct replay *r, int idle, double *wake)
+{
+	int rc, due;
 
 	/* One commit out at a time, so that they land in order; what is
 	 * learned meanwhile makes the next batch, so the slower the disk,
 	 * the larger the batch. */
+	*wake = 0;
 	rc = take_over(r, idle);
 	if (rc != 0 || rt__round_committing(r))
 		return rc;
+	due = writes_due(r, wake);
+	if (due)
+		*wake = 0;
 	/* A commit (an fdatasync) is what a planned write waits for; the
 	 * records of settled entries can wait for the next commit that a
 	 * write needs, unless nothing else will come to carry them (the run
@@ -273,7 +300,7 @@ int rt__round_run(struct replay *r, int idle)
 	 * marker).  Entries a conflict put back to pending go with the next
 	 * batch: left in flight, a refused removal on a tracker others
 	 * changed would be an ambiguous verdict after a crash. */
-	if (!r->to_write.head && !r->unmarked &&
+	if (!due && !r->unmarked &&
 	    !(r->nupdates && (idle || r->outstanding == 0 ||
 	                      r->nupdates >= ROUND_MAX_HELD)))
 		return 0;
