@@ -22,14 +22,18 @@
  * ends before an entry that would delete the tracker (so a delete is
  * always a group of one: see the proof) and before a recovering entry.
  * Completions are queued by librados' callback thread and handled here, on
- * the caller's thread, which is the only one touching the journal.
+ * the caller's thread; the journal's changes are committed by the
+ * committer thread (replay_round.c), one batch at a time, while this
+ * thread goes on, and this thread reads the journal only when no batch is
+ * out.
  *
  * Exactly once, under kill -9 at any instant.  Invariants:
  *  (1) Before a write is sent, each entry of its group is durably
  *      IN_FLIGHT in the journal, with the object version the write is
  *      guarded on and the entry's planned outcome.  One LMDB commit covers
  *      every write of a round, and precedes sending any of them
- *      (replay_round.c; a slot leaves state planned only for writing).
+ *      (replay_round.c; a slot leaves state planned only for committing,
+ *      and committing only for writing, once that commit is over).
  *  (2) Every create or update we send also sets, in the same atomic op, the
  *      xattr reftrack.j.<journal id> to the seq of the group's last entry.
  *      Other writers (ceph-csi, the CLI, other journals) never touch it
@@ -71,7 +75,8 @@
  *
  * Failpoints, for the crash tests (failpoint.h: test build only): the
  * replayer passes after-inflight-commit, mid-window, after-write and
- * final-commit.  A dry run passes none.
+ * final-commit, and its committer thread mid-commit.  A dry run passes
+ * none.
  */
 #include <inttypes.h>
 #include <pthread.h>

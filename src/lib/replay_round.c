@@ -119,9 +119,15 @@ int rt__round_unmark(struct replay *r, struct slot *s)
 
 static int apply_updates(void *arg, rt_journal_txn *txn)
 {
-	struct round_commit *c = arg;
+	struct replay *r = arg;
+	int rc = rt__journal_entries_update(txn, r->commit.updates,
+	                                    r->commit.nupdates);
 
-	return rt__journal_entries_update(txn, c->updates, c->nupdates);
+	/* The batch is written but not committed, on this thread, while the
+	 * caller's thread goes on: none of its writes may be out yet. */
+	if (rc == 0)
+		failpoint(r, "mid-commit");
+	return rc;
 }
 
 static void *committer(void *arg)
@@ -137,7 +143,7 @@ static void *committer(void *arg)
 		if (c->quit)
 			break;
 		pthread_mutex_unlock(&r->lock);
-		rc = rt_journal_write(r->j, apply_updates, c);
+		rc = rt_journal_write(r->j, apply_updates, r);
 		pthread_mutex_lock(&r->lock);
 		c->rc = rc;
 		c->over = 1;
