@@ -17,6 +17,8 @@
  *   after-write            replay: a write's completion handled, its done
  *                          record not yet committed
  *   final-commit           replay: just before the run's last commit
+ *   mid-commit             replay's committer thread: a batch written,
+ *                          not committed; its writes not sent
  *   spool-after-submit     run: a spool file submitted, not yet moved
  *
  * RT_STOPPOINT(name) is the same with SIGSTOP instead, for a test that

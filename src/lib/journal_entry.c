@@ -34,56 +34,115 @@ static int batch_read(rt_journal_txn *t, uint64_t serial,
 	return 0;
 }
 
-int rt__counts_move(rt_journal_txn *t, uint64_t serial, int from, int to,
-                    uint64_t n)
+/* Count moves not written yet: per batch, the net change of each state's
+ * count.  Updates of many entries gather theirs here and write each batch
+ * record and the global counts once (rt__journal_entries_update()), where
+ * one by one they were read, decoded, encoded and written again per
+ * entry. */
+#define MOVES_BATCHES 8
+
+struct count_moves {
+	size_t n;
+	struct {
+		uint64_t serial;
+		int64_t d[RT_ENTRY_STATE_SLOTS];
+	} b[MOVES_BATCHES];
+};
+
+/* Adds `by` to count[i], refusing a count that would go below zero. */
+static int counts_add(uint64_t *count, int64_t by)
+{
+	if (by < 0 && *count < (uint64_t)-by)
+		return -1;
+	*count += (uint64_t)by;
+	return 0;
+}
+
+/* Writes the moves into the batch records and the global counts. */
+static int counts_write(rt_journal_txn *t, const struct count_moves *m)
 {
 	struct rt__batch_rec rec;
 	uint64_t global[RT_ENTRY_STATE_SLOTS];
 	struct rt__buf b = { 0 };
 	uint8_t kb[8];
 	MDB_val k, d;
+	size_t i, s;
+	int rc = 0;
+
+	if (m->n == 0)
+		return 0;
+	rc = rt__meta_get_counts(t, global);
+	for (i = 0; rc == 0 && i < m->n; i++) {
+		rc = batch_read(t, m->b[i].serial, &rec);
+		for (s = 1; rc == 0 && s < RT_ENTRY_STATE_SLOTS; s++)
+			if (counts_add(&rec.counts[s], m->b[i].d[s]) ||
+			    counts_add(&global[s], m->b[i].d[s]))
+				rc = rt__jerr(t->j, RT_EJOURNAL,
+				              "counts of batch %llu are "
+				              "inconsistent",
+				              (unsigned long long)m->b[i].serial);
+		if (rc)
+			break;
+		/* rec.file_name points into the map: encode before any
+		 * write. */
+		rt__buf_reset(&b);
+		rt__batch_encode(&b, &rec);
+		if (b.oom) {
+			rc = rt__jerr(t->j, RT_ENOMEM, "out of memory");
+			break;
+		}
+		rt__be64_put(kb, m->b[i].serial);
+		k = mkval(kb, 8);
+		d = mkval(b.p, b.len);
+		rc = mdb_put(t->txn, t->j->batches, &k, &d, 0);
+		if (rc)
+			rc = rt__jerr_mdb(t->j, t, rc, "writing a batch record");
+	}
+	if (rc == 0)
+		rc = rt__meta_put_counts(t, global);
+	rt__buf_free(&b);
+	return rc;
+}
+
+/* Notes a move in m; once m has no room for another batch, writes what it
+ * holds first. */
+static int counts_note(rt_journal_txn *t, struct count_moves *m,
+                       uint64_t serial, int from, int to, uint64_t n)
+{
+	size_t i;
 	int rc;
 
 	if (from == to || n == 0)
 		return 0;
-	rc = batch_read(t, serial, &rec);
-	if (rc)
-		goto done;
-	rc = rt__meta_get_counts(t, global);
-	if (rc)
-		goto done;
-	if (from) {
-		if (rec.counts[from] < n || global[from] < n) {
-			rc = rt__jerr(t->j, RT_EJOURNAL,
-			              "counts of batch %llu are inconsistent",
-			              (unsigned long long)serial);
-			goto done;
-		}
-		rec.counts[from] -= n;
-		global[from] -= n;
+	for (i = 0; i < m->n && m->b[i].serial != serial; i++)
+		;
+	if (i == MOVES_BATCHES) {
+		if ((rc = counts_write(t, m)))
+			return rc;
+		m->n = i = 0;
 	}
-	if (to) {
-		rec.counts[to] += n;
-		global[to] += n;
+	if (i == m->n) {
+		memset(&m->b[i], 0, sizeof(m->b[i]));
+		m->b[i].serial = serial;
+		m->n++;
 	}
-	/* rec.file_name points into the map: encode before any write. */
-	rt__batch_encode(&b, &rec);
-	if (b.oom) {
-		rc = rt__jerr(t->j, RT_ENOMEM, "out of memory");
-		goto done;
-	}
-	rt__be64_put(kb, serial);
-	k = mkval(kb, 8);
-	d = mkval(b.p, b.len);
-	rc = mdb_put(t->txn, t->j->batches, &k, &d, 0);
-	if (rc) {
-		rc = rt__jerr_mdb(t->j, t, rc, "writing a batch record");
-		goto done;
-	}
-	rc = rt__meta_put_counts(t, global);
-done:
-	rt__buf_free(&b);
-	return rc;
+	/* State 0 is "none": created or deleted entries. */
+	if (from)
+		m->b[i].d[from] -= (int64_t)n;
+	if (to)
+		m->b[i].d[to] += (int64_t)n;
+	return 0;
+}
+
+int rt__counts_move(rt_journal_txn *t, uint64_t serial, int from, int to,
+                    uint64_t n)
+{
+	struct count_moves m;
+	int rc;
+
+	m.n = 0;
+	rc = counts_note(t, &m, serial, from, to, n);
+	return rc ? rc : counts_write(t, &m);
 }
 
 /* ---- reading entries ---------------------------------------------------------- */
@@ -267,8 +326,9 @@ static int state_row(rt_journal_txn *t, int state, uint64_t seq, int add)
 	return 0;
 }
 
-int rt_journal_entry_update(rt_journal_txn *t, uint64_t seq,
-                            const rt_entry_change *chg)
+/* One entry's update; its count move goes into m. */
+static int entry_update(rt_journal_txn *t, uint64_t seq,
+                        const rt_entry_change *chg, struct count_moves *m)
 {
 	struct rt__entry_rec e;
 	uint8_t kb[8];
@@ -339,10 +399,35 @@ int rt_journal_entry_update(rt_journal_txn *t, uint64_t seq,
 	if (e.state != old_state) {
 		if ((rc = state_row(t, old_state, seq, 0)) ||
 		    (rc = state_row(t, e.state, seq, 1)) ||
-		    (rc = rt__counts_move(t, e.batch_serial, old_state, e.state, 1)))
+		    (rc = counts_note(t, m, e.batch_serial, old_state, e.state,
+		                      1)))
 			return rc;
 	}
 	return 0;
+}
+
+int rt_journal_entry_update(rt_journal_txn *t, uint64_t seq,
+                            const rt_entry_change *chg)
+{
+	struct count_moves m;
+	int rc;
+
+	m.n = 0;
+	rc = entry_update(t, seq, chg, &m);
+	return rc ? rc : counts_write(t, &m);
+}
+
+int rt__journal_entries_update(rt_journal_txn *t,
+                               const struct rt__entry_update *u, size_t n)
+{
+	struct count_moves m;
+	size_t i;
+	int rc = 0;
+
+	m.n = 0;
+	for (i = 0; rc == 0 && i < n; i++)
+		rc = entry_update(t, u[i].seq, &u[i].change, &m);
+	return rc ? rc : counts_write(t, &m);
 }
 
 /* ---- iterators ---------------------------------------------------------------------- */

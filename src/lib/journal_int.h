@@ -237,4 +237,18 @@ int rt__meta_put_counts(struct rt_journal_txn *t,
 int rt__counts_move(struct rt_journal_txn *t, uint64_t serial, int from,
                     int to, uint64_t n);
 
+/* One entry's change, for rt__journal_entries_update(). */
+struct rt__entry_update {
+	uint64_t seq;
+	rt_entry_change change;
+	char *error;    /* the caller's: change.error's storage, if any */
+};
+
+/* rt_journal_entry_update() of u[0..n) in order, the batch records' and
+ * the global counts written once at the end rather than per entry (so a
+ * count found inconsistent is reported for the net move).  On error the
+ * transaction holds part of the changes: abort it. */
+int rt__journal_entries_update(struct rt_journal_txn *t,
+                               const struct rt__entry_update *u, size_t n);
+
 #endif

@@ -22,14 +22,18 @@
  * ends before an entry that would delete the tracker (so a delete is
  * always a group of one: see the proof) and before a recovering entry.
  * Completions are queued by librados' callback thread and handled here, on
- * the caller's thread, which is the only one touching the journal.
+ * the caller's thread; the journal's changes are committed by the
+ * committer thread (replay_round.c), one batch at a time, while this
+ * thread goes on, and this thread reads the journal only when no batch is
+ * out.
  *
  * Exactly once, under kill -9 at any instant.  Invariants:
  *  (1) Before a write is sent, each entry of its group is durably
  *      IN_FLIGHT in the journal, with the object version the write is
  *      guarded on and the entry's planned outcome.  One LMDB commit covers
  *      every write of a round, and precedes sending any of them
- *      (replay_round.c; a slot leaves state planned only for writing).
+ *      (replay_round.c; a slot leaves state planned only for committing,
+ *      and committing only for writing, once that commit is over).
  *  (2) Every create or update we send also sets, in the same atomic op, the
  *      xattr reftrack.j.<journal id> to the seq of the group's last entry.
  *      Other writers (ceph-csi, the CLI, other journals) never touch it
@@ -71,7 +75,8 @@
  *
  * Failpoints, for the crash tests (failpoint.h: test build only): the
  * replayer passes after-inflight-commit, mid-window, after-write and
- * final-commit.  A dry run passes none.
+ * final-commit, and its committer thread mid-commit.  A dry run passes
+ * none.
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -284,7 +289,7 @@ static int count_states(struct replay *r, uint64_t counts[])
 static int run(struct replay *r)
 {
 	uint64_t counts[RT_ENTRY_STATE_SLOTS];
-	double next_wake;
+	double next_wake, writes_wake;
 	int rc, exhausted, idle;
 
 	/* A dry run changes nothing: load() reads blocked entries as
@@ -319,8 +324,13 @@ static int run(struct replay *r)
 		 * as much as the entries. */
 		if (!r->exhausted && !r->stop_starting &&
 		    r->loaded + r->loaded_cap / 4 <= r->loaded_cap) {
-			rc = load(r, RT_ENTRY_PENDING, 0, 0, &exhausted);
-			if (exhausted)
+			/* The journal handle is the committer's while a
+			 * commit is out. */
+			rc = rt__round_wait(r);
+			if (rc == 0)
+				rc = load(r, RT_ENTRY_PENDING, 0, 0,
+				          &exhausted);
+			if (rc == 0 && exhausted)
 				r->exhausted = 1;
 		}
 		if (rc == 0)
@@ -330,11 +340,15 @@ static int run(struct replay *r)
 		if (rc != 0)
 			break;
 		idle = r->outstanding == 0 && !r->timers.head &&
-		       !r->to_write.head && !r->queued.head &&
+		       !r->to_write.head && !r->committing.head &&
+		       !r->queued.head &&
 		       (r->exhausted || r->stop_starting);
-		rc = rt__round_run(r, idle);
+		rc = rt__round_run(r, idle, &writes_wake);
 		if (rc != 0)
 			break;
+		if (writes_wake > 0 &&
+		    (next_wake == 0 || writes_wake < next_wake))
+			next_wake = writes_wake;
 		if (r->opts.progress)
 			r->opts.progress(r->opts.progress_arg, r->stats);
 		if (idle && r->loaded == 0)
@@ -357,7 +371,6 @@ static void free_all(struct replay *r)
 {
 	rt__slot_free_all(r);
 	rt__sched_free(r);
-	rt__round_free(r);
 	rt__group_planner_free(&r->gp);
 	free(r->greqs);
 	free(r->gplanned);
@@ -421,7 +434,12 @@ static int replay_main(rt_replay_stats *stats, rt_journal *j,
 	pthread_cond_init(&r.cond, &attr);
 	pthread_condattr_destroy(&attr);
 
-	rc = run(&r);
+	rc = rt__round_start(&r);
+	if (rc == 0)
+		rc = run(&r);
+	/* Before the drain: a commit still out is waited for, its writes
+	 * left unsent (their entries are in flight, for the next run). */
+	rt__round_free(&r);
 	if (rc != 0 && rt_journal_errmsg(j)[0] == '\0')
 		rt__jerr(j, rc, "replay: %s", rt_strerror(rc));
 	rt__sched_drain(&r);

@@ -15,7 +15,9 @@
  *   replay_group.c  the pure group planner and the dry run's overlay
  * Everything here runs on the caller's thread, except on_complete
  * (replay_sched.c), which librados calls on its own thread and which
- * touches only r->lock, r->cond, r->ready and slot->ready_next.
+ * touches only r->lock, r->cond, r->ready and slot->ready_next, and the
+ * committer thread (replay_round.c), which commits the batch the caller's
+ * thread hands it (struct round_commit) and touches nothing else.
  */
 #ifndef REFTRACK_REPLAY_INT_H
 #define REFTRACK_REPLAY_INT_H
@@ -59,8 +61,9 @@ enum rt__slot_state {
 	RT__SLOT_READING, /* the group's read is out */
 	RT__SLOT_PAGING,  /* a later read of the tracker's census is out */
 	RT__SLOT_PLANNED, /* the group's in-flight records wait for the
-	                   * round's commit, its write for the send: on
-	                   * r->to_write */
+	                   * next commit to start: on r->to_write */
+	RT__SLOT_COMMITTING, /* ... are in the commit the committer thread
+	                   * runs; its write waits for it: on r->committing */
 	RT__SLOT_WRITING, /* the group's write is out */
 	RT__SLOT_BACKOFF, /* waits out a conflict's backoff, keeping its
 	                   * window share: on r->timers */
@@ -137,11 +140,25 @@ struct slot {
 	struct rt__sim sim;
 };
 
-/* One journal change to commit with the next round. */
-struct update {
-	uint64_t seq;
-	rt_entry_change change;
-	char *error;
+/* The committer thread (replay_round.c).  The caller's thread hands it a
+ * batch of changes and goes on handling completions and planning while
+ * the commit and its fdatasync run; the writes waiting for the batch
+ * (slots in state committing) go out once it is over.  While a batch is
+ * handed over, the committer thread owns the journal handle (its one open
+ * transaction, the map size) and the batch; the caller's thread touches
+ * neither until it has seen `over`. */
+struct round_commit {
+	pthread_t thread;
+	int started;
+	pthread_cond_t wake;     /* a batch or quit for the committer */
+	/* Under r->lock. */
+	int handed;              /* a batch is with the committer */
+	int over;                /* ... and committed, or failed: rc */
+	int quit;
+	int rc;
+	/* The batch: the committer's while handed, else the caller's. */
+	struct rt__entry_update *updates;
+	size_t nupdates, cap_updates;
 };
 
 struct ioctx_entry {
@@ -196,9 +213,12 @@ struct replay {
 	struct slot *ready;
 	size_t outstanding;      /* ops sent, completion not yet handled */
 	/* This thread's lists, one per state that has one. */
-	struct slot_list queued, timers, to_write;
-	struct update *updates;
+	struct slot_list queued, timers, to_write, committing;
+	double writes_since;     /* when to_write's oldest slot joined it */
+	/* Changes for the next commit (the next batch). */
+	struct rt__entry_update *updates;
 	size_t nupdates, cap_updates;
+	struct round_commit commit;
 	int unmarked;            /* a queued change puts entries back to
 	                          * pending: commit it with the next round */
 	/* Scratch for planning a group. */
@@ -337,11 +357,23 @@ int rt__round_add(struct replay *r, struct slot *s);
 /* The slot's group was refused by a conflict: back to pending in the
  * round's commit. */
 int rt__round_unmark(struct replay *r, struct slot *s);
-/* The round: commits every queued change, then sends the writes of the
- * planned slots (invariant 1).  idle: nothing else is left to do (the
- * run's last commit).  0, or the journal's error. */
-int rt__round_run(struct replay *r, int idle);
-/* Frees the changes still queued. */
+/* The round: once the commit out is over, sends the writes that waited
+ * for it (invariant 1), then hands every queued change and the planned
+ * slots to the next commit when the planned writes are due.  idle:
+ * nothing else is left to do, so the run's last commit is waited for.
+ * *wake: when planned writes left waiting are due (0: none are).  0, or
+ * the journal's error. */
+int rt__round_run(struct replay *r, int idle, double *wake);
+/* Whether a commit is out (with the committer thread). */
+int rt__round_committing(const struct replay *r);
+/* Waits for the commit out, if any, and sends the writes that waited for
+ * it: afterwards this thread may use the journal.  0, or the commit's
+ * error (the writes are then not sent). */
+int rt__round_wait(struct replay *r);
+/* Starts the committer thread: 0 or RT_ENOMEM. */
+int rt__round_start(struct replay *r);
+/* Waits for the commit out (sending nothing), stops the committer thread
+ * and frees the changes still queued. */
 void rt__round_free(struct replay *r);
 
 #endif

@@ -444,7 +444,9 @@ static struct slot *take_ready(struct replay *r, double wake_at)
 	struct slot *list;
 
 	pthread_mutex_lock(&r->lock);
-	if (!r->ready && r->outstanding > 0) {
+	/* The committer thread's end of a commit wakes this thread too. */
+	if (!r->ready && !(r->commit.handed && r->commit.over) &&
+	    (r->outstanding > 0 || r->commit.handed)) {
 		struct timespec ts;
 		double now = mono_now();
 		double t = wake_at > 0 ? wake_at : now + 1.0;
@@ -493,11 +495,12 @@ static int handle_completions(struct replay *r, struct slot *list)
 
 int rt__sched_wait(struct replay *r, double next_wake)
 {
+	int busy = r->outstanding > 0 || rt__round_committing(r);
 	double wait;
 
-	if (r->outstanding == 0 && !r->timers.head)
+	if (!busy && !r->timers.head)
 		return 0;
-	if (r->outstanding == 0) {
+	if (!busy) {
 		wait = next_wake - mono_now();
 		if (r->opts.stop && wait > STOP_POLL_SEC)
 			wait = STOP_POLL_SEC;

@@ -35,9 +35,11 @@ static const unsigned legal[RT__SLOT_NSTATES] = {
 	[RT__SLOT_PAGING] = BIT(RT__SLOT_PAGING) | BIT(RT__SLOT_READING) |
 	                    BIT(RT__SLOT_PLANNED) | BIT(RT__SLOT_PARKED) |
 	                    BIT(RT__SLOT_IDLE),
-	/* Invariant (1): a planned write is sent only after the round's
-	 * commit, and nothing else happens to it in between. */
-	[RT__SLOT_PLANNED] = BIT(RT__SLOT_WRITING),
+	/* Invariant (1): a planned write is sent only after the commit
+	 * holding its in-flight records is over, and nothing else happens
+	 * to it in between. */
+	[RT__SLOT_PLANNED] = BIT(RT__SLOT_COMMITTING),
+	[RT__SLOT_COMMITTING] = BIT(RT__SLOT_WRITING),
 	/* A conflict re-reads at once or after a backoff; a transient error
 	 * parks; otherwise the op is over. */
 	[RT__SLOT_WRITING] = BIT(RT__SLOT_READING) | BIT(RT__SLOT_BACKOFF) |
@@ -50,7 +52,8 @@ static const unsigned legal[RT__SLOT_NSTATES] = {
 static const char *const names[RT__SLOT_NSTATES] = {
 	[RT__SLOT_IDLE] = "idle",       [RT__SLOT_QUEUED] = "queued",
 	[RT__SLOT_READING] = "reading", [RT__SLOT_PAGING] = "paging",
-	[RT__SLOT_PLANNED] = "planned", [RT__SLOT_WRITING] = "writing",
+	[RT__SLOT_PLANNED] = "planned", [RT__SLOT_COMMITTING] = "committing",
+	[RT__SLOT_WRITING] = "writing",
 	[RT__SLOT_BACKOFF] = "backoff", [RT__SLOT_PARKED] = "parked",
 };
 
@@ -92,6 +95,8 @@ static struct slot_list *list_of(struct replay *r, enum rt__slot_state state,
 		return &r->queued;
 	case RT__SLOT_PLANNED:
 		return &r->to_write;
+	case RT__SLOT_COMMITTING:
+		return &r->committing;
 	case RT__SLOT_BACKOFF:
 	case RT__SLOT_PARKED:
 		return &r->timers;

@@ -157,6 +157,9 @@ case_fp_after_inflight_commit() { failpoint_case after-inflight-commit 3 "$((see
 case_fp_mid_window() { failpoint_case mid-window 1 "$((seed + 2))"; }
 case_fp_after_write() { failpoint_case after-write 4 "$((seed + 3))"; }
 case_fp_final_commit() { failpoint_case final-commit 1 "$((seed + 4))"; }
+# Killed in the committer thread, a batch written but not committed while
+# the loop goes on: the writes that wait for it must not be out.
+case_fp_mid_commit() { failpoint_case mid-commit 3 "$((seed + 11))"; }
 
 # ---- 2. kill -9 at random moments -------------------------------------------
 
@@ -648,6 +651,7 @@ run_case case_fp_after_inflight_commit
 run_case case_fp_mid_window
 run_case case_fp_after_write
 run_case case_fp_final_commit
+run_case case_fp_mid_commit
 run_case case_random_kills
 run_case case_concurrent_writers
 run_case case_delete_recreate

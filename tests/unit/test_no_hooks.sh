@@ -13,7 +13,7 @@ tl_tmpdir rt-no-hooks
 # The failpoints and stop points of src/lib/failpoint.h, the variable that
 # arms them, and the symbols only the test build defines.
 names="REFTRACK_FAILPOINT after-inflight-commit mid-window after-write
-final-commit spool-after-submit recount-before-write"
+final-commit mid-commit spool-after-submit recount-before-write"
 symbols="rt__failpoint rt__test_journal_map rt__test_journal_presize
 rt__test_submit_stage_bytes rt__test_submit_run_pairs"
 

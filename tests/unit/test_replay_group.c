@@ -419,7 +419,8 @@ static int want_legal(enum rt__slot_state from, enum rt__slot_state to)
 		{ ST(READING), ST(IDLE) },    { ST(PAGING), ST(PAGING) },
 		{ ST(PAGING), ST(READING) },  { ST(PAGING), ST(PLANNED) },
 		{ ST(PAGING), ST(PARKED) },   { ST(PAGING), ST(IDLE) },
-		{ ST(PLANNED), ST(WRITING) }, { ST(WRITING), ST(READING) },
+		{ ST(PLANNED), ST(COMMITTING) },
+		{ ST(COMMITTING), ST(WRITING) }, { ST(WRITING), ST(READING) },
 		{ ST(WRITING), ST(BACKOFF) }, { ST(WRITING), ST(PARKED) },
 		{ ST(WRITING), ST(IDLE) },    { ST(BACKOFF), ST(READING) },
 		{ ST(BACKOFF), ST(IDLE) },    { ST(PARKED), ST(READING) },
@@ -449,7 +450,7 @@ static void test_replay_slot__transition_table(void)
 			nlegal += ok;
 		}
 	}
-	CHECK_INT(nlegal, 22);
+	CHECK_INT(nlegal, 23);
 	/* Out of range is never legal. */
 	CHECK_INT(rt__slot_transition_ok(RT__SLOT_NSTATES, ST(IDLE)), 0);
 	CHECK_INT(rt__slot_transition_ok(ST(IDLE), RT__SLOT_NSTATES), 0);
@@ -487,8 +488,13 @@ static void test_replay_slot__lists_follow_states(void)
 	rt__slot_set_state(&r, &s[1], ST(PLANNED));
 	CHECK(r.to_write.head == &s[1]);
 	CHECK_INT(r.active, 1);
-	rt__slot_set_state(&r, &s[1], ST(WRITING));
+	/* handed to the commit: off to_write, onto committing */
+	rt__slot_set_state(&r, &s[1], ST(COMMITTING));
 	CHECK(r.to_write.head == NULL && r.to_write.n == 0);
+	CHECK(r.committing.head == &s[1] && r.committing.n == 1);
+	CHECK_INT(r.active, 1);
+	rt__slot_set_state(&r, &s[1], ST(WRITING));
+	CHECK(r.committing.head == NULL && r.committing.n == 0);
 	/* a conflict's backoff keeps the share, a parked slot gives it up */
 	rt__slot_set_state(&r, &s[1], ST(BACKOFF));
 	CHECK(r.timers.head == &s[1]);
@@ -506,7 +512,8 @@ static void test_replay_slot__lists_follow_states(void)
 	rt__slot_set_state(&r, &s[0], ST(IDLE));
 	rt__slot_set_state(&r, &s[2], ST(IDLE));
 	CHECK_INT(r.active, 0);
-	CHECK(!r.queued.head && !r.timers.head && !r.to_write.head);
+	CHECK(!r.queued.head && !r.timers.head && !r.to_write.head &&
+	      !r.committing.head);
 	CHECK(!rt__slot_busy(&s[0]));
 }
 
@@ -546,6 +553,12 @@ static void test_replay_slot__illegal_transition_aborts(void)
 	st = transition_in_child(ST(IDLE), ST(WRITING));
 	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
 	st = transition_in_child(ST(PLANNED), ST(IDLE));
+	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
+	/* Invariant (1): a planned write goes out only through the commit
+	 * that holds its in-flight records. */
+	st = transition_in_child(ST(PLANNED), ST(WRITING));
+	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
+	st = transition_in_child(ST(COMMITTING), ST(IDLE));
 	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
 	st = transition_in_child(ST(QUEUED), ST(READING));
 	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
