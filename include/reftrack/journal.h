@@ -155,7 +155,9 @@ RT_EXTERN int rt_journal_resolve_dir(char **out, const char *dir);
  * it, so a rejected first batch leaves nothing behind.  If a journal
  * appears at `dir` meanwhile (another process), that submit goes into it
  * instead.  rt_journal_dir() names `dir`'s journal only once a batch is
- * in.  A kill before then leaves the directory beside `dir` behind. */
+ * in.  A kill before then leaves the directory beside `dir` behind; the
+ * next open of `dir` with this flag removes it once it is a minute old
+ * and no handle holds it (each holds a flock on its own). */
 #define RT_JOURNAL_CREATE_ON_SUBMIT 0x2
 
 /* Opens the journal in `dir` (resolved as by rt_journal_resolve_dir()),

@@ -1111,13 +1111,70 @@ static void remove_beside(rt_journal *j)
 	free(p);
 }
 
+/* A directory built beside a journal that no handle holds and that is at
+ * least this old was left by a killed first submit.  (The age covers the
+ * time from mkdtemp() to its maker's flock, taken once the journal in it
+ * is open.) */
+#define BESIDE_STALE_SEC 60
+
+/* Removes what killed first submits left beside the journal BASE in
+ * PARENT: directories .BASE.new-XXXXXX whose flock nobody holds.  Only
+ * the files a journal holds are removed, and the directory only if that
+ * empties it. */
+static void sweep_beside(const char *parent, const char *base)
+{
+	DIR *d = opendir(parent);
+	struct dirent *e;
+	char *prefix = NULL;
+	size_t plen;
+
+	if (!d)
+		return;
+	if (asprintf(&prefix, ".%s.new-", base) < 0) {
+		closedir(d);
+		return;
+	}
+	plen = strlen(prefix);
+	while ((e = readdir(d)) != NULL) {
+		struct stat st;
+		char *path;
+		int fd;
+
+		if (strncmp(e->d_name, prefix, plen) != 0 ||
+		    strlen(e->d_name) != plen + 6)
+			continue;
+		path = join(parent, e->d_name);
+		if (!path)
+			break;
+		fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		                        O_CLOEXEC);
+		if (fd >= 0 && fstat(fd, &st) == 0 &&
+		    time(NULL) - st.st_mtime >= BESIDE_STALE_SEC &&
+		    flock(fd, LOCK_EX | LOCK_NB) == 0)
+			remove_journal_dir(path);
+		if (fd >= 0)
+			close(fd);
+		free(path);
+	}
+	free(prefix);
+	closedir(d);
+}
+
+/* Ends the flock on a journal built beside create_at. */
+static void beside_unlock(rt_journal *j)
+{
+	if (j->beside_locked)
+		close(j->beside_fd);
+	j->beside_locked = 0;
+}
+
 static int open_beside(rt_journal **out, const char *dir)
 {
 	rt_journal *j, *nj = NULL;
 	char *parent = NULL, *tmp = NULL, *base;
 	size_t len;
 	struct stat st;
-	int rc;
+	int rc, fd;
 
 	j = calloc(1, sizeof(*j));
 	if (!j)
@@ -1151,6 +1208,7 @@ static int open_beside(rt_journal **out, const char *dir)
 	}
 	if ((rc = make_dirs(j, parent, &j->made_from)))
 		goto done;
+	sweep_beside(parent, base);
 	if (!mkdtemp(tmp)) {
 		rc = rt__jerr(j, errno == EACCES ? RT_EPERM : RT_EIO,
 		              "cannot create a directory beside it: %s",
@@ -1158,15 +1216,28 @@ static int open_beside(rt_journal **out, const char *dir)
 		goto done;
 	}
 	rc = rt_journal_open(&nj, tmp, 0);
+	/* Held from here to the end of the handle; rt_journal_open() took
+	 * and dropped the same directory's flock. */
+	fd = -1;
+	if (rc == 0) {
+		fd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0 || flock(fd, LOCK_EX) < 0)
+			rc = rt__jerr(nj, RT_EIO, "cannot lock %s: %s", tmp,
+			              strerror(errno));
+	}
 	if (rc) {
 		if (nj)
 			memcpy(j->errmsg, nj->errmsg, sizeof(j->errmsg));
 		rt_journal_close(nj);
+		if (fd >= 0)
+			close(fd);
 		/* j->dir names it for remove_beside(). */
 		j->dir = tmp;
 		tmp = NULL;
 		goto done;
 	}
+	nj->beside_fd = fd;
+	nj->beside_locked = 1;
 	nj->create_at = j->create_at;
 	nj->made_from = j->made_from;
 	j->create_at = j->made_from = NULL;
@@ -1242,6 +1313,7 @@ int rt__journal_install(rt_journal *j)
 	free(j->made_from);
 	j->made_from = NULL;
 	remove_journal_dir(j->dir);
+	beside_unlock(j);
 	rc = rt_journal_open(&nj, j->create_at, 0);
 	if (rc) {
 		if (nj)
@@ -1421,6 +1493,7 @@ void rt_journal_close(rt_journal *j)
 	/* A journal built for a first batch that never got in goes. */
 	if (j->create_at)
 		remove_beside(j);
+	beside_unlock(j);
 	EVP_MD_CTX_free(j->mdctx);
 	EVP_MD_free(j->md);
 	free(j->dir);

@@ -107,6 +107,12 @@ struct rt_journal {
 	 * it, removed with it if no batch gets in. */
 	char *create_at;
 	char *made_from;
+	/* The flock a live handle holds on `dir` while it is that new
+	 * journal, so that another open's sweep (journal.c, sweep_beside())
+	 * tells it from one a killed submit left: beside_fd is open only
+	 * while beside_locked. */
+	int beside_locked;
+	int beside_fd;
 	char errmsg[1024];
 };
 

@@ -13,8 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -276,6 +278,61 @@ static int count_named(const char *dir, const char *prefix)
 	if (d)
 		closedir(d);
 	return n;
+}
+
+/* Makes PARENT/NAME as a killed first submit leaves it: a journal's files
+ * in a directory last changed `age` seconds ago. */
+static void leftover_beside(const char *parent, const char *name, int age)
+{
+	char path[512], file[600];
+	struct timespec times[2];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", parent, name);
+	CHECK(mkdir(path, 0700) == 0);
+	snprintf(file, sizeof(file), "%s/data.mdb", path);
+	fd = open(file, O_CREAT | O_WRONLY, 0600);
+	CHECK(fd >= 0 && write(fd, "x", 1) == 1);
+	close(fd);
+	snprintf(file, sizeof(file), "%s/lock.mdb", path);
+	fd = open(file, O_CREAT | O_WRONLY, 0600);
+	CHECK(fd >= 0);
+	close(fd);
+	clock_gettime(CLOCK_REALTIME, &times[0]);
+	times[0].tv_sec -= age;
+	times[1] = times[0];
+	CHECK(utimensat(AT_FDCWD, path, times, 0) == 0);
+}
+
+/* What killed first submits left beside a journal goes with the next
+ * first submit's open, unless a live handle holds it or it is brand new. */
+static void test_journal__create_on_submit_sweeps(void)
+{
+	char parent[256], dir[320], held[400];
+	rt_journal *j = NULL;
+	int fd;
+
+	snprintf(parent, sizeof(parent), "%s", check_scratch_dir("cos-sweep"));
+	CHECK(mkdir(parent, 0700) == 0);
+	snprintf(dir, sizeof(dir), "%s/s", parent);
+	leftover_beside(parent, ".s.new-dead01", 120);
+	leftover_beside(parent, ".s.new-held01", 120);
+	leftover_beside(parent, ".s.new-fresh1", 0);
+	leftover_beside(parent, ".t.new-other1", 120);
+	snprintf(held, sizeof(held), "%s/.s.new-held01", parent);
+	fd = open(held, O_RDONLY | O_DIRECTORY);
+	CHECK(fd >= 0 && flock(fd, LOCK_EX) == 0);
+
+	CHECK_INT(rt_journal_open(&j, dir, RT_JOURNAL_CREATE_ON_SUBMIT), 0);
+	CHECK_INT(count_named(parent, ".s.new-dead01"), 0);
+	CHECK_INT(count_named(parent, ".s.new-held01"), 1);
+	CHECK_INT(count_named(parent, ".s.new-fresh1"), 1);
+	CHECK_INT(count_named(parent, ".t.new-other1"), 1);
+	/* The handle's own directory, held by it, survives another sweep. */
+	CHECK_INT(count_named(parent, ".s.new-"), 3);
+	close(fd);
+	rt_journal_close(j);
+	CHECK_INT(count_named(parent, ".s.new-"), 2);
 }
 
 /* RT_JOURNAL_CREATE_ON_SUBMIT: a rejected first batch leaves nothing, not
@@ -1669,6 +1726,7 @@ int main(void)
 	RUN(test_journal__reopen_keeps_id_and_data);
 	RUN(test_journal__nocreate_creates_nothing);
 	RUN(test_journal__create_on_submit);
+	RUN(test_journal__create_on_submit_sweeps);
 	RUN(test_journal__resolve_dir);
 	RUN(test_journal__newer_format_refused_untouched);
 	RUN(test_journal__format1_migrated);
