@@ -925,11 +925,18 @@ static int check_owner_mode(rt_journal *j, const char *path,
 }
 
 /* The files LMDB and the replay lock leave in a journal directory. */
+static const char *const journal_files[] = { "data.mdb", "lock.mdb",
+	                                     "replay.lock" };
+#define NJOURNAL_FILES (sizeof(journal_files) / sizeof(journal_files[0]))
+
 static int journal_file(const char *name)
 {
-	return strcmp(name, "lock.mdb") == 0 ||
-	       strcmp(name, "replay.lock") == 0 ||
-	       strcmp(name, "data.mdb") == 0;
+	size_t i;
+
+	for (i = 0; i < NJOURNAL_FILES; i++)
+		if (strcmp(name, journal_files[i]) == 0)
+			return 1;
+	return 0;
 }
 
 /* Inspects an existing directory before LMDB touches it.  A journal is only
@@ -1080,12 +1087,10 @@ static int dir_has_entries(const char *path)
 /* Removes the files a journal directory can hold and the directory. */
 static void remove_journal_dir(const char *dir)
 {
-	static const char *const files[] = { "data.mdb", "lock.mdb",
-		                             "replay.lock" };
 	size_t i;
 
-	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		char *f = join(dir, files[i]);
+	for (i = 0; i < NJOURNAL_FILES; i++) {
+		char *f = join(dir, journal_files[i]);
 
 		if (f)
 			unlink(f);

@@ -12,6 +12,7 @@
  * buffer each.  Memory: one buffer while parsing, RUN_READ bytes per run
  * while merging (a 1 GiB file of the smallest requests makes ~150 runs).
  */
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -62,7 +63,7 @@ static inline uint64_t word_at(const uint8_t *p)
 	uint64_t v;
 
 	memcpy(&v, p, 8);
-	return __builtin_bswap64(v);
+	return be64toh(v);
 }
 
 static inline int pair_less(const uint8_t *a, const uint8_t *b)
