@@ -406,17 +406,6 @@ static int entry_update(rt_journal_txn *t, uint64_t seq,
 	return 0;
 }
 
-int rt_journal_entry_update(rt_journal_txn *t, uint64_t seq,
-                            const rt_entry_change *chg)
-{
-	struct count_moves m;
-	int rc;
-
-	m.n = 0;
-	rc = entry_update(t, seq, chg, &m);
-	return rc ? rc : counts_write(t, &m);
-}
-
 int rt__journal_entries_update(rt_journal_txn *t,
                                const struct rt__entry_update *u, size_t n)
 {
@@ -428,6 +417,17 @@ int rt__journal_entries_update(rt_journal_txn *t,
 	for (i = 0; rc == 0 && i < n; i++)
 		rc = entry_update(t, u[i].seq, &u[i].change, &m);
 	return rc ? rc : counts_write(t, &m);
+}
+
+int rt_journal_entry_update(rt_journal_txn *t, uint64_t seq,
+                            const rt_entry_change *chg)
+{
+	struct rt__entry_update u;
+
+	u.seq = seq;
+	u.change = *chg;
+	u.error = NULL;
+	return rt__journal_entries_update(t, &u, 1);
 }
 
 /* ---- iterators ---------------------------------------------------------------------- */

@@ -710,6 +710,14 @@ static int write_block_told(struct submit_ctx *c, const struct block *b)
 	return rc;
 }
 
+/* A block grown past twice its size for one large request gives its
+ * memory back once written. */
+static void block_written(struct block *b)
+{
+	if (b->buf.cap > 2 * BLOCK_BYTES)
+		rt__buf_free(&b->buf);
+}
+
 /* Parser: hands the current block to the writer and gets an empty one.
  * Returns STOPPED once the writer has failed. */
 static int hand_over(struct submit_ctx *c)
@@ -720,8 +728,7 @@ static int hand_over(struct submit_ctx *c)
 	if (!c->threaded) {
 		if (!c->cb_rc)
 			c->cb_rc = write_block_told(c, b);
-		if (b->buf.cap > 2 * BLOCK_BYTES)
-			rt__buf_free(&b->buf);
+		block_written(b);
 		rt__buf_reset(&b->buf);
 		return c->cb_rc ? STOPPED : 0;
 	}
@@ -826,8 +833,7 @@ static void writer_main(struct submit_ctx *c)
 		pthread_mutex_unlock(&c->mu);
 		if (!c->cb_rc)
 			c->cb_rc = write_block_told(c, b);
-		if (b->buf.cap > 2 * BLOCK_BYTES)
-			rt__buf_free(&b->buf);
+		block_written(b);
 		pthread_mutex_lock(&c->mu);
 		if (c->cb_rc)
 			c->stop = 1;

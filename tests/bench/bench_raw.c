@@ -236,7 +236,8 @@ static int start_next(slot *s)
  * not, and the listed keys number the count. */
 static void check_read(slot *s, uint32_t count)
 {
-	const char *name, *val, *k, *v;
+	const char *name, *val;
+	char *k, *v;
 	size_t vlen, klen, vl;
 	uint32_t listed = 0;
 	int versioned = 0;
@@ -250,8 +251,7 @@ static void check_read(slot *s, uint32_t count)
 	s->xattrs = NULL;
 	if (!versioned)
 		bench_die("%s: no format version xattr", s->oid);
-	while (rados_omap_get_next2(s->iter, (char **)&k, (char **)&v, &klen,
-	                            &vl) == 0 && k) {
+	while (rados_omap_get_next2(s->iter, &k, &v, &klen, &vl) == 0 && k) {
 		if (klen == strlen(s->key) && memcmp(k, s->key, klen) == 0)
 			bench_die("%s: key %s is there already (run twice with "
 			          "one --key-prefix?)", s->oid, s->key);
