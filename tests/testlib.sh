@@ -56,6 +56,15 @@
 #                    tool with REFTRACK_FAILPOINT (README.md, "Test hooks")
 #                    runs $tl_hooks/reftrack for that step.
 #
+# Processes:
+#   tl_wait_stopped PID  waits until PID is stopped (a tool that stopped
+#                    itself at a REFTRACK_FAILPOINT stoppoint) or gone, at
+#                    most 120 s; 0 if stopped, else fails the case naming
+#                    the state seen.
+#   tl_stopped       the PID of such a process while the test holds it
+#                    stopped; the exit trap kills and reaps it (empty:
+#                    none).
+#
 # The journal:
 #   tl_hold_lock JOURNAL SECONDS  holds JOURNAL's replay lock from another
 #                    process, as a running `reftrack run` would (flock, its
@@ -168,7 +177,13 @@ expect_err_has() {
 	esac
 }
 
+tl_stopped=
 tl_cleanup() {
+	if [ -n "$tl_stopped" ]; then
+		kill -KILL "$tl_stopped" 2>/dev/null
+		kill -CONT "$tl_stopped" 2>/dev/null
+		wait "$tl_stopped" 2>/dev/null
+	fi
 	on_exit
 	[ -n "${tmp:-}" ] && rm -rf "$tmp"
 }
@@ -209,6 +224,19 @@ tl_replay_env() {
 	model_py=$RT_SRC/tests/integration/replay_model.py
 	export CEPH_CONF
 	unset CEPH_ARGS REFTRACK_FAILPOINT REFTRACK_JOURNAL
+}
+
+tl_wait_stopped() {
+	local tl_i tl_state=
+	# "T" in /proc/PID/stat: stopped.
+	for tl_i in $(seq 1200); do
+		tl_state=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)
+		[ "$tl_state" = T ] && return 0
+		[ -z "$tl_state" ] || [ "$tl_state" = Z ] && break
+		sleep 0.1
+	done
+	fail "process $1 did not stop at its stoppoint (state '$tl_state')"
+	return 1
 }
 
 tl_hold_lock() {

@@ -25,6 +25,8 @@ void rt__failpoint(const char *name, int sig)
 	len = colon ? (size_t)(colon - fp) : strlen(fp);
 	if (strlen(name) != len || strncmp(fp, name, len) != 0)
 		return;
-	if (atomic_fetch_add(&hits, 1) + 1 >= (colon ? atol(colon + 1) : 1))
+	/* The N-th pass only: a stopped process resumed goes on past later
+	 * passes. */
+	if (atomic_fetch_add(&hits, 1) + 1 == (colon ? atol(colon + 1) : 1))
 		raise(sig);
 }

@@ -25,6 +25,9 @@
  * must act while the process waits at a known point and then resume it
  * with SIGCONT:
  *   recount-before-write   repair: the tracker read, the write not sent
+ *   between-writes         replay: a write landed and the slot's copy of
+ *                          its tracker follows it; the tracker's next
+ *                          group not yet planned
  *
  * The library and the tools share this one implementation (failpoint.c, in
  * the test tree's libreftrack.a).

@@ -30,6 +30,7 @@ int rt__snapshot_reset(struct rt__snapshot *snap, size_t nkeys)
 	size_t cap = snap->cap;
 	char *last = snap->last;
 	size_t last_cap = snap->last_cap;
+	struct rt__model *copy = snap->copy;
 
 	if (nkeys > cap) {
 		found = realloc(snap->found, nkeys);
@@ -42,6 +43,7 @@ int rt__snapshot_reset(struct rt__snapshot *snap, size_t nkeys)
 	snap->cap = cap;
 	snap->last = last;
 	snap->last_cap = last_cap;
+	snap->copy = copy;
 	if (nkeys)
 		memset(found, 0, nkeys);
 	return 0;

@@ -16,6 +16,8 @@
 
 #include "request.h"
 
+struct rt__model;
+
 /* Longest value of the caller's extra xattr that a snapshot keeps. */
 #define RT__EXTRA_XATTR_MAX 256
 
@@ -47,6 +49,10 @@ struct rt__snapshot {
 	unsigned char empty_type;
 	char *last;
 	size_t last_len, last_cap;
+	/* Borrowed, may be NULL: the census also copies every key it lists
+	 * there (the replayer's copy of the tracker, tracker_model.h).  Kept
+	 * across rt__snapshot_reset(). */
+	struct rt__model *copy;
 };
 
 /* Clears *snap to "missing" with room for nkeys found[] entries (all 0).

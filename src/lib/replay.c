@@ -17,7 +17,12 @@
  * read and the state after the last entry is sent as one guarded write
  * (rt__plan_diff).  A group of adds on a tracker believed missing skips the
  * read: planned on "missing", its write is an exclusive create, and EEXIST
- * sends it back to be read (rt__apply_create in replay_apply.c).  Each entry's recorded outcome is the one its own plan
+ * sends it back to be read (rt__apply_create in replay_apply.c).  A group
+ * after our own write to its tracker skips the read too: it is planned on
+ * the slot's copy of the tracker, which that write's completion and plan
+ * keep exact (tracker_model.h), and its write asserts the copy's version,
+ * so a tracker anyone else changed since refuses it and is read
+ * (rt__apply_modelled).  Each entry's recorded outcome is the one its own plan
  * gives, which is what applying the entries one by one gives.  A group
  * ends before an entry that would delete the tracker (so a delete is
  * always a group of one: see the proof) and before a recovering entry.
@@ -92,8 +97,9 @@
 #include "retry.h"
 
 #define DEFAULT_INFLIGHT 128
-/* Entry bytes loaded at most (beyond which only one more entry is loaded,
- * so that a single entry larger than this still goes).  A few hundred
+/* Entry bytes loaded at most, the slots' copies of their trackers
+ * counted in (beyond which only one more entry is loaded, so that a
+ * single entry larger than this still goes).  A few hundred
  * thousand ordinary entries: the count bound comes first for them; 16 MiB
  * keeps a run of maximum-size entries (20 MiB each, and the tracker state
  * and ops built from one are as large again) to one or two at a time. */
@@ -202,7 +208,8 @@ static int load(struct replay *r, rt_entry_state state, int recovering,
 		rc = rt_journal_iter_state(&m.it[1], txn, RT_ENTRY_BLOCKED,
 		                           r->next_seq);
 	while (rc == 0 && (all || (r->loaded < r->loaded_cap &&
-	                           r->loaded_bytes < r->loaded_bytes_cap))) {
+	                           r->loaded_bytes + r->model_bytes <
+	                                   r->loaded_bytes_cap))) {
 		rc = merged_next(&m, &seq);
 		if (rc == RT_ENOTFOUND) {
 			*exhausted = 1;

@@ -152,6 +152,16 @@ static int parse_marker(const struct rt__snapshot *snap, uint64_t *seq)
 	return *end == '\0' && buf[0] >= '0' && buf[0] <= '9';
 }
 
+/* The slot's copy of its tracker changed: its bytes count against the
+ * replayer's memory bound (see replay.c). */
+static void model_counted(struct replay *r, struct slot *s)
+{
+	size_t now = rt__model_bytes(&s->model);
+
+	r->model_bytes = r->model_bytes - s->model_counted + now;
+	s->model_counted = now;
+}
+
 /* Resolves the recovering head from the fresh read (invariant 4):
  * *fate HEAD_SETTLED, or HEAD_GOES_ON when it is to be applied as new.
  * Returns 0 or an error. */
@@ -383,7 +393,57 @@ int rt__apply_create(struct replay *r, struct slot *s, int *queued)
 	                   end.refcount, s->after);
 	if (rc != 0 || s->wplan.kind != RT__PLAN_CREATE)
 		return rc;
+	/* Created, the tracker holds just what the create wrote. */
+	rt__model_missing(&s->model);
+	model_counted(r, s);
 	s->creating = 1;
+	*queued = 1;
+	return rt__round_add(r, s);
+}
+
+/* ---- groups planned on the slot's copy of the tracker --------------------- */
+
+/* After our own write, the write's completion gives the version it made
+ * and its plan what it changed, so the slot's copy (tracker_model.h) is
+ * what a read would show, until anyone else writes.  The next group is
+ * planned on the copy and its write asserts the copy's version: anyone
+ * else's write in between makes the OSD refuse it, and the group is then
+ * read and planned as usual.  So the copy proves a plan exactly when the
+ * plan is a write guarded on it (an update or a delete; the census check
+ * of a delete runs on the copy as on a read); a plan of no write, or one
+ * the copy says fails, proves nothing about the tracker now, and is read.
+ * The in-flight records hold the copy's version as the guard, like any
+ * other write's, so recovery is unchanged.  Never for a recovering entry,
+ * whose verdict needs a read, nor for an entry at or below our marker on
+ * the tracker (settle_landed() needs the read), nor in a dry run. */
+int rt__apply_want_modelled(const struct replay *r, const struct slot *s)
+{
+	return !r->dry_run && s->state == RT__SLOT_IDLE &&
+	       !s->head->recovering && s->model.valid && s->model.exists &&
+	       s->head->e->seq > s->model.marker;
+}
+
+int rt__apply_modelled(struct replay *r, struct slot *s, int *queued)
+{
+	char msg[RT__ERRMSG_MAX];
+	struct rt__group_state end;
+	enum head_fate fate;
+	int rc;
+
+	*queued = 0;
+	rc = rt__model_snapshot(&s->model, &s->ureq, &s->snap);
+	if (rc <= 0)
+		return rc < 0 ? RT_ENOMEM : 0;
+	rc = plan_group(r, s, 1, &end, &fate);
+	if (rc != 0 || fate == HEAD_SETTLED)
+		return rc;
+	rc = rt__plan_diff(&s->wplan, &s->ureq, &s->snap, end.exists,
+	                   end.refcount, s->after);
+	if (rc != 0 || s->wplan.kind == RT__PLAN_NOTHING ||
+	    rt__plan_check_write(&s->wplan, &s->ureq, &s->snap, msg,
+	                         sizeof(msg)) != 0)
+		return rc;
+	s->modelled = 1;
 	*queued = 1;
 	return rt__round_add(r, s);
 }
@@ -418,6 +478,8 @@ int rt__apply_read(struct replay *r, struct slot *s)
 		rc = rt__fail_head(r, s, msg);
 		return rc ? rc : rt__sched_next_group(r, s);
 	}
+	if (!paging)
+		rt__model_begin(&s->model);
 	if (paging)
 		rc = rt__tio_census_more(&s->snap, &s->rd, &s->ureq, msg,
 		                         sizeof(msg));
@@ -425,6 +487,7 @@ int rt__apply_read(struct replay *r, struct slot *s)
 		rc = rt__tio_read_decode(&s->snap, &s->rd, &s->ureq, s->op_rc,
 		                         s->op_version, msg, sizeof(msg));
 	rt__tio_read_release(&s->rd);
+	model_counted(r, s);
 	if (rc == RT_ENOMEM)
 		return rc;
 	if (rc != 0) {
@@ -443,6 +506,10 @@ int rt__apply_read(struct replay *r, struct slot *s)
 	}
 	if (s->snap.exists && !s->snap.complete)
 		return rt__sched_send_page(r, s);
+	rt__model_end(&s->model, &s->snap);
+	if (!parse_marker(&s->snap, &s->model.marker))
+		s->model.marker = 0;
+	model_counted(r, s);
 	return plan_read(r, s);
 }
 
@@ -454,11 +521,17 @@ int rt__apply_write(struct replay *r, struct slot *s)
 	struct job *job;
 	unsigned ms;
 	size_t n;
-	int rc, creating = s->creating;
+	int rc, creating = s->creating, modelled = s->modelled;
 
 	rados_release_write_op(s->wop);
 	s->wop = NULL;
-	s->creating = 0;
+	s->creating = s->modelled = 0;
+	if (s->op_rc != 0 || s->wplan.kind == RT__PLAN_DELETE) {
+		/* Refused, failed, of unknown fate or a delete: nothing left
+		 * that the copy can stand for. */
+		rt__model_drop(&s->model);
+		model_counted(r, s);
+	}
 	if (s->op_rc == -ECANCELED && r->cancelled) {
 		/* We gave up waiting for it: its fate is unknown, so its
 		 * entries stay in flight for the next run (invariant 4). */
@@ -469,6 +542,12 @@ int rt__apply_write(struct replay *r, struct slot *s)
 		failpoint(r, "after-write");
 		if (creating)
 			note_missing(r, 1);
+		rt__model_apply(&s->model, &s->wplan, s->op_version);
+		s->model.marker = rt__slot_group_last(s)->e->seq;
+		model_counted(r, s);
+		/* For the tests: another writer acts here, and the next group
+		 * planned on the copy must meet its change. */
+		RT_STOPPOINT("between-writes");
 		s->known = 1;
 		s->exists = s->wplan.kind != RT__PLAN_DELETE;
 		s->conflicts = 0;
@@ -485,6 +564,13 @@ int rt__apply_write(struct replay *r, struct slot *s)
 			/* The guess was wrong, nobody raced us: read it at
 			 * once, no backoff, no retry counted. */
 			note_missing(r, 0);
+			rc = rt__sched_send_read(r, s);
+			return rc ? rc : rt__sched_start_slot(r, s);
+		}
+		if (modelled) {
+			/* Someone wrote since our last op: only a read costs
+			 * us, so read at once, with no backoff. */
+			r->stats->retries++;
 			rc = rt__sched_send_read(r, s);
 			return rc ? rc : rt__sched_start_slot(r, s);
 		}

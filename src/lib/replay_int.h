@@ -41,6 +41,7 @@
 #include "request.h"
 #include "retry.h"
 #include "tracker_io.h"
+#include "tracker_model.h"
 
 /* Bounds on one group, so that one op stays a reasonable size for the OSD
  * and a group's read fits comfortably in a message. */
@@ -118,6 +119,12 @@ struct slot {
 	int known, exists;
 	int creating;            /* the write out is a create sent without a
 	                          * read */
+	/* The tracker as our last op left it, when that is known whole
+	 * (tracker_model.h): the next group is planned on it without a read
+	 * (rt__apply_modelled()).  modelled: the write out was. */
+	struct rt__model model;
+	size_t model_counted;    /* its bytes, as r->model_bytes has them */
+	int modelled;
 	rados_ioctx_t io;
 	/* Every key of the group, read and written together. */
 	struct rt__request ureq;
@@ -185,6 +192,8 @@ struct replay {
 	/* The entries' bytes too: one request may hold 10,000 keys of
 	 * 2,048 bytes, so a count alone does not bound memory. */
 	size_t loaded_bytes, loaded_bytes_cap;
+	/* The slots' copies of their trackers count against the same bound. */
+	size_t model_bytes;
 	size_t active;           /* slots holding a window share */
 	uint64_t next_seq;       /* next pending seq to load */
 	int exhausted;           /* no more pending entries to load */
@@ -328,6 +337,15 @@ int rt__apply_want_create(const struct replay *r, const struct slot *s);
  * create to the round.  *queued 0: not a create after all (the caller
  * reads).  0 or an error. */
 int rt__apply_create(struct replay *r, struct slot *s, int *queued);
+
+/* Whether the slot's next group is to be planned on the slot's copy of
+ * its tracker rather than on a read (the slot is idle, before
+ * choose_group). */
+int rt__apply_want_modelled(const struct replay *r, const struct slot *s);
+/* Plans the chosen group on the copy and hands its guarded write to the
+ * round.  *queued 0: the copy cannot prove the plan (the caller reads).
+ * 0 or an error. */
+int rt__apply_modelled(struct replay *r, struct slot *s, int *queued);
 
 /* A read (group or census page) or a write of the slot completed. */
 int rt__apply_read(struct replay *r, struct slot *s);

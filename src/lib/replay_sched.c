@@ -260,7 +260,7 @@ static int send_read_op(struct replay *r, struct slot *s,
 int rt__sched_send_read(struct replay *r, struct slot *s)
 {
 	enum group_choice choice;
-	int rc, create, queued;
+	int rc, create, modelled, queued;
 
 	rc = ioctx_get(r, s->head->e->pool, s->head->e->ns, &s->io);
 	if (rc == -ENOMEM)
@@ -272,13 +272,15 @@ int rt__sched_send_read(struct replay *r, struct slot *s)
 		return rc;
 	}
 	create = rt__apply_want_create(r, s);
+	modelled = !create && rt__apply_want_modelled(r, s);
 	rc = choose_group(r, s, create, &choice);
 	if (rc != 0 || choice == GROUP_HEAD_SETTLED) {
 		unit_end(r, s);
 		return rc;
 	}
-	if (create) {
-		rc = rt__apply_create(r, s, &queued);
+	if (create || modelled) {
+		rc = create ? rt__apply_create(r, s, &queued)
+		            : rt__apply_modelled(r, s, &queued);
 		if (rc != 0 || queued)
 			return rc;
 	}

@@ -221,6 +221,8 @@ struct slot *rt__slot_get(struct replay *r, const rt_journal_entry *e)
 	s->id = id;
 	s->idlen = len;
 	s->state = RT__SLOT_IDLE;
+	/* A dry run writes nothing, so it never plans on a copy. */
+	s->snap.copy = r->dry_run ? NULL : &s->model;
 	s->hnext = r->slots[b];
 	r->slots[b] = s;
 	return s;
@@ -256,6 +258,8 @@ static void slot_free(struct slot *s)
 		rt__request_free(&s->ureq);
 	rt__snapshot_free(&s->snap);
 	rt__plan_free(&s->wplan);
+	s->r->model_bytes -= s->model_counted;
+	rt__model_free(&s->model);
 	free(s->urefs);
 	free(s->after);
 	free(s->id);

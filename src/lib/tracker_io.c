@@ -15,6 +15,7 @@
 #include "error.h"
 #include "format.h"
 #include "tracker_io.h"
+#include "tracker_model.h"
 
 static void read_reset(struct rt__tio_read *rd, const char *extra_xattr)
 {
@@ -251,8 +252,12 @@ static int census_entry(void *arg, const char *key, size_t keylen,
 	if (at >= 0)
 		snap->found[at] = (unsigned char)type;
 	rc = rt__tio_census_key(snap, key, keylen, type, c->msg, c->msgsz);
-	if (rc != RT__TIO_KEY_COUNTED)
-		return rc == RT__TIO_KEY_EMPTY ? 0 : rc;
+	if (rc < 0)
+		return rc;
+	if (snap->copy)
+		rt__model_listed(snap->copy, key, keylen, (unsigned char)type);
+	if (rc == RT__TIO_KEY_EMPTY)
+		return 0;
 	if (keylen + 1 > snap->last_cap) {
 		char *last = realloc(snap->last, keylen + 1);
 

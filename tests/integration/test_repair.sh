@@ -187,36 +187,20 @@ case_concurrent() {
 # the version read, so the OSD refuses it.  The run stops itself (SIGSTOP,
 # REFTRACK_FAILPOINT) after its read; the test waits until it is stopped,
 # writes, and resumes it: no timing involved.
-stopped=
-on_exit() {
-	[ -n "$stopped" ] || return 0
-	kill -KILL "$stopped" 2>/dev/null
-	kill -CONT "$stopped" 2>/dev/null
-	wait "$stopped" 2>/dev/null
-}
 case_guard() {
-	local b i state=
+	local b
 	plant guarded 2 1
 	REFTRACK_FAILPOINT=recount-before-write "$tl_hooks/reftrack" -p "$pool" \
 		-N "$ns" repair guarded --recount --yes >"$tmp/g.out" 2>"$tmp/g.err" &
-	stopped=$!
-	# Stopped ("T" in /proc/PID/stat), or gone; at most 120 s.
-	for ((i = 0; i < 1200; i++)); do
-		state=$(awk '{ print $3 }' "/proc/$stopped/stat" 2>/dev/null)
-		[ "$state" = T ] || [ -z "$state" ] || [ "$state" = Z ] && break
-		sleep 0.1
-	done
-	if [ "$state" != T ]; then
-		fail "repair did not stop before its write (state '$state')"
-		return
-	fi
+	tl_stopped=$!
+	tl_wait_stopped "$tl_stopped" || return
 	printf '\001' >"$tmp/v01"
 	R setomapval guarded k9 --input-file "$tmp/v01" || fail "other writer"
 	b=$(snap guarded)
-	kill -CONT "$stopped"
-	wait "$stopped"
+	kill -CONT "$tl_stopped"
+	wait "$tl_stopped"
 	rc=$?
-	stopped=
+	tl_stopped=
 	[ "$rc" -eq 75 ] || fail "exit $rc, want 75: $(cat "$tmp/g.err")"
 	grep -q "changed after it was read at object version" "$tmp/g.err" ||
 		fail "no conflict message: $(cat "$tmp/g.err")"

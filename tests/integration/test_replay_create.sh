@@ -1,8 +1,11 @@
 #!/bin/bash
-# test_replay_create.sh - adds to trackers that do not exist, which the
-# replayer sends as exclusive creates without reading first (issue 13):
-# one op per entry, the fallback when the tracker is there after all, and
-# a crash around a create's in-flight record.  Run by
+# test_replay_create.sh - the reads the replayer saves (issue 13): adds to
+# trackers that do not exist, sent as exclusive creates without reading
+# first (one op per entry, the fallback when the tracker is there after
+# all, a crash around a create's in-flight record), and a tracker's next
+# group after the replayer's own write, planned on its copy of the
+# tracker without a read (one op per group, another writer in between, a
+# delete, a crash around such a write).  Run by
 # tests/run-integration.sh (CEPH_CONF, RT_TEST_POOL, RT_CLUSTER_DIR,
 # RT_BUILD, RT_SRC).
 #
@@ -219,8 +222,137 @@ crash_case() {
 case_crash_before_create() { crash_case after-inflight-commit; }
 case_crash_after_create() { crash_case after-write; }
 
+# chain FILE TRACKER ADDS: a batch on $ns of ADDS adds to TRACKER (keys
+# a0 ..), then the removal of k0 and of each of those keys, one entry
+# each: 2 * ADDS + 1 entries, the last of which takes the count to zero if
+# the tracker held k0 alone.  A group holds at most 256 entries
+# (RT__GROUP_MAX_ENTRIES) and ends before a delete, so the entries make
+# several groups, each after the replayer's own write to the tracker.
+chain() {
+	local i
+	{
+		echo "version: 1"
+		echo "defaults: {pool: $pool, namespace: $ns}"
+		echo "requests:"
+		for ((i = 0; i < $3; i++)); do
+			echo "  - {tracker: $2, add: [a$i]}"
+		done
+		echo "  - {tracker: $2, remove: [k0]}"
+		for ((i = 0; i < $3; i++)); do
+			echo "  - {tracker: $2, remove: [a$i]}"
+		done
+	} >"$1"
+}
+
+# 4. One op per group after the first: a tracker holding k0, 300 adds and
+# 301 removals, the last a delete.  Groups: 256, 256, 88 entries, then the
+# delete alone.  The first group reads and writes; each later one is
+# planned on the copy its predecessor's write left and only writes (the
+# delete too, its census check run on the copy): 5 requests.  A tree that
+# reads before every group sends 8.  A second tracker with 1,000 adds only
+# (4 groups) beside it: 5 requests where reading costs 8 (1,001 keys: the
+# OSD lists at most 1,024 at a time, and expect_tracker reads one
+# listing).
+case_one_op_per_group() {
+	local before after i
+	rtk -p "$pool" -N "$ns" add chained k0
+	expect_rc 0
+	rtk -p "$pool" -N "$ns" add grown k0
+	expect_rc 0
+	chain "$tmp/$case_name/b.yaml" chained 300
+	{
+		for ((i = 0; i < 1000; i++)); do
+			echo "  - {tracker: grown, add: [g$i]}"
+		done
+	} >>"$tmp/$case_name/b.yaml"
+	submit "$tmp/$case_name/b.yaml"
+	before=$(osd_requests)
+	rtk replay --journal "$jdir" --inflight 1
+	expect_rc 0
+	after=$(osd_requests)
+	[ $((after - before)) -le 12 ] ||
+		fail "$((after - before)) requests for 8 groups on 2 trackers, want at most 12"
+	all_done 1601
+	expect_tracker chained missing
+	[ "$(entry 601 outcome)" = deleted ] ||
+		fail "entry 601 (the last removal): outcome $(entry 601 outcome), want deleted"
+	[ "$(entry 1 outcome)" = changed ] ||
+		fail "entry 1: outcome $(entry 1 outcome), want changed"
+	expect_tracker grown 1001 k0 $(seq -f 'g%.0f' 0 999)
+}
+
+# 5. Another writer between two of our writes: the replayer stops itself
+# (SIGSTOP, REFTRACK_FAILPOINT=between-writes) once its third write to
+# 'chained' landed, when the tracker holds a299 alone; the test adds x
+# there and resumes it.  The next group, the last removal, was to be
+# planned on the copy as a delete: its write asserts the copy's version,
+# the OSD refuses it, the tracker is read, and the removal becomes an
+# update that leaves x.  Nothing is deleted that holds a reference.
+case_writer_between() {
+	local rc
+	rtk -p "$pool" -N "$ns" add chained k0
+	expect_rc 0
+	chain "$tmp/$case_name/b.yaml" chained 300
+	submit "$tmp/$case_name/b.yaml"
+	REFTRACK_FAILPOINT=between-writes:3 "$tl_hooks/reftrack" replay \
+		--journal "$jdir" --inflight 1 >"$tmp/$case_name/out" 2>&1 &
+	tl_stopped=$!
+	tl_wait_stopped "$tl_stopped" || return
+	expect_tracker chained 1 a299
+	rtk -p "$pool" -N "$ns" add chained x
+	expect_rc 0
+	kill -CONT "$tl_stopped"
+	wait "$tl_stopped"
+	rc=$?
+	tl_stopped=
+	[ "$rc" -eq 0 ] || fail "replay exit $rc: $(cat "$tmp/$case_name/out")"
+	all_done 601
+	expect_tracker chained 1 x
+	[ "$(entry 601 outcome)" = changed ] ||
+		fail "entry 601: outcome $(entry 601 outcome), want changed (not deleted)"
+}
+
+# 6. Killed around a write planned on the copy: once the second group's
+# in-flight record is committed, its write not sent (after-inflight-
+# commit:2), and once that write landed, its done record not committed
+# (after-write:2).  The record's guard is the version the copy had; the
+# next run reads the tracker and judges it as any write: not landed
+# (version still the guard), apply it; landed (our marker), record it.
+# Every key counted once.
+model_crash_case() {
+	local fp=$1 i
+	rtk -p "$pool" -N "$ns" add grown k0
+	expect_rc 0
+	{
+		echo "version: 1"
+		echo "defaults: {pool: $pool, namespace: $ns}"
+		echo "requests:"
+		for ((i = 0; i < 600; i++)); do
+			echo "  - {tracker: grown, add: [g$i]}"
+		done
+	} >"$tmp/$case_name/b.yaml"
+	submit "$tmp/$case_name/b.yaml"
+	REFTRACK_FAILPOINT=$fp:2 reftrack=$tl_hooks/reftrack rtk replay --journal "$jdir" --inflight 1
+	expect_rc 137
+	[ "$(entry 300 state)" = in-flight ] ||
+		fail "after the crash at $fp:2 entry 300 is $(entry 300 state), want in-flight"
+	rtk replay --journal "$jdir" --inflight 1
+	expect_rc 0
+	all_done 600
+	expect_tracker grown 601 k0 $(seq -f 'g%.0f' 0 599)
+	[ "$(entry 300 outcome)" = changed ] ||
+		fail "entry 300: outcome $(entry 300 outcome), want changed"
+}
+
+case_crash_before_modelled_write() { model_crash_case after-inflight-commit; }
+case_crash_after_modelled_write() { model_crash_case after-write; }
+
 run_case case_one_op_per_create
 run_case case_exists_after_all
 run_case case_crash_before_create
 run_case case_crash_after_create
+run_case case_one_op_per_group
+run_case case_writer_between
+run_case case_crash_before_modelled_write
+run_case case_crash_after_modelled_write
 finish replay_create
