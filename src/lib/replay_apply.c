@@ -478,7 +478,7 @@ int rt__apply_read(struct replay *r, struct slot *s)
 		rc = rt__fail_head(r, s, msg);
 		return rc ? rc : rt__sched_next_group(r, s);
 	}
-	if (!paging)
+	if (!paging && s->snap.copy)
 		rt__model_begin(&s->model);
 	if (paging)
 		rc = rt__tio_census_more(&s->snap, &s->rd, &s->ureq, msg,

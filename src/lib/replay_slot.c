@@ -246,6 +246,15 @@ const struct job *rt__slot_group_last(const struct slot *s)
 	return last;
 }
 
+/* Frees the slot's copy of its tracker and takes it off the replayer's
+ * memory bound. */
+static void model_release(struct replay *r, struct slot *s)
+{
+	r->model_bytes -= s->model_counted;
+	s->model_counted = 0;
+	rt__model_free(&s->model);
+}
+
 static void slot_free(struct slot *s)
 {
 	rt__sim_free(&s->sim);
@@ -258,8 +267,7 @@ static void slot_free(struct slot *s)
 		rt__request_free(&s->ureq);
 	rt__snapshot_free(&s->snap);
 	rt__plan_free(&s->wplan);
-	s->r->model_bytes -= s->model_counted;
-	rt__model_free(&s->model);
+	model_release(s->r, s);
 	free(s->urefs);
 	free(s->after);
 	free(s->id);
@@ -287,9 +295,14 @@ void rt__slot_release_if_idle(struct replay *r, struct slot *s)
 {
 	struct slot **pp;
 
-	if (s->head || s->state != RT__SLOT_IDLE || s->blocked ||
-	    s->deferred || s->sim.valid)
+	if (s->head || s->state != RT__SLOT_IDLE)
 		return;
+	if (s->blocked || s->deferred || s->sim.valid) {
+		/* Kept as a hold on its tracker, it starts no group again:
+		 * its copy would only take room from the entries loaded. */
+		model_release(r, s);
+		return;
+	}
 	for (pp = &r->slots[hash_bytes(s->id, s->idlen) % r->nbuckets]; *pp;
 	     pp = &(*pp)->hnext) {
 		if (*pp == s) {

@@ -246,10 +246,11 @@ chain() {
 
 # 4. One op per group after the first: a tracker holding k0, 300 adds and
 # 301 removals, the last a delete.  Groups: 256, 256, 88 entries, then the
-# delete alone.  The first group reads and writes; each later one is
-# planned on the copy its predecessor's write left and only writes (the
-# delete too, its census check run on the copy): 5 requests.  A tree that
-# reads before every group sends 8.  A second tracker with 1,000 adds only
+# delete alone.  The first group reads (and looks up the key "", which a
+# group that may take the count to zero needs) and writes; each later one
+# is planned on the copy its predecessor's write left and only writes (the
+# delete too, its census check run on the copy): 6 requests.  A tree that
+# reads before every group sends 8 and more.  A second tracker with 1,000 adds only
 # (4 groups) beside it: 5 requests where reading costs 8 (1,001 keys: the
 # OSD lists at most 1,024 at a time, and expect_tracker reads one
 # listing).
@@ -270,8 +271,10 @@ case_one_op_per_group() {
 	rtk replay --journal "$jdir" --inflight 1
 	expect_rc 0
 	after=$(osd_requests)
-	[ $((after - before)) -le 12 ] ||
-		fail "$((after - before)) requests for 8 groups on 2 trackers, want at most 12"
+	# 11 of ours, and the few the mon sends the OSD meanwhile (12 or 13
+	# in all, measured; the tree before this change: 20).
+	[ $((after - before)) -le 15 ] ||
+		fail "$((after - before)) requests for 8 groups on 2 trackers, want at most 15"
 	all_done 1601
 	expect_tracker chained missing
 	[ "$(entry 601 outcome)" = deleted ] ||
