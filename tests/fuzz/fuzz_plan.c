@@ -24,7 +24,12 @@
  *   - the whole-tracker checks before a write (rt__snapshot_check,
  *     rt__plan_check_write) refuse exactly the trackers whose count
  *     disagrees with their normal keys, never let a delete through while a
- *     normal key survives it, and a consistent tracker stays consistent.
+ *     normal key survives it, and a consistent tracker stays consistent;
+ *   - the replayer's copy of the tracker (tracker_model.c), made from the
+ *     starting tracker's census and then following each write, stays
+ *     exact: wherever it stands in for a read it shows what the read shows,
+ *     it stands in for every read of an existing tracker but where the key
+ *     "" is unknown, and it is gone after a delete.
  */
 #include <stdint.h>
 #include <string.h>
@@ -34,6 +39,7 @@
 #include "fuzz_input.h"
 #include "plan.h"
 #include "request.h"
+#include "tracker_model.h"
 
 #define UMAX 24     /* distinct keys a tracker may hold in one run */
 #define MAXREFS 10  /* refs per request */
@@ -58,6 +64,9 @@ static size_t nuniverse;
 static char keybuf[MAXREFS][RT_KEY_MAX + 64];
 static char trackerbuf[RT_TRACKER_NAME_MAX + 64];
 static char msg[RT__ERRMSG_MAX];
+
+/* The replayer's copy of the tracker, followed write by write. */
+static struct rt__model copy;
 
 static long ufind(const char *key, size_t len)
 {
@@ -451,6 +460,64 @@ static void check_census(const struct state *st, const struct state *want,
 				                           universe[u].len) >= 0);
 }
 
+/* Where the copy stands in for the read `snap` of req, it must show the
+ * same; it may refuse only when the tracker is missing or "" is unknown. */
+static void copy_check(const struct rt__request *req,
+                       const struct rt__snapshot *snap)
+{
+	struct rt__snapshot c = { 0 };
+	size_t i;
+	int rc = rt__model_snapshot(&copy, req, &c);
+
+	FZ_ASSERT(rc == 0 || rc == 1);
+	FZ_ASSERT(copy.valid);
+	if (rc == 0) {
+		FZ_ASSERT(!snap->exists || !copy.empty_known);
+	} else {
+		FZ_ASSERT(snap->exists && c.exists && c.complete);
+		FZ_ASSERT(c.version == snap->version);
+		FZ_ASSERT(c.refcount == snap->refcount);
+		FZ_ASSERT(c.nnormal == snap->nnormal && c.nmask == snap->nmask);
+		FZ_ASSERT(c.empty_type == snap->empty_type);
+		for (i = 0; i < req->nkeys; i++)
+			FZ_ASSERT(c.found[i] == snap->found[i]);
+	}
+	rt__snapshot_free(&c);
+}
+
+/* The copy of the starting tracker, from its census: the keys in listing
+ * order, "" looked up by name. */
+static void copy_start(const struct state *st)
+{
+	struct rt__snapshot snap = { 0 };
+	size_t order[UMAX], n = 0, i, j;
+
+	for (i = 0; i < nuniverse; i++) {
+		if (!st->type[i] || universe[i].len == 0)
+			continue;
+		for (j = n; j > 0 && key_cmp(universe[order[j - 1]].name,
+		                             universe[order[j - 1]].len,
+		                             universe[i].name,
+		                             universe[i].len) > 0; j--)
+			order[j] = order[j - 1];
+		order[j] = i;
+		n++;
+	}
+	rt__model_begin(&copy);
+	for (i = 0; i < n; i++)
+		rt__model_listed(&copy, universe[order[i]].name,
+		                 universe[order[i]].len, st->type[order[i]]);
+	snap.exists = st->exists;
+	snap.version = st->version;
+	snap.refcount = st->refcount;
+	snap.complete = snap.listed = snap.empty_known = 1;
+	for (i = 0; i < nuniverse; i++)
+		if (universe[i].len == 0)
+			snap.empty_type = st->type[i];
+	rt__model_end(&copy, &snap);
+	FZ_ASSERT(copy.valid);
+}
+
 /* One request of the chain; returns 1 if it ended the group (a delete). */
 static int step(struct fz *in, struct state *st)
 {
@@ -493,6 +560,7 @@ static int step(struct fz *in, struct state *st)
 
 	if (!read_tracker(in, st, &req, &snap))
 		goto out; /* a damaged tracker is refused, never planned */
+	copy_check(&req, &snap);
 	rc = model(st, &req, &want, &added, &removed, &masked);
 	msg[0] = '\0';
 	FZ_ASSERT(rt__plan_make(&plan, &req, &snap, msg, sizeof(msg)) == rc);
@@ -517,6 +585,16 @@ static int step(struct fz *in, struct state *st)
 		FZ_ASSERT(want.refcount == normals(&want));
 	ended = plan.kind == RT__PLAN_DELETE;
 	*st = got;
+	if (plan.kind != RT__PLAN_NOTHING) {
+		/* The write succeeded: the copy follows it, as the replayer's
+		 * does (a create on a tracker it knows missing). */
+		if (plan.kind == RT__PLAN_CREATE)
+			rt__model_missing(&copy);
+		rt__model_apply(&copy, &plan, st->version);
+		FZ_ASSERT(copy.valid == st->exists);
+		if (!copy.valid)
+			rt__model_missing(&copy);
+	}
 out:
 	rt__plan_free(&plan);
 	rt__snapshot_free(&snap);
@@ -607,6 +685,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			st.refcount = (b & 0x3f) % (normals(&st) + 1);
 	}
 	start = st;
+	copy_start(&st);
 	while (in.n > 0 && steps++ < 64) {
 		int ended = step(&in, &st);
 
@@ -617,5 +696,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 	check_diff(&start, &st);
+	rt__model_free(&copy);
 	return 0;
 }
