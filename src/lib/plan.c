@@ -63,6 +63,12 @@ uint64_t rt__snapshot_normals(const struct rt__snapshot *snap)
 	return snap->nnormal + (snap->empty_type == RT_REF_NORMAL);
 }
 
+int rt__snapshot_needs_empty(const struct rt__snapshot *snap, size_t nkeys)
+{
+	return snap->refcount != snap->nnormal || snap->refcount <= nkeys ||
+	       nkeys == 0;
+}
+
 int rt__snapshot_check(const struct rt__snapshot *snap, char *msg,
                        size_t msgsz)
 {

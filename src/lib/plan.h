@@ -63,6 +63,15 @@ void rt__snapshot_free(struct rt__snapshot *snap);
 /* Normal references of a census: the listed ones, plus "" if normal. */
 uint64_t rt__snapshot_normals(const struct rt__snapshot *snap);
 
+/* Whether a census for a request of nkeys keys must know the key "",
+ * which listings never return (it is looked up by name): when the count
+ * disagrees with the normal keys listed (a normal "" may explain it), when
+ * the request could take the count to zero (a delete must know of every
+ * normal key), and for a recount's census of no keys.  Otherwise a "" of
+ * either type changes no decision: a normal one would show as a
+ * disagreement, a mask counts for nothing. */
+int rt__snapshot_needs_empty(const struct rt__snapshot *snap, size_t nkeys);
+
 /* The whole-tracker check every write depends on: for an existing tracker
  * whose census is complete, the stored count must equal its normal keys.
  * RT_ECORRUPT ("refcount 1 but 3 normal keys"), or RT_EINVAL when the

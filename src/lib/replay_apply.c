@@ -152,16 +152,6 @@ static int parse_marker(const struct rt__snapshot *snap, uint64_t *seq)
 	return *end == '\0' && buf[0] >= '0' && buf[0] <= '9';
 }
 
-/* The slot's copy of its tracker changed: its bytes count against the
- * replayer's memory bound (see replay.c). */
-static void model_counted(struct replay *r, struct slot *s)
-{
-	size_t now = rt__model_bytes(&s->model);
-
-	r->model_bytes = r->model_bytes - s->model_counted + now;
-	s->model_counted = now;
-}
-
 /* Resolves the recovering head from the fresh read (invariant 4):
  * *fate HEAD_SETTLED, or HEAD_GOES_ON when it is to be applied as new.
  * Returns 0 or an error. */
@@ -395,7 +385,7 @@ int rt__apply_create(struct replay *r, struct slot *s, int *queued)
 		return rc;
 	/* Created, the tracker holds just what the create wrote. */
 	rt__model_missing(&s->model);
-	model_counted(r, s);
+	rt__slot_model_counted(r, s);
 	s->creating = 1;
 	*queued = 1;
 	return rt__round_add(r, s);
@@ -487,7 +477,7 @@ int rt__apply_read(struct replay *r, struct slot *s)
 		rc = rt__tio_read_decode(&s->snap, &s->rd, &s->ureq, s->op_rc,
 		                         s->op_version, msg, sizeof(msg));
 	rt__tio_read_release(&s->rd);
-	model_counted(r, s);
+	rt__slot_model_counted(r, s);
 	if (rc == RT_ENOMEM)
 		return rc;
 	if (rc != 0) {
@@ -509,7 +499,7 @@ int rt__apply_read(struct replay *r, struct slot *s)
 	rt__model_end(&s->model, &s->snap);
 	if (!parse_marker(&s->snap, &s->model.marker))
 		s->model.marker = 0;
-	model_counted(r, s);
+	rt__slot_model_counted(r, s);
 	return plan_read(r, s);
 }
 
@@ -530,7 +520,7 @@ int rt__apply_write(struct replay *r, struct slot *s)
 		/* Refused, failed, of unknown fate or a delete: nothing left
 		 * that the copy can stand for. */
 		rt__model_drop(&s->model);
-		model_counted(r, s);
+		rt__slot_model_counted(r, s);
 	}
 	if (s->op_rc == -ECANCELED && r->cancelled) {
 		/* We gave up waiting for it: its fate is unknown, so its
@@ -544,7 +534,7 @@ int rt__apply_write(struct replay *r, struct slot *s)
 			note_missing(r, 1);
 		rt__model_apply(&s->model, &s->wplan, s->op_version);
 		s->model.marker = rt__slot_group_last(s)->e->seq;
-		model_counted(r, s);
+		rt__slot_model_counted(r, s);
 		/* For the tests: another writer acts here, and the next group
 		 * planned on the copy must meet its change. */
 		RT_STOPPOINT("between-writes");

@@ -282,6 +282,9 @@ void rt__job_free(struct job *job);
 /* Frees a loaded job that is done with, and takes it off the counts of
  * what is loaded. */
 void rt__job_unload(struct replay *r, struct job *job);
+/* The slot's copy of its tracker changed: its bytes, counted against the
+ * replayer's memory bound (r->model_bytes), follow. */
+void rt__slot_model_counted(struct replay *r, struct slot *s);
 /* Entries of the slot's tracker from seq on are blocked behind it. */
 void rt__slot_block(struct slot *s, uint64_t seq);
 /* The job of the group's last entry. */

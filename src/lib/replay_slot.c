@@ -246,13 +246,19 @@ const struct job *rt__slot_group_last(const struct slot *s)
 	return last;
 }
 
-/* Frees the slot's copy of its tracker and takes it off the replayer's
- * memory bound. */
+void rt__slot_model_counted(struct replay *r, struct slot *s)
+{
+	size_t now = rt__model_bytes(&s->model);
+
+	r->model_bytes = r->model_bytes - s->model_counted + now;
+	s->model_counted = now;
+}
+
+/* Frees the slot's copy of its tracker, and its share of the bound. */
 static void model_release(struct replay *r, struct slot *s)
 {
-	r->model_bytes -= s->model_counted;
-	s->model_counted = 0;
 	rt__model_free(&s->model);
+	rt__slot_model_counted(r, s);
 }
 
 static void slot_free(struct slot *s)

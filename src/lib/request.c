@@ -13,19 +13,23 @@
 #include "error.h"
 #include "request.h"
 
-/* Bytewise key order, the order RADOS keeps omap keys in; then type, so
- * that equal keys sit together whatever their types. */
-static int cmp_key(const void *a, const void *b)
+int rt__key_cmp(const char *a, size_t alen, const char *b, size_t blen)
 {
-	const struct rt__req_key *x = a, *y = b;
-	size_t n = x->len < y->len ? x->len : y->len;
-	int c = memcmp(x->key, y->key, n);
+	int c = memcmp(a, b, alen < blen ? alen : blen);
 
 	if (c)
 		return c;
-	if (x->len != y->len)
-		return x->len < y->len ? -1 : 1;
-	return (int)x->type - (int)y->type;
+	return alen < blen ? -1 : alen > blen;
+}
+
+/* Key order; then type, so that equal keys sit together whatever their
+ * types. */
+static int cmp_key(const void *a, const void *b)
+{
+	const struct rt__req_key *x = a, *y = b;
+	int c = rt__key_cmp(x->key, x->len, y->key, y->len);
+
+	return c ? c : (int)x->type - (int)y->type;
 }
 
 int rt__request_check_tracker(const char *tracker, char *msg, size_t msgsz)

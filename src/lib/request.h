@@ -53,6 +53,10 @@ void rt__request_free(struct rt__request *req);
 /* Checks a tracker name alone: RT_EINVAL (message in msg) or 0. */
 int rt__request_check_tracker(const char *tracker, char *msg, size_t msgsz);
 
+/* Bytewise key order, the order RADOS keeps omap keys in (a prefix
+ * first), and the order of a request's keys: <0, 0 or >0. */
+int rt__key_cmp(const char *a, size_t alen, const char *b, size_t blen);
+
 /* Index of `key` (len bytes) in req->keys, or -1. */
 long rt__request_find(const struct rt__request *req, const char *key,
                       size_t len);

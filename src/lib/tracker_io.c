@@ -276,21 +276,15 @@ static int census_entry(void *arg, const char *key, size_t keylen,
 }
 
 /* The listing is over.  The key "" is looked up (one more read) when it
- * can matter: when the count disagrees with the listing (it may explain
- * the difference), and when the request could take the count to zero (a
- * delete must know of every normal key).  Otherwise a "" of either type
- * changes no decision: a normal one would show as a disagreement, a mask
- * counts for nothing.  Then the count is checked.  A census for no keys is
- * a recount's (rt_tracker_recount()): it needs every normal key, "" too,
- * and judges the count itself. */
+ * can matter (rt__snapshot_needs_empty()).  Then the count is checked.  A
+ * census for no keys is a recount's (rt_tracker_recount()): it needs every
+ * normal key, "" too, and judges the count itself. */
 static int census_done(struct rt__snapshot *snap,
                        const struct rt__request *req, char *msg,
                        size_t msgsz)
 {
 	snap->listed = 1;
-	if (!snap->empty_known && (snap->refcount != snap->nnormal ||
-	                           snap->refcount <= req->nkeys ||
-	                           req->nkeys == 0))
+	if (!snap->empty_known && rt__snapshot_needs_empty(snap, req->nkeys))
 		return 0;
 	snap->complete = 1;
 	return req->nkeys ? rt__snapshot_check(snap, msg, msgsz) : 0;

@@ -15,21 +15,14 @@
 #include "format.h"
 #include "tracker_model.h"
 
-static int key_cmp(const char *a, size_t alen, const char *b, size_t blen)
-{
-	int c = memcmp(a, b, alen < blen ? alen : blen);
-
-	if (c != 0)
-		return c;
-	return alen < blen ? -1 : alen > blen;
-}
-
 size_t rt__model_bytes(const struct rt__model *m)
 {
 	return m->ents_cap * sizeof(*m->ents) + m->keys_cap;
 }
 
-static void clear(struct rt__model *m)
+/* The arrays stay for the next copy: they never pass the bound
+ * (reserve()). */
+void rt__model_drop(struct rt__model *m)
 {
 	m->valid = m->filling = m->exists = 0;
 	m->version = 0;
@@ -38,25 +31,6 @@ static void clear(struct rt__model *m)
 	m->empty_known = 0;
 	m->empty_type = 0;
 	m->n = m->used = 0;
-}
-
-/* Frees the arrays when they grew past the bound, so that a copy given up
- * keeps nothing. */
-static void shrink(struct rt__model *m)
-{
-	if (rt__model_bytes(m) <= RT__MODEL_MAX_BYTES)
-		return;
-	free(m->ents);
-	free(m->keys);
-	m->ents = NULL;
-	m->keys = NULL;
-	m->ents_cap = m->keys_cap = 0;
-}
-
-void rt__model_drop(struct rt__model *m)
-{
-	clear(m);
-	shrink(m);
 }
 
 void rt__model_free(struct rt__model *m)
@@ -175,7 +149,7 @@ static int change_cmp(const void *a, const void *b)
 {
 	const struct change *x = a, *y = b;
 
-	return key_cmp(x->key, x->len, y->key, y->len);
+	return rt__key_cmp(x->key, x->len, y->key, y->len);
 }
 
 /* Merges the sorted changes into the copy: a new index and buffer. */
@@ -207,8 +181,8 @@ static int merge(struct rt__model *m, const struct change *ch, size_t nch)
 		else if (k == nch)
 			c = -1;
 		else
-			c = key_cmp(m->keys + m->ents[i].off, m->ents[i].len,
-			            ch[k].key, ch[k].len);
+			c = rt__key_cmp(m->keys + m->ents[i].off,
+			                m->ents[i].len, ch[k].key, ch[k].len);
 		if (c < 0) {
 			key = m->keys + m->ents[i].off;
 			len = m->ents[i].len;
@@ -313,17 +287,6 @@ int rt__model_snapshot(const struct rt__model *m,
 
 	if (!m->valid || !m->exists)
 		return 0;
-	/* A read would look "" up here (census_done()); unknown, only a
-	 * read can tell. */
-	if (!m->empty_known) {
-		uint64_t normals = 0;
-
-		for (i = 0; i < m->n; i++)
-			normals += m->ents[i].type == RT_REF_NORMAL;
-		if (m->refcount != normals || m->refcount <= req->nkeys ||
-		    req->nkeys == 0)
-			return 0;
-	}
 	if (rt__snapshot_reset(snap, req->nkeys) != 0)
 		return -1;
 	snap->exists = 1;
@@ -331,13 +294,16 @@ int rt__model_snapshot(const struct rt__model *m,
 	snap->refcount = m->refcount;
 	snap->complete = snap->listed = 1;
 	snap->empty_known = m->empty_known;
-	snap->empty_type = m->empty_known ? m->empty_type : 0;
+	snap->empty_type = m->empty_type; /* 0 unless known */
 	for (i = 0; i < m->n; i++) {
 		if (m->ents[i].type == RT_REF_NORMAL)
 			snap->nnormal++;
 		else
 			snap->nmask++;
 	}
+	/* Where a read would look "" up, an unknown "" needs that read. */
+	if (!m->empty_known && rt__snapshot_needs_empty(snap, req->nkeys))
+		return 0;
 	/* The request's keys are in the copy's order (request.h): one walk
 	 * of both. */
 	for (i = 0, e = 0; i < req->nkeys; i++) {
@@ -351,8 +317,8 @@ int rt__model_snapshot(const struct rt__model *m,
 			continue;
 		}
 		while (e < m->n &&
-		       (c = key_cmp(m->keys + m->ents[e].off, m->ents[e].len,
-		                    k->key, k->len)) < 0)
+		       (c = rt__key_cmp(m->keys + m->ents[e].off,
+		                        m->ents[e].len, k->key, k->len)) < 0)
 			e++;
 		if (e < m->n && c == 0)
 			snap->found[i] = m->ents[e].type;

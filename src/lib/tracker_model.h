@@ -82,8 +82,8 @@ void rt__model_drop(struct rt__model *m);
 /* Fills *snap for `req` as a complete read at the copy's version would,
  * marker aside (has_extra 0).  Returns 1 when it did, 0 when the copy
  * cannot stand for a read: invalid, missing, or "" is unknown where a
- * read would look it up (see census_done() in tracker_io.c).  -1 with
- * RT_ENOMEM. */
+ * read would look it up (rt__snapshot_needs_empty()).  -1 with RT_ENOMEM;
+ * *snap is meaningful only after 1. */
 int rt__model_snapshot(const struct rt__model *m,
                        const struct rt__request *req,
                        struct rt__snapshot *snap);

@@ -47,14 +47,19 @@ print(sum(v.get("msgr_recv_messages", 0) for k, v in d.items()
           if k.startswith("AsyncMessenger::Worker")))'
 }
 
+# batch_header: the lines a batch on $ns starts with.
+batch_header() {
+	echo "version: 1"
+	echo "defaults: {pool: $pool, namespace: $ns}"
+	echo "requests:"
+}
+
 # batch FILE SPEC...: a batch on $ns; each SPEC is TRACKER:KEY, an add.
 batch() {
 	local f=$1 spec
 	shift
 	{
-		echo "version: 1"
-		echo "defaults: {pool: $pool, namespace: $ns}"
-		echo "requests:"
+		batch_header
 		for spec in "$@"; do
 			echo "  - {tracker: ${spec%%:*}, add: [${spec#*:}]}"
 		done
@@ -231,9 +236,7 @@ case_crash_after_create() { crash_case after-write; }
 chain() {
 	local i
 	{
-		echo "version: 1"
-		echo "defaults: {pool: $pool, namespace: $ns}"
-		echo "requests:"
+		batch_header
 		for ((i = 0; i < $3; i++)); do
 			echo "  - {tracker: $2, add: [a$i]}"
 		done
@@ -327,9 +330,7 @@ model_crash_case() {
 	rtk -p "$pool" -N "$ns" add grown k0
 	expect_rc 0
 	{
-		echo "version: 1"
-		echo "defaults: {pool: $pool, namespace: $ns}"
-		echo "requests:"
+		batch_header
 		for ((i = 0; i < 600; i++)); do
 			echo "  - {tracker: grown, add: [g$i]}"
 		done
